@@ -1,0 +1,86 @@
+package models
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Query types a panel can ask for.
+const (
+	QueryTypeRange        = "range"
+	QueryTypeInstant      = "instant"
+	QueryTypeTable        = "table"
+	QueryTypeHeatmap      = "heatmap"
+	QueryTypeServiceGraph = "serviceGraph"
+)
+
+// Query is one panel query as the query editor stores it.
+type Query struct {
+	Expr         string `json:"expr"`
+	LegendFormat string `json:"legendFormat,omitempty"`
+	QueryType    string `json:"queryType,omitempty"`
+	// MinStep is a Grafana interval such as "30s"; empty means none.
+	MinStep string `json:"minStep,omitempty"`
+	// SourceLabel and TargetLabel name the labels a service graph's edges
+	// are drawn between.
+	SourceLabel string `json:"sourceLabel,omitempty"`
+	TargetLabel string `json:"targetLabel,omitempty"`
+}
+
+// QueryError is a problem with one query's JSON, naming its field.
+type QueryError struct {
+	Field   string
+	Problem string
+}
+
+func (e *QueryError) Error() string {
+	if e.Field == "" {
+		return "query: " + e.Problem
+	}
+	return fmt.Sprintf("query field %q: %s", e.Field, e.Problem)
+}
+
+// ParseQuery decodes a query's JSON and checks what can be checked without
+// parsing the expression itself.
+func ParseQuery(raw json.RawMessage) (Query, error) {
+	var q Query
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return q, &QueryError{Problem: "empty query JSON"}
+	}
+	if err := json.Unmarshal(raw, &q); err != nil {
+		return q, &QueryError{Problem: "cannot decode query JSON: " + err.Error()}
+	}
+	q.Expr = strings.TrimSpace(q.Expr)
+	if q.Expr == "" {
+		return q, &QueryError{Field: "expr", Problem: "empty expression: write a PromQL-style query such as rate(traefik_service_requests_total[5m])"}
+	}
+	if q.QueryType == "" {
+		q.QueryType = QueryTypeRange
+	}
+	switch q.QueryType {
+	case QueryTypeRange, QueryTypeInstant, QueryTypeTable, QueryTypeHeatmap, QueryTypeServiceGraph:
+	default:
+		return q, &QueryError{Field: "queryType", Problem: fmt.Sprintf("expected range, instant, table, heatmap or serviceGraph, got %q", q.QueryType)}
+	}
+	if q.MinStep != "" {
+		if _, err := q.MinStepDuration(); err != nil {
+			return q, err
+		}
+	}
+	return q, nil
+}
+
+// MinStepDuration parses MinStep; zero when it is unset.
+func (q Query) MinStepDuration() (time.Duration, error) {
+	if strings.TrimSpace(q.MinStep) == "" {
+		return 0, nil
+	}
+	d, err := parseDuration(q.MinStep, 0)
+	if err != nil {
+		return 0, &QueryError{Field: "minStep", Problem: err.Error()}
+	}
+	return d, nil
+}
