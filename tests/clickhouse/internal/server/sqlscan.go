@@ -1,0 +1,444 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+)
+
+// This file holds a small ClickHouse SQL lexer: just enough to classify a
+// request's statement, refuse multi-statements the way a real server does,
+// and split an INSERT into its header and the data that follows it. It never
+// needs to understand expressions, only where tokens start and end, so that
+// a ';' or a FORMAT keyword inside a string, a quoted identifier or a comment
+// is not mistaken for one at the top level.
+
+type tokenKind int
+
+const (
+	tokEOF tokenKind = iota
+	tokWord
+	tokQuotedIdent
+	tokString
+	tokNumber
+	tokPunct
+)
+
+type token struct {
+	kind       tokenKind
+	start, end int
+	text       string
+}
+
+// upper returns a bare word in upper case, or "" for anything else, so
+// keyword checks cannot match quoted identifiers or strings.
+func (t token) upper() string {
+	if t.kind != tokWord {
+		return ""
+	}
+	return strings.ToUpper(t.text)
+}
+
+type lexer struct {
+	src string
+	pos int
+}
+
+// syntaxError mirrors ClickHouse's SYNTAX_ERROR (code 62).
+type syntaxError struct {
+	pos int
+	msg string
+}
+
+func (e *syntaxError) Error() string {
+	return fmt.Sprintf("Syntax error: failed at position %d: %s", e.pos+1, e.msg)
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+func isWordStart(c byte) bool {
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80
+}
+
+func isWordChar(c byte) bool {
+	return isWordStart(c) || (c >= '0' && c <= '9') || c == '$'
+}
+
+// skipSpaceAndComments advances past whitespace and comments ("--", "#",
+// "/* */" which ClickHouse allows to nest).
+func (l *lexer) skipSpaceAndComments() error {
+	for l.pos < len(l.src) {
+		c := l.src[l.pos]
+		switch {
+		case isSpace(c):
+			l.pos++
+		case c == '-' && strings.HasPrefix(l.src[l.pos:], "--"), c == '#':
+			if i := strings.IndexByte(l.src[l.pos:], '\n'); i >= 0 {
+				l.pos += i + 1
+			} else {
+				l.pos = len(l.src)
+			}
+		case c == '/' && strings.HasPrefix(l.src[l.pos:], "/*"):
+			start := l.pos
+			depth := 0
+			for l.pos < len(l.src) {
+				if strings.HasPrefix(l.src[l.pos:], "/*") {
+					depth++
+					l.pos += 2
+				} else if strings.HasPrefix(l.src[l.pos:], "*/") {
+					depth--
+					l.pos += 2
+					if depth == 0 {
+						break
+					}
+				} else {
+					l.pos++
+				}
+			}
+			if depth != 0 {
+				return &syntaxError{start, "unterminated multi-line comment"}
+			}
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// quoted scans a literal or identifier closed by quote, honouring backslash
+// escapes and doubled quotes.
+func (l *lexer) quoted(quote byte) error {
+	start := l.pos
+	l.pos++
+	for l.pos < len(l.src) {
+		switch l.src[l.pos] {
+		case '\\':
+			l.pos += 2
+		case quote:
+			if l.pos+1 < len(l.src) && l.src[l.pos+1] == quote {
+				l.pos += 2
+				continue
+			}
+			l.pos++
+			return nil
+		default:
+			l.pos++
+		}
+	}
+	return &syntaxError{start, "unterminated quoted string or identifier"}
+}
+
+// heredoc scans $tag$...$tag$ (tag may be empty). It reports false when the
+// '$' does not open one.
+func (l *lexer) heredoc() (bool, error) {
+	end := strings.IndexByte(l.src[l.pos+1:], '$')
+	if end < 0 {
+		return false, nil
+	}
+	tag := l.src[l.pos : l.pos+end+2]
+	for i := 1; i < len(tag)-1; i++ {
+		if !isWordChar(tag[i]) || tag[i] == '$' {
+			return false, nil
+		}
+	}
+	start := l.pos
+	closeAt := strings.Index(l.src[l.pos+len(tag):], tag)
+	if closeAt < 0 {
+		return true, &syntaxError{start, "unterminated heredoc"}
+	}
+	l.pos += len(tag) + closeAt + len(tag)
+	return true, nil
+}
+
+func (l *lexer) next() (token, error) {
+	if err := l.skipSpaceAndComments(); err != nil {
+		return token{}, err
+	}
+	start := l.pos
+	if l.pos >= len(l.src) {
+		return token{kind: tokEOF, start: start, end: start}, nil
+	}
+	c := l.src[l.pos]
+	kind := tokPunct
+	switch {
+	case c == '\'':
+		if err := l.quoted('\''); err != nil {
+			return token{}, err
+		}
+		kind = tokString
+	case c == '"' || c == '`':
+		if err := l.quoted(c); err != nil {
+			return token{}, err
+		}
+		kind = tokQuotedIdent
+	case c == '$':
+		ok, err := l.heredoc()
+		if err != nil {
+			return token{}, err
+		}
+		if ok {
+			kind = tokString
+		} else {
+			l.pos++
+		}
+	case isWordStart(c):
+		for l.pos < len(l.src) && isWordChar(l.src[l.pos]) {
+			l.pos++
+		}
+		kind = tokWord
+	case c >= '0' && c <= '9':
+		for l.pos < len(l.src) && (isWordChar(l.src[l.pos]) || l.src[l.pos] == '.' ||
+			((l.src[l.pos] == '+' || l.src[l.pos] == '-') && (l.src[l.pos-1] == 'e' || l.src[l.pos-1] == 'E'))) {
+			l.pos++
+		}
+		kind = tokNumber
+	default:
+		l.pos++
+	}
+	return token{kind: kind, start: start, end: l.pos, text: l.src[start:l.pos]}, nil
+}
+
+// statement is what the server needs to know about a request's query.
+type statement struct {
+	// Keyword is the first keyword, upper-cased ("SELECT", "INSERT", ...),
+	// or "(" for a parenthesized query.
+	Keyword string
+	// Text is the statement without a trailing ';' and whitespace.
+	Text string
+	// Format is the top-level FORMAT clause's name, if any.
+	Format string
+	// Insert is set for an INSERT that carries data (FORMAT or VALUES).
+	Insert *insertStatement
+}
+
+// insertStatement splits "INSERT INTO t (cols) [SETTINGS ...] FORMAT f <data>".
+type insertStatement struct {
+	// Head is "INSERT INTO t (cols)", up to the SETTINGS or FORMAT clause.
+	Head string
+	// Settings holds the SETTINGS clause's assignments as written, minus
+	// the ones that ask for an asynchronous insert (inserts here are always
+	// synchronous).
+	Settings []string
+	// Format is the data's format: the FORMAT name, or "Values".
+	Format string
+	// DataOffset is where the inline data starts in the scanned text.
+	DataOffset int
+}
+
+// asyncInsertSetting reports whether a setting only concerns asynchronous
+// inserts. Such settings are dropped: the OpenTelemetry exporter sends
+// async_insert=1 and wait_for_async_insert=1, and an insert here is applied
+// before the response in any case, which is what wait_for_async_insert=1
+// promises.
+func asyncInsertSetting(name string) bool {
+	name = strings.ToLower(name)
+	return strings.HasPrefix(name, "async_insert") || strings.HasPrefix(name, "wait_for_async_insert")
+}
+
+// scanStatement classifies src. For an INSERT with data it stops at the
+// data, which may be binary; otherwise it lexes everything and refuses a
+// second statement after ';'.
+func scanStatement(src string) (*statement, error) {
+	l := &lexer{src: src}
+	first, err := l.next()
+	if err != nil {
+		return nil, err
+	}
+	if first.kind == tokEOF {
+		return nil, &syntaxError{0, "empty query"}
+	}
+	st := &statement{Keyword: first.upper()}
+	if first.text == "(" {
+		st.Keyword = "("
+	}
+	if st.Keyword == "INSERT" {
+		ins, err := scanInsert(l, first.start)
+		if err != nil {
+			return nil, err
+		}
+		if ins != nil {
+			st.Insert = ins
+			st.Text = src
+			return st, nil
+		}
+		// INSERT ... SELECT: lex it again from the start like any statement.
+		l = &lexer{src: src}
+		if first, err = l.next(); err != nil {
+			return nil, err
+		}
+	}
+	if err := scanRest(l, st, first); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// scanRest lexes to the end, recording the top-level FORMAT and the end of
+// the one statement allowed.
+func scanRest(l *lexer, st *statement, prev token) error {
+	depth := 0
+	if prev.text == "(" {
+		depth = 1
+	}
+	end := prev.end
+	for {
+		t, err := l.next()
+		if err != nil {
+			return err
+		}
+		switch {
+		case t.kind == tokEOF:
+			st.Text = strings.TrimSpace(l.src[:end])
+			return nil
+		case t.text == ";":
+			st.Text = strings.TrimSpace(l.src[:t.start])
+			for {
+				more, err := l.next()
+				if err != nil {
+					return err
+				}
+				if more.kind == tokEOF {
+					return nil
+				}
+				if more.text != ";" {
+					return &syntaxError{more.start, "Multi-statements are not allowed"}
+				}
+			}
+		case t.text == "(" || t.text == "[":
+			depth++
+		case t.text == ")" || t.text == "]":
+			depth--
+		case depth == 0 && prev.upper() == "FORMAT" && (t.kind == tokWord || t.kind == tokQuotedIdent || t.kind == tokString):
+			st.Format = unquoteIdent(t.text)
+		}
+		prev = t
+		end = t.end
+	}
+}
+
+// scanInsert parses an INSERT header. It returns nil (and leaves the lexer
+// where it was) for INSERT ... SELECT, which carries no data.
+func scanInsert(l *lexer, start int) (*insertStatement, error) {
+	depth := 0
+	settingsAt := -1
+	var settingsTokens []token
+	for {
+		t, err := l.next()
+		if err != nil {
+			return nil, err
+		}
+		if t.kind == tokEOF || t.text == ";" {
+			return nil, nil
+		}
+		switch t.text {
+		case "(", "[":
+			depth++
+		case ")", "]":
+			depth--
+		}
+		if depth != 0 {
+			if settingsAt >= 0 {
+				settingsTokens = append(settingsTokens, t)
+			}
+			continue
+		}
+		switch t.upper() {
+		case "SELECT", "WITH":
+			return nil, nil
+		case "SETTINGS":
+			settingsAt = t.start
+			continue
+		case "VALUES":
+			return newInsert(l.src, start, settingsAt, t.start, settingsTokens, "Values", t.end), nil
+		case "FORMAT":
+			name, err := l.next()
+			if err != nil {
+				return nil, err
+			}
+			if name.kind != tokWord && name.kind != tokQuotedIdent {
+				return nil, &syntaxError{name.start, "expected a format name after FORMAT"}
+			}
+			return newInsert(l.src, start, settingsAt, t.start, settingsTokens, unquoteIdent(name.text), dataStart(l.src, name.end)), nil
+		}
+		if settingsAt >= 0 {
+			settingsTokens = append(settingsTokens, t)
+		}
+	}
+}
+
+func newInsert(src string, start, settingsAt, clauseAt int, settingsTokens []token, format string, data int) *insertStatement {
+	headEnd := clauseAt
+	if settingsAt >= 0 {
+		headEnd = settingsAt
+	}
+	return &insertStatement{
+		Head:       strings.TrimSpace(src[start:headEnd]),
+		Settings:   splitSettings(src, settingsTokens),
+		Format:     format,
+		DataOffset: data,
+	}
+}
+
+// splitSettings cuts a SETTINGS clause into its "name = value" items at the
+// top-level commas, dropping asynchronous-insert ones.
+func splitSettings(src string, toks []token) []string {
+	var out []string
+	depth := 0
+	from := 0
+	flush := func(to int) {
+		if from >= to {
+			return
+		}
+		item := toks[from:to]
+		if !asyncInsertSetting(unquoteIdent(item[0].text)) {
+			out = append(out, src[item[0].start:item[len(item)-1].end])
+		}
+	}
+	for i, t := range toks {
+		switch t.text {
+		case "(", "[":
+			depth++
+		case ")", "]":
+			depth--
+		case ",":
+			if depth == 0 {
+				flush(i)
+				from = i + 1
+			}
+		}
+	}
+	flush(len(toks))
+	return out
+}
+
+// dataStart applies ClickHouse's rule for where inline INSERT data begins
+// after the format name: past spaces and tabs, then one optional "\r" and one
+// optional "\n". Anything further is data, even if it looks like whitespace
+// (a Native block may well start with byte 0x0A).
+func dataStart(src string, pos int) int {
+	for pos < len(src) && (src[pos] == ' ' || src[pos] == '\t' || src[pos] == '\f') {
+		pos++
+	}
+	if pos < len(src) && src[pos] == '\r' {
+		pos++
+	}
+	if pos < len(src) && src[pos] == '\n' {
+		pos++
+	}
+	return pos
+}
+
+func unquoteIdent(s string) string {
+	if len(s) >= 2 && (s[0] == '`' || s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
+		q := string(s[0])
+		return strings.ReplaceAll(s[1:len(s)-1], q+q, q)
+	}
+	return s
+}
+
+// readOnlyKeywords are the statements a readonly request may run.
+var readOnlyKeywords = map[string]bool{
+	"SELECT": true, "WITH": true, "(": true, "SHOW": true, "DESC": true, "DESCRIBE": true,
+	"EXISTS": true, "EXPLAIN": true,
+}
