@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+	"syscall"
 	"unsafe"
 )
 
@@ -211,8 +212,15 @@ func (c *Conn) queryParams(q *C.char, qlen int, f *C.char, flen int, params []Pa
 }
 
 // RestoreSignals puts back the Go runtime's signal handlers if chDB replaced
-// them again (it may do so lazily, on a first query). It returns how many it
-// had to restore.
-func RestoreSignals() int {
-	return int(C.shim_restore_signals())
+// them again (it may do so lazily, on a first query). It returns the signals
+// it had to restore.
+func RestoreSignals() []syscall.Signal {
+	mask := uint64(C.shim_restore_signals())
+	var out []syscall.Signal
+	for n := 1; n < 64; n++ {
+		if mask&(1<<n) != 0 {
+			out = append(out, syscall.Signal(n))
+		}
+	}
+	return out
 }

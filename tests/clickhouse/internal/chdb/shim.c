@@ -135,15 +135,15 @@ void shim_save_signals(void) {
 #define SA_RESTORER 0x04000000
 #endif
 
-int shim_restore_signals(void) {
-    int restored = 0;
+uint64_t shim_restore_signals(void) {
+    uint64_t restored = 0;
     for (int i = 0; i < GUARDED_COUNT; i++) {
         struct sigaction now;
         sigaction(guarded[i], NULL, &now);
         if (now.sa_sigaction != saved[i].sa_sigaction ||
             (now.sa_flags & ~SA_RESTORER) != (saved[i].sa_flags & ~SA_RESTORER)) {
             sigaction(guarded[i], &saved[i], NULL);
-            restored++;
+            restored |= (uint64_t)1 << guarded[i];
         }
     }
     return restored;

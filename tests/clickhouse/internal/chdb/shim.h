@@ -50,7 +50,8 @@ int shim_disable_signal_handlers(void);
 // SIGBUS, SIGABRT, ...; without the Go runtime's handlers a nil dereference
 // or a recovered panic hangs the process instead of being handled.
 void shim_save_signals(void);
-// Returns how many dispositions differed and were put back.
-int shim_restore_signals(void);
+// Returns a bit mask (bit n = signal n) of the dispositions that differed
+// and were put back.
+uint64_t shim_restore_signals(void);
 
 #endif

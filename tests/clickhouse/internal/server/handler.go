@@ -102,8 +102,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 			s.writeException(w, queryID, err)
 			return
 		}
-	} else if req.clientProtocol && isHelloQuery(query) {
-		query = helloQueryRevisionZero
+	} else if req.clientRevision > 0 && isHelloQuery(query) && req.defaultFormat == "Native" && st.Format == "" {
+		s.writeResult(w, r, req, st, helloBlock(req.clientRevision, s.displayName, s.version, s.timezone), nil, queryID)
+		return
 	}
 
 	res, err := s.execute(req, st, query)
@@ -112,7 +113,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer res.Free()
-	s.writeResult(w, r, req, st, res, queryID)
+	s.writeResult(w, r, req, st, res.Data, res, queryID)
 }
 
 // readStatement assembles the query from the query parameter and/or body,
@@ -229,8 +230,8 @@ func (s *Server) execute(req *request, st *statement, query string) (*chdb.Resul
 	}
 	res, err := s.conn.Query(query, req.defaultFormat, req.params)
 	s.session.afterStatement(st.Keyword)
-	if n := chdb.RestoreSignals(); n > 0 {
-		s.log.Printf("chdb replaced %d signal handlers during a query; restored them", n)
+	if sigs := chdb.RestoreSignals(); len(sigs) > 0 {
+		s.log.Printf("chdb replaced the handlers of %v during a query; restored them", sigs)
 	}
 	if err != nil {
 		var ce *chdb.Error

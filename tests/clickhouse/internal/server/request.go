@@ -15,9 +15,9 @@ type request struct {
 	database      string
 	defaultFormat string
 	queryID       string
-	// clientProtocol is set when the client sent client_protocol_version,
-	// i.e. it negotiates Native block layout like clickhouse-go does.
-	clientProtocol bool
+	// clientRevision is client_protocol_version: the Native layout the
+	// client expects (see native.go); 0 when not sent.
+	clientRevision uint64
 	// compressResponse / decompressBody ask for ClickHouse block framing.
 	compressResponse bool
 	decompressBody   bool
@@ -43,7 +43,7 @@ var handledParams = map[string]bool{
 	"buffer_size": true, "wait_end_of_query": true, "stacktrace": true,
 	"enable_http_compression": true, "http_zlib_compression_level": true,
 	"http_native_compression_disable_checksumming_on_decompress": true,
-	"send_progress_in_http_headers": true, "http_headers_progress_interval_ms": true,
+	"send_progress_in_http_headers":                              true, "http_headers_progress_interval_ms": true,
 	"network_compression_method": true, "network_zstd_compression_level": true,
 	"readonly": true, "client_info_product": true,
 }
@@ -55,7 +55,7 @@ func parseRequest(r *http.Request) *request {
 		database:         params.Get("database"),
 		defaultFormat:    params.Get("default_format"),
 		queryID:          params.Get("query_id"),
-		clientProtocol:   params.Has("client_protocol_version"),
+		clientRevision:   parseRevision(params.Get("client_protocol_version")),
 		compressResponse: truthy(params.Get("compress")),
 		decompressBody:   truthy(params.Get("decompress")),
 		blockMethod:      params.Get("network_compression_method"),

@@ -42,7 +42,10 @@ func contentType(format string) string {
 
 // summary is the X-ClickHouse-Summary header; ClickHouse sends the numbers
 // as strings.
-func summary(res *chdb.Result) string {
+func summary(res *chdb.Result, resultBytes int) string {
+	if res == nil {
+		res = &chdb.Result{}
+	}
 	b, _ := json.Marshal(map[string]string{
 		"read_rows":          strconv.FormatUint(res.RowsRead, 10),
 		"read_bytes":         strconv.FormatUint(res.BytesRead, 10),
@@ -50,19 +53,20 @@ func summary(res *chdb.Result) string {
 		"written_bytes":      strconv.FormatUint(res.BytesWritten, 10),
 		"total_rows_to_read": "0",
 		"result_rows":        "0",
-		"result_bytes":       strconv.Itoa(len(res.Data)),
+		"result_bytes":       strconv.Itoa(resultBytes),
 		"elapsed_ns":         strconv.FormatInt(int64(res.Elapsed*1e9), 10),
 	})
 	return string(b)
 }
 
 // writeResult sends a successful result, framed and encoded as requested.
-func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, req *request, st *statement, res *chdb.Result, queryID string) {
+// res supplies the statistics for the summary header and may be nil.
+func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, req *request, st *statement, data []byte, res *chdb.Result, queryID string) {
 	h := w.Header()
 	h.Set("X-ClickHouse-Query-Id", queryID)
 	h.Set("X-ClickHouse-Server-Display-Name", s.displayName)
 	h.Set("X-ClickHouse-Timezone", s.timezone)
-	h.Set("X-ClickHouse-Summary", summary(res))
+	h.Set("X-ClickHouse-Summary", summary(res, len(data)))
 	format := st.Format
 	if format == "" {
 		format = req.defaultFormat
@@ -74,7 +78,6 @@ func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, req *reques
 		h.Set("Content-Type", "text/plain; charset=UTF-8")
 	}
 
-	data := res.Data
 	if len(data) == 0 {
 		h.Set("Content-Length", "0")
 		w.WriteHeader(http.StatusOK)
