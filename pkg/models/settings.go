@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strconv"
 	"strings"
@@ -103,27 +104,48 @@ func (e *SettingError) Error() string {
 
 // jsonSettings mirrors jsonData as the config editor writes it.
 type jsonSettings struct {
-	Host           string `json:"host"`
-	Port           *int   `json:"port"`
-	Protocol       string `json:"protocol"`
-	Secure         bool   `json:"secure"`
-	TLSSkipVerify  bool   `json:"tlsSkipVerify"`
-	TLSAuthWithCA  bool   `json:"tlsAuthWithCACert"`
-	TLSClientAuth  bool   `json:"tlsAuth"`
-	Username       string `json:"username"`
-	Database       string `json:"database"`
-	SumTable       string `json:"sumTable"`
-	GaugeTable     string `json:"gaugeTable"`
-	HistogramTable string `json:"histogramTable"`
-	SummaryTable   string `json:"summaryTable"`
-	ExpHistTable   string `json:"exponentialHistogramTable"`
-	DialTimeout    string `json:"dialTimeout"`
-	QueryTimeout   string `json:"queryTimeout"`
-	MaxOpenConns   *int   `json:"maxOpenConns"`
-	LookbackDelta  string `json:"lookbackDelta"`
-	ScrapeInterval string `json:"scrapeInterval"`
-	SQLStrategy    string `json:"sqlStrategy"`
-	MaxSeries      *int   `json:"maxSeries"`
+	Host           string          `json:"host"`
+	Port           json.RawMessage `json:"port"`
+	Protocol       string          `json:"protocol"`
+	Secure         bool            `json:"secure"`
+	TLSSkipVerify  bool            `json:"tlsSkipVerify"`
+	TLSAuthWithCA  bool            `json:"tlsAuthWithCACert"`
+	TLSClientAuth  bool            `json:"tlsAuth"`
+	Username       string          `json:"username"`
+	Database       string          `json:"database"`
+	SumTable       string          `json:"sumTable"`
+	GaugeTable     string          `json:"gaugeTable"`
+	HistogramTable string          `json:"histogramTable"`
+	SummaryTable   string          `json:"summaryTable"`
+	ExpHistTable   string          `json:"exponentialHistogramTable"`
+	DialTimeout    string          `json:"dialTimeout"`
+	QueryTimeout   string          `json:"queryTimeout"`
+	MaxOpenConns   json.RawMessage `json:"maxOpenConns"`
+	LookbackDelta  string          `json:"lookbackDelta"`
+	ScrapeInterval string          `json:"scrapeInterval"`
+	SQLStrategy    string          `json:"sqlStrategy"`
+	MaxSeries      json.RawMessage `json:"maxSeries"`
+}
+
+// wholeNumber reads a setting written as a JSON number or a numeric string
+// (Grafana's provisioning turns ${ENV} values into strings). ok is false when
+// the setting is absent or null.
+func wholeNumber(raw json.RawMessage, setting string) (n int, ok bool, err error) {
+	text := strings.TrimSpace(string(raw))
+	if text == "" || text == "null" {
+		return 0, false, nil
+	}
+	if unquoted, uerr := strconv.Unquote(text); uerr == nil {
+		text = strings.TrimSpace(unquoted)
+		if text == "" {
+			return 0, false, nil
+		}
+	}
+	n, err = strconv.Atoi(text)
+	if err != nil {
+		return 0, false, &SettingError{setting, fmt.Sprintf("expected a whole number, got %s", raw)}
+	}
+	return n, true, nil
 }
 
 // LoadSettings decodes and validates a datasource's settings. The first
@@ -154,7 +176,10 @@ func jsonDecodeError(err error) error {
 			Problem: fmt.Sprintf("malformed JSON at byte %d: %v", syntaxErr.Offset, err),
 		}
 	}
-	return &SettingError{Setting: "jsonData", Problem: "cannot decode: " + err.Error()}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return &SettingError{Setting: "jsonData", Problem: "malformed JSON: it ends before the object is complete"}
+	}
+	return &SettingError{Setting: "jsonData", Problem: "malformed JSON: " + err.Error()}
 }
 
 // jsonKind names a Go kind the way the JSON in jsonData would spell it.
@@ -207,11 +232,15 @@ func (js jsonSettings) validate(secure map[string]string) (Settings, error) {
 		return Settings{}, &SettingError{"jsonData.protocol", fmt.Sprintf("expected %q or %q, got %q", ProtocolNative, ProtocolHTTP, js.Protocol)}
 	}
 	s.Port = defaultPort(s.Protocol, s.Secure)
-	if js.Port != nil {
-		if *js.Port < 1 || *js.Port > 65535 {
-			return Settings{}, &SettingError{"jsonData.port", fmt.Sprintf("expected a port from 1 to 65535, got %d", *js.Port)}
+	port, set, err := wholeNumber(js.Port, "jsonData.port")
+	if err != nil {
+		return Settings{}, err
+	}
+	if set {
+		if port < 1 || port > 65535 {
+			return Settings{}, &SettingError{"jsonData.port", fmt.Sprintf("expected a port from 1 to 65535, got %d", port)}
 		}
-		s.Port = *js.Port
+		s.Port = port
 	}
 	if err := s.validateTLS(js); err != nil {
 		return Settings{}, err
@@ -352,19 +381,28 @@ func parseDuration(raw string, def time.Duration) (time.Duration, error) {
 }
 
 func (s *Settings) parseLimits(js jsonSettings) error {
-	s.MaxOpenConns = DefaultMaxOpenConns
-	if js.MaxOpenConns != nil {
-		if *js.MaxOpenConns < 1 || *js.MaxOpenConns > 1000 {
-			return &SettingError{"jsonData.maxOpenConns", fmt.Sprintf("expected a number from 1 to 1000, got %d", *js.MaxOpenConns)}
-		}
-		s.MaxOpenConns = *js.MaxOpenConns
+	limits := []struct {
+		setting  string
+		raw      json.RawMessage
+		def, max int
+		dst      *int
+	}{
+		{"jsonData.maxOpenConns", js.MaxOpenConns, DefaultMaxOpenConns, 1000, &s.MaxOpenConns},
+		{"jsonData.maxSeries", js.MaxSeries, DefaultMaxSeries, 1_000_000, &s.MaxSeries},
 	}
-	s.MaxSeries = DefaultMaxSeries
-	if js.MaxSeries != nil {
-		if *js.MaxSeries < 1 || *js.MaxSeries > 1_000_000 {
-			return &SettingError{"jsonData.maxSeries", fmt.Sprintf("expected a number from 1 to 1000000, got %d", *js.MaxSeries)}
+	for _, l := range limits {
+		n, set, err := wholeNumber(l.raw, l.setting)
+		if err != nil {
+			return err
 		}
-		s.MaxSeries = *js.MaxSeries
+		if !set {
+			*l.dst = l.def
+			continue
+		}
+		if n < 1 || n > l.max {
+			return &SettingError{l.setting, fmt.Sprintf("expected a number from 1 to %d, got %d", l.max, n)}
+		}
+		*l.dst = n
 	}
 	return nil
 }

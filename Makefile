@@ -1,0 +1,77 @@
+# Mesh Metrics: the two commands the README promises, and their parts.
+#   make demo   the docker-less demo (builds what it needs first)
+#   make test   every check and test: Go, jest, typecheck, lint, gRPC harness
+# Each target installs what it needs (npm ci, Go modules, mage) by itself.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+GO        ?= go
+MAGE_VER  := v1.17.2
+BIN       := $(CURDIR)/.bin
+MAGE      := $(BIN)/mage
+STAMPS    := .stamps
+PLUGIN    := dist/gpx_meshmetrics_linux_amd64
+GO_SRC    := $(shell find pkg -name '*.go' -not -name '*_test.go') go.mod go.sum Magefile.go
+TS_SRC    := $(shell find src -type f -not -name '*.test.tsx' -not -name '*.test.ts') package.json
+
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+export GOTOOLCHAIN := local
+
+.PHONY: help deps build build-frontend build-backend demo test test-go test-frontend lint-go clean
+
+help:
+	@echo "make demo   run the docker-less demo"
+	@echo "make test   run every test"
+
+## deps: node_modules from the lock file, Go modules, mage pinned.
+deps: $(STAMPS)/npm $(STAMPS)/gomod $(MAGE)
+
+$(STAMPS)/npm: package.json package-lock.json
+	@mkdir -p $(STAMPS)
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(STAMPS)/gomod: go.mod go.sum
+	@mkdir -p $(STAMPS)
+	$(GO) mod download
+	@touch $@
+
+$(MAGE):
+	GOBIN=$(BIN) $(GO) install github.com/magefile/mage@$(MAGE_VER)
+
+## build: the frontend bundle and the linux/amd64 backend (not all six
+## release platforms: `mage` alone builds those, for releases only).
+build: build-frontend build-backend
+
+build-frontend: dist/module.js
+dist/module.js: $(STAMPS)/npm $(TS_SRC)
+	npm run build
+
+build-backend: $(PLUGIN)
+$(PLUGIN): $(STAMPS)/gomod $(MAGE) $(GO_SRC)
+	$(MAGE) -v build:linux
+
+demo: deps build
+	$(GO) run ./cmd/demo
+
+## test: static checks first, then every test runner; Go's summary ends the run.
+test: deps build test-frontend lint-go test-go
+
+test-frontend: $(STAMPS)/npm
+	npm run typecheck
+	npm run lint
+	node --test scripts/
+	npm run test:ci
+
+lint-go:
+	@unformatted="$$(gofmt -l pkg tests cmd Magefile.go 2>/dev/null)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+test-go: $(PLUGIN)
+	$(GO) test -count=1 ./...
+
+clean:
+	rm -rf dist .bin $(STAMPS) node_modules/.cache
