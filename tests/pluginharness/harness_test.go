@@ -2,11 +2,14 @@ package pluginharness
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/forma3d/meshmetrics/tests/clickhouse/chtest"
 )
 
 func ctx(t *testing.T) context.Context {
@@ -128,5 +131,34 @@ func TestQueryDataWithBadSettingsNamesTheSetting(t *testing.T) {
 	}
 	if r := resp.Responses["A"]; r.Error == nil || !strings.Contains(r.Error.Error(), "jsonData.maxSeries") {
 		t.Fatalf("error %v, want one naming jsonData.maxSeries", r.Error)
+	}
+}
+
+// Against a live ClickHouse the health check is OK and reports the server
+// version, over both protocols' settings path (HTTP here: the embedded
+// server speaks only HTTP).
+func TestCheckHealthAgainstEmbeddedClickHouse(t *testing.T) {
+	ch := chtest.Start(t)
+	host, port, err := net.SplitHostPort(ch.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Start(t)
+	ds := datasource(t, "live", map[string]any{"host": host, "port": port, "protocol": "http", "database": "default"}, nil)
+	res, err := p.CheckHealth(ctx(t), ds)
+	if err != nil {
+		t.Fatalf("CheckHealth: %v", err)
+	}
+	if res.Status != backend.HealthStatusOk || !strings.Contains(res.Message, "connected to ClickHouse 26.") {
+		t.Fatalf("got %v %q, want OK with the server version", res.Status, res.Message)
+	}
+
+	missing := datasource(t, "missing-db", map[string]any{"host": host, "port": port, "protocol": "http", "database": "nope"}, nil)
+	res, err = p.CheckHealth(ctx(t), missing)
+	if err != nil {
+		t.Fatalf("CheckHealth: %v", err)
+	}
+	if res.Status != backend.HealthStatusError || !strings.Contains(res.Message, "jsonData.database") {
+		t.Fatalf("got %v %q, want an error naming jsonData.database", res.Status, res.Message)
 	}
 }
