@@ -3,6 +3,7 @@ package server
 import (
 	"compress/gzip"
 	"compress/zlib"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -60,9 +61,22 @@ func requestBody(r *http.Request, decompressBlocks bool) (io.Reader, func(), err
 		return nil, cleanup, fmt.Errorf("unsupported Content-Encoding %q: expected gzip, deflate, br, zstd or lz4", enc)
 	}
 	if decompressBlocks {
-		body = compress.NewReader(body)
+		body = blockReader{compress.NewReader(body)}
 	}
 	return body, cleanup, nil
+}
+
+// blockReader turns ch-go's wrapped end-of-stream error back into io.EOF, so
+// io.Copy stops cleanly after the last block. A block cut short still fails
+// (io.ErrUnexpectedEOF is a different error).
+type blockReader struct{ r io.Reader }
+
+func (b blockReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
 }
 
 // blockMethod parses network_compression_method as ClickHouse does (case

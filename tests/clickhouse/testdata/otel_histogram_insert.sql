@@ -1,0 +1,32 @@
+-- Rendered from github.com/open-telemetry/opentelemetry-collector-contrib/exporter/clickhouseexporter@v0.161.0
+-- internal/sqltemplates/metrics_histogram_insert.sql with the exporter's defaults: database "otel", table "otel_metrics_histogram",
+-- no cluster, engine MergeTree(), no TTL (see internal/metrics/metrics_model.go NewMetricsTable / NewMetricsModel).
+INSERT INTO "otel"."otel_metrics_histogram" (
+    ResourceAttributes,
+    ResourceSchemaUrl,
+    ScopeName,
+    ScopeVersion,
+    ScopeAttributes,
+    ScopeDroppedAttrCount,
+    ScopeSchemaUrl,
+    ServiceName,
+    MetricName,
+    MetricDescription,
+    MetricUnit,
+    Attributes,
+    StartTimeUnix,
+    TimeUnix,
+    Count,
+    Sum,
+    BucketCounts,
+    ExplicitBounds,
+    Exemplars.FilteredAttributes,
+    Exemplars.TimeUnix,
+    Exemplars.Value,
+    Exemplars.SpanId,
+    Exemplars.TraceId,
+    Flags,
+    Min,
+    Max,
+    AggregationTemporality) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+
