@@ -74,7 +74,7 @@ func TestQueryParameters(t *testing.T) {
 	srv := sharedServer(t)
 	conn := openConn(t, srv, "default", nil, nil)
 	ctx := clickhouse.Context(context.Background(), clickhouse.WithParameters(clickhouse.Parameters{
-		"n":   "41",
+		"n": "41",
 		// Values are in escaped text form, as on a real server: "\\" is one
 		// backslash.
 		"s":   `it's "quoted" \\ ünï`,
