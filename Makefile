@@ -13,6 +13,7 @@ BIN       := $(CURDIR)/.bin
 MAGE      := $(BIN)/mage
 STAMPS    := .stamps
 PLUGIN    := dist/gpx_meshmetrics_linux_amd64
+GO_PKGS   := ./pkg/... ./cmd/... ./tests/...
 GO_SRC    := $(shell find pkg -name '*.go' -not -name '*_test.go') go.mod go.sum Magefile.go
 TS_SRC    := $(shell find src -type f -not -name '*.test.tsx' -not -name '*.test.ts') package.json
 
@@ -68,10 +69,10 @@ test-frontend: $(STAMPS)/npm
 lint-go:
 	@unformatted="$$(gofmt -l pkg tests cmd Magefile.go 2>/dev/null)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
-	$(GO) vet ./...
+	$(GO) vet $(GO_PKGS)
 
 test-go: $(PLUGIN)
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $(GO_PKGS)
 
 clean:
 	rm -rf dist .bin $(STAMPS) node_modules/.cache
