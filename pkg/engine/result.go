@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// ValueType is the type of a query's answer, as in Prometheus' HTTP API.
+type ValueType string
+
+// The answer types.
+const (
+	ValueMatrix ValueType = "matrix"
+	ValueVector ValueType = "vector"
+	ValueScalar ValueType = "scalar"
+)
+
+// Label is one name/value pair of a series.
+type Label struct {
+	Name, Value string
+}
+
+// Labels is a series' label set, sorted by name, without empty values
+// (Prometheus treats an empty value as an absent label).
+type Labels []Label
+
+// Get returns the value of name, or "" when it is absent.
+func (ls Labels) Get(name string) string {
+	for _, l := range ls {
+		if l.Name == name {
+			return l.Value
+		}
+	}
+	return ""
+}
+
+// String renders the set as Prometheus does: {a="1", b="2"}.
+func (ls Labels) String() string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, l := range ls {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(l.Name)
+		b.WriteString(`="`)
+		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(l.Value))
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// Sort orders the set by name.
+func (ls Labels) Sort() { sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name }) }
+
+// Point is one value at one evaluation time.
+type Point struct {
+	T time.Time
+	V float64
+}
+
+// Series is one answer series: for a range query its points at the
+// evaluation times where it has a value; for an instant query one point.
+type Series struct {
+	Labels Labels
+	Points []Point
+}
+
+// Result is a query's answer. A scalar answer has one series without
+// labels (one point for an instant query, one per step for a range query).
+type Result struct {
+	Type   ValueType
+	Series []Series
+	// SQL is the statement that produced the answer, for explain and logs.
+	SQL string
+	// Stats are ClickHouse's counters for the statement.
+	Stats Stats
+}
+
+// Stats describe the work ClickHouse did for a query.
+type Stats struct {
+	RowsRead  uint64
+	BytesRead uint64
+	Elapsed   time.Duration
+}
