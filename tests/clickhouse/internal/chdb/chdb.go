@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -138,7 +139,28 @@ func parseError(msg string) *Error {
 			code = n
 		}
 	}
+	msg = strings.TrimSpace(msg)
+	// Errors raised while chDB's client layer reads an INFILE come wrapped
+	// twice ("Code: 27. DB::Exception: Code: 27. DB::Exception: ...");
+	// report them once, as a server would.
+	prefix := fmt.Sprintf("Code: %d. DB::Exception: ", code)
+	for strings.HasPrefix(msg, prefix+prefix) {
+		msg = msg[len(prefix):]
+	}
+	if suffix := fmt.Sprintf(". (%s)", errorName(msg)); strings.Count(msg, suffix) > 1 && strings.HasSuffix(msg, suffix) {
+		msg = strings.TrimSuffix(msg, suffix)
+	}
 	return &Error{Code: code, Message: msg}
+}
+
+var namePattern = regexp.MustCompile(`\(([A-Z][A-Z0-9_]+)\)$`)
+
+// errorName is the trailing "(NAME)" of a ClickHouse message, or "".
+func errorName(msg string) string {
+	if m := namePattern.FindStringSubmatch(strings.TrimSpace(msg)); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // Query runs one statement. format is the output format used when the

@@ -12,15 +12,16 @@ import (
 
 // ClickHouse error codes this server produces itself.
 const (
-	codeBadArguments    = 36
-	codeSyntaxError     = 62
-	codeUnknownSetting  = 115
-	codeReadonly        = 164
-	codeUnknownFormat   = 73
-	codeCannotOpenFile  = 76
-	codeNetworkError    = 210
-	codeNotImplemented  = 48
-	codeUnknownExcetion = 1002
+	codeBadArguments          = 36
+	codeSyntaxError           = 62
+	codeUnknownSetting        = 115
+	codeReadonly              = 164
+	codeUnknownFormat         = 73
+	codeCannotOpenFile        = 76
+	codeNetworkError          = 210
+	codeNotImplemented        = 48
+	codeIntoOutfileNotAllowed = 489
+	codeUnknownExcetion       = 1002
 )
 
 // statusForCode maps an exception code to an HTTP status the way ClickHouse's

@@ -85,6 +85,10 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 		s.writeException(w, queryID, err)
 		return
 	}
+	if st.ClientFile != "" {
+		s.writeException(w, queryID, exception(codeIntoOutfileNotAllowed, "INTO_OUTFILE_NOT_ALLOWED", "%s is not allowed over HTTP: it would use files on the server", st.ClientFile))
+		return
+	}
 	if req.readonly > 0 && !allowedReadonly(st.Keyword, req.readonly) {
 		s.writeException(w, queryID, exception(codeReadonly, "READONLY", "Cannot execute query in readonly mode (readonly = %d): a %s statement modifies data or settings", req.readonly, st.Keyword))
 		return

@@ -210,6 +210,10 @@ type statement struct {
 	Format string
 	// Insert is set for an INSERT that carries data (FORMAT or VALUES).
 	Insert *insertStatement
+	// ClientFile is "INTO OUTFILE" or "FROM INFILE" when the statement
+	// uses one: those read or write files where the engine runs, which a
+	// real server refuses over HTTP.
+	ClientFile string
 }
 
 // insertStatement splits "INSERT INTO t (cols) [SETTINGS ...] FORMAT f <data>".
@@ -281,15 +285,21 @@ func scanRest(l *lexer, st *statement, prev token) error {
 	if prev.text == "(" {
 		depth = 1
 	}
-	end := prev.end
+	// A FORMAT clause ends the statement (SETTINGS may follow it), which
+	// tells it from a column or argument named "format".
+	candidate := ""
 	for {
 		t, err := l.next()
 		if err != nil {
 			return err
 		}
+		if candidate != "" && (t.kind == tokEOF || t.text == ";" || t.upper() == "SETTINGS") {
+			st.Format = candidate
+		}
+		candidate = ""
 		switch {
 		case t.kind == tokEOF:
-			st.Text = strings.TrimSpace(l.src[:end])
+			st.Text = strings.TrimSpace(l.src)
 			return nil
 		case t.text == ";":
 			st.Text = strings.TrimSpace(l.src[:t.start])
@@ -310,11 +320,24 @@ func scanRest(l *lexer, st *statement, prev token) error {
 		case t.text == ")" || t.text == "]":
 			depth--
 		case depth == 0 && prev.upper() == "FORMAT" && (t.kind == tokWord || t.kind == tokQuotedIdent || t.kind == tokString):
-			st.Format = unquoteIdent(t.text)
+			candidate = unquoteIdent(t.text)
+		case clientFileClause(prev, t) != "":
+			st.ClientFile = clientFileClause(prev, t)
 		}
 		prev = t
-		end = t.end
 	}
+}
+
+// clientFileClause names the INTO OUTFILE / FROM INFILE clause that the
+// pair of tokens starts, or returns "".
+func clientFileClause(prev, t token) string {
+	switch {
+	case prev.upper() == "INTO" && t.upper() == "OUTFILE":
+		return "INTO OUTFILE"
+	case prev.upper() == "FROM" && t.upper() == "INFILE":
+		return "FROM INFILE"
+	}
+	return ""
 }
 
 // scanInsert parses an INSERT header. It returns nil (and leaves the lexer
@@ -323,14 +346,17 @@ func scanInsert(l *lexer, start int) (*insertStatement, error) {
 	depth := 0
 	settingsAt := -1
 	var settingsTokens []token
+	var prev token
 	for {
 		t, err := l.next()
 		if err != nil {
 			return nil, err
 		}
-		if t.kind == tokEOF || t.text == ";" {
+		if t.kind == tokEOF || t.text == ";" || clientFileClause(prev, t) != "" {
+			// No inline data: scanStatement lexes it as a whole.
 			return nil, nil
 		}
+		prev = t
 		switch t.text {
 		case "(", "[":
 			depth++
