@@ -1,0 +1,138 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/forma3d/meshmetrics/pkg/plan"
+	"github.com/forma3d/meshmetrics/pkg/sqlgen"
+)
+
+// maxCatalogNames bounds the metric names one lookup reads: a regex on
+// __name__ is matched against at most this many stored names.
+const maxCatalogNames = 10000
+
+// catalog resolves metric names against what the tables hold in a time
+// range, so that a query reads only tables and names that exist.
+type catalog struct {
+	conn   driver.Conn
+	schema sqlgen.Schema
+	// fromMs and toMs bound the stored points looked at (Unix ms).
+	fromMs, toMs int64
+}
+
+// Resolve lists the sources of every stored metric whose PromQL name the
+// matcher accepts.
+func (c *catalog) Resolve(ctx context.Context, m *labels.Matcher) ([]plan.Source, error) {
+	var candidates []plan.Source
+	var names []string
+	if m.Type == labels.MatchEqual {
+		candidates = plan.Candidates(m.Value)
+		for _, cand := range candidates {
+			names = append(names, cand.Metric)
+		}
+	}
+	stored, err := c.storedNames(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	if m.Type != labels.MatchEqual {
+		for _, s := range stored {
+			candidates = append(candidates, namesOf(s)...)
+		}
+	}
+	var out []plan.Source
+	seen := map[plan.Source]bool{}
+	for _, cand := range candidates {
+		if !seen[cand] && m.Matches(cand.Name) && stored.has(cand.Table, cand.Metric) {
+			seen[cand] = true
+			out = append(out, cand)
+		}
+	}
+	// A Prometheus name found as is wins over its OTel-normalised aliases
+	// (name without _total), which another metric may legitimately use.
+	return preferExact(out), nil
+}
+
+// namesOf is every PromQL name a stored metric is queried by.
+func namesOf(s storedName) []plan.Source {
+	if s.table != plan.TableHistogram {
+		return []plan.Source{{Name: s.metric, Table: s.table, Metric: s.metric, Part: plan.PartValue}}
+	}
+	var out []plan.Source
+	for suffix, part := range map[string]plan.Part{"_bucket": plan.PartBucket, "_count": plan.PartCount, "_sum": plan.PartSum} {
+		out = append(out, plan.Source{Name: s.metric + suffix, Table: s.table, Metric: s.metric, Part: part})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func preferExact(sources []plan.Source) []plan.Source {
+	exact := map[string]bool{}
+	for _, s := range sources {
+		if s.Table != plan.TableHistogram && s.Metric == s.Name {
+			exact[s.Name] = true
+		}
+	}
+	var out []plan.Source
+	for _, s := range sources {
+		if s.Table == plan.TableSum && s.Metric != s.Name && exact[s.Name] {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+type storedName struct {
+	table  plan.TableKind
+	metric string
+}
+
+type storedNames []storedName
+
+func (s storedNames) has(t plan.TableKind, metric string) bool {
+	for _, n := range s {
+		if n.table == t && n.metric == metric {
+			return true
+		}
+	}
+	return false
+}
+
+// storedNames lists the metric names the tables hold in the catalog's time
+// range, restricted to names when it is not empty.
+func (c *catalog) storedNames(ctx context.Context, names []string) (storedNames, error) {
+	filter := ""
+	if len(names) > 0 {
+		filter = " AND MetricName IN " + sqlgen.StringList(names)
+	}
+	var parts []string
+	for _, t := range []struct {
+		kind  plan.TableKind
+		table string
+	}{{plan.TableSum, c.schema.Sum}, {plan.TableGauge, c.schema.Gauge}, {plan.TableHistogram, c.schema.Histogram}} {
+		parts = append(parts, fmt.Sprintf("SELECT %s AS kind, MetricName AS name FROM %s WHERE %s%s GROUP BY MetricName",
+			sqlgen.QuoteString(string(t.kind)), c.schema.Table(t.table), c.schema.TimeRange(c.fromMs, c.toMs), filter))
+	}
+	query := strings.Join(parts, "\nUNION ALL\n") + fmt.Sprintf("\nLIMIT %d", maxCatalogNames)
+	rows, err := c.conn.Query(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("list metric names: %w", err)
+	}
+	defer rows.Close()
+	var out storedNames
+	for rows.Next() {
+		var kind, name string
+		if err := rows.Scan(&kind, &name); err != nil {
+			return nil, fmt.Errorf("list metric names: %w", err)
+		}
+		out = append(out, storedName{table: plan.TableKind(kind), metric: name})
+	}
+	return out, rows.Err()
+}

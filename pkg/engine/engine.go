@@ -1,0 +1,191 @@
+// Package engine evaluates the dialect against ClickHouse: parse
+// (package dialect) → plan (package plan) → SQL (package sqlgen) → one
+// statement → Result. Callers expand Grafana's macros before.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/forma3d/meshmetrics/pkg/dialect"
+	"github.com/forma3d/meshmetrics/pkg/plan"
+	"github.com/forma3d/meshmetrics/pkg/sqlgen"
+)
+
+// Tables names the exporter's metric tables.
+type Tables struct{ Sum, Gauge, Histogram string }
+
+// DefaultTables are the clickhouse exporter's table names.
+var DefaultTables = Tables{Sum: "otel_metrics_sum", Gauge: "otel_metrics_gauge", Histogram: "otel_metrics_histogram"}
+
+// SQL strategies.
+const (
+	StrategyPortable = "portable"
+	StrategyNative   = "native"
+)
+
+// Config are an engine's settings; zero values take the defaults.
+type Config struct {
+	Database string // default "otel"
+	Tables   Tables
+	// Lookback is how far an instant selector looks back (default 5m).
+	Lookback time.Duration
+	// MaxSeries bounds the series of an answer (default 10,000).
+	MaxSeries int
+	// MaxPoints bounds the points per series of a range query (default
+	// 11,000, as Prometheus).
+	MaxPoints int
+	// Strategy is the SQL strategy; only "portable" is implemented so far.
+	Strategy string
+}
+
+// Engine evaluates queries over one ClickHouse connection pool.
+type Engine struct {
+	conn driver.Conn
+	cfg  Config
+
+	mu     sync.Mutex
+	schema *sqlgen.Schema // detected on first use
+}
+
+// New returns an engine; it does not talk to the server until a query.
+func New(conn driver.Conn, cfg Config) *Engine {
+	if cfg.Database == "" {
+		cfg.Database = "otel"
+	}
+	if cfg.Tables == (Tables{}) {
+		cfg.Tables = DefaultTables
+	}
+	if cfg.Lookback <= 0 {
+		cfg.Lookback = 5 * time.Minute
+	}
+	if cfg.MaxSeries <= 0 {
+		cfg.MaxSeries = 10000
+	}
+	if cfg.MaxPoints <= 0 {
+		cfg.MaxPoints = 11000
+	}
+	if cfg.Strategy == "" {
+		cfg.Strategy = StrategyPortable
+	}
+	return &Engine{conn: conn, cfg: cfg}
+}
+
+// RangeQuery evaluates expr at start, start+step, … up to end.
+func (e *Engine) RangeQuery(ctx context.Context, expr string, start, end time.Time, step time.Duration) (*Result, error) {
+	grid, err := plan.NewRangeGrid(start, end, step, e.cfg.MaxPoints)
+	if err != nil {
+		return nil, err
+	}
+	return e.run(ctx, expr, grid, ValueMatrix)
+}
+
+// InstantQuery evaluates expr at one time.
+func (e *Engine) InstantQuery(ctx context.Context, expr string, ts time.Time) (*Result, error) {
+	return e.run(ctx, expr, plan.NewInstantGrid(ts), ValueVector)
+}
+
+// Explain returns the SQL of a range query without running it. The catalog
+// still asks the server which metric names exist.
+func (e *Engine) Explain(ctx context.Context, expr string, start, end time.Time, step time.Duration) (string, error) {
+	grid, err := plan.NewRangeGrid(start, end, step, e.cfg.MaxPoints)
+	if err != nil {
+		return "", err
+	}
+	sql, _, err := e.compile(ctx, expr, grid)
+	return sql, err
+}
+
+// compile turns expr into SQL for grid; scalar reports a scalar answer.
+func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (sql string, scalar bool, err error) {
+	if e.cfg.Strategy != StrategyPortable {
+		return "", false, fmt.Errorf("sql strategy %q is not implemented yet; use %q", e.cfg.Strategy, StrategyPortable)
+	}
+	ast, err := dialect.Parse(expr)
+	if err != nil {
+		return "", false, err
+	}
+	schema, err := e.detectSchema(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	reach := lookbehind(ast) + e.cfg.Lookback
+	cat := &catalog{conn: e.conn, schema: schema,
+		fromMs: grid.StartMs - reach.Milliseconds(), toMs: grid.EndMs()}
+	p, err := plan.Build(ctx, ast, grid, plan.Options{Lookback: e.cfg.Lookback}, cat)
+	if err != nil {
+		return "", false, err
+	}
+	sql, err = sqlgen.Build(p, schema, sqlgen.Limits{MaxSeries: e.cfg.MaxSeries})
+	return sql, p.Root.Scalar(), err
+}
+
+// lookbehind is the longest range plus offset in expr: how far before the
+// first evaluation time the query may read.
+func lookbehind(ast parser.Expr) time.Duration {
+	var longest time.Duration
+	parser.Inspect(ast, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.MatrixSelector:
+			vs := n.VectorSelector.(*parser.VectorSelector)
+			longest = max(longest, n.Range+max(vs.OriginalOffset, 0))
+		case *parser.VectorSelector:
+			longest = max(longest, n.OriginalOffset)
+		}
+		return nil
+	})
+	return longest
+}
+
+func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want ValueType) (*Result, error) {
+	sql, scalar, err := e.compile(ctx, expr, grid)
+	if err != nil {
+		return nil, err
+	}
+	began := time.Now()
+	rows, err := e.conn.Query(ctx, sql)
+	if err != nil {
+		return nil, queryError(err)
+	}
+	defer rows.Close()
+	res := &Result{Type: want, SQL: sql}
+	if scalar && want == ValueVector {
+		res.Type = ValueScalar
+	}
+	for rows.Next() {
+		var (
+			names, values []string
+			idx           []uint32
+			vals          []float64
+		)
+		if err := rows.Scan(&names, &values, &idx, &vals); err != nil {
+			return nil, fmt.Errorf("read query result: %w", err)
+		}
+		if len(res.Series) == e.cfg.MaxSeries {
+			return nil, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", e.cfg.MaxSeries)
+		}
+		s := Series{Labels: make(Labels, len(names)), Points: make([]Point, len(idx))}
+		for i := range names {
+			s.Labels[i] = Label{Name: names[i], Value: values[i]}
+		}
+		for i, gi := range idx {
+			s.Points[i] = Point{T: grid.Time(int(gi)), V: vals[i]}
+		}
+		res.Series = append(res.Series, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, queryError(err)
+	}
+	res.Stats.Elapsed = time.Since(began)
+	if scalar && len(res.Series) == 0 {
+		res.Series = []Series{{Labels: Labels{}}}
+	}
+	sort.SliceStable(res.Series, func(i, j int) bool { return res.Series[i].Labels.String() < res.Series[j].Labels.String() })
+	return res, nil
+}

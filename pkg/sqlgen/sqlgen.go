@@ -1,0 +1,174 @@
+// Package sqlgen turns a plan into one ClickHouse SELECT. Every plan node
+// becomes one common table expression (CTE) of a fixed shape:
+//
+//	vector step:  labels Array(Tuple(String, String)), i UInt32, v Float64
+//	scalar step:  i UInt32, v Float64   (a row for every grid index)
+//
+// labels is the series' label set sorted by name without empty values, so
+// equal label sets are equal arrays and GROUP BY / JOIN can use them
+// directly; i is the grid index of the evaluation time. The final SELECT
+// groups the root's rows into one row per series.
+//
+// This file holds the builder and the final statement; sources.go reads the
+// exporter's tables, windows.go evaluates selectors and range functions
+// over the grid, and operators.go / functions.go the rest of PromQL.
+package sqlgen
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/forma3d/meshmetrics/pkg/plan"
+)
+
+// TimeType is how the exporter stores TimeUnix: DateTime (seconds) since
+// exporter v0.12x, DateTime64(9) before.
+type TimeType int
+
+// The TimeUnix column types the builder reads.
+const (
+	TimeDateTime TimeType = iota
+	TimeDateTime64
+)
+
+// Schema says where the exporter's tables are.
+type Schema struct {
+	Database  string
+	Sum       string
+	Gauge     string
+	Histogram string
+	// TimeType is the TimeUnix column type, the same in every table.
+	TimeType TimeType
+}
+
+// Limits bound what a statement may return.
+type Limits struct {
+	// MaxSeries is the most series the answer may have; 0 means no limit.
+	MaxSeries int
+}
+
+// Build renders p as one SELECT returning one row per series, ordered by
+// labels: label names and values (Array(String) each, sorted by name), and
+// the series' grid indexes and values (Array(UInt32), Array(Float64)) in
+// time order. With Limits.MaxSeries, at most MaxSeries+1 rows come back,
+// so the caller can tell that the limit was passed.
+func Build(p *plan.Plan, schema Schema, limits Limits) (string, error) {
+	b := &builder{schema: schema, grid: p.Grid}
+	root, err := b.node(p.Root)
+	if err != nil {
+		return "", err
+	}
+	var final string
+	if p.Root.Scalar() {
+		final = fmt.Sprintf("SELECT CAST([], 'Array(String)') AS names, CAST([], 'Array(String)') AS values, groupArray(i) AS idx, groupArray(v) AS vals\nFROM (SELECT i, v FROM %s ORDER BY i)", root)
+	} else {
+		final = b.finalVector(root, limits)
+	}
+	var sb strings.Builder
+	if len(b.ctes) > 0 {
+		sb.WriteString("WITH\n")
+		for i, c := range b.ctes {
+			fmt.Fprintf(&sb, "%s AS (\n%s\n)", c.name, indent(c.sql))
+			if i < len(b.ctes)-1 {
+				sb.WriteString(",")
+			}
+			sb.WriteString("\n")
+		}
+	}
+	sb.WriteString(final)
+	return sb.String(), nil
+}
+
+// finalVector groups the root's rows by series. Two rows of one series at
+// one grid index mean two series collapsed into one label set (e.g. rate()
+// over two metric names that differ only in __name__): Prometheus refuses
+// that, and so does the statement.
+func (b *builder) finalVector(root string, limits Limits) string {
+	limit := ""
+	if limits.MaxSeries > 0 {
+		limit = fmt.Sprintf("\nLIMIT %d", limits.MaxSeries+1)
+	}
+	return fmt.Sprintf(`SELECT arrayMap(x -> x.1, labels) AS names, arrayMap(x -> x.2, labels) AS values, groupArray(i) AS idx, groupArray(v) AS vals
+FROM (
+  SELECT labels, i, v
+  FROM %s
+  ORDER BY labels, i
+)
+GROUP BY labels
+HAVING throwIf(length(groupArray(i)) != length(groupUniqArray(i)), 'vector cannot contain metrics with the same labelset') = 0
+ORDER BY labels%s`, root, limit)
+}
+
+type cte struct{ name, sql string }
+
+// builder collects the CTEs of one statement.
+type builder struct {
+	schema Schema
+	grid   plan.Grid
+	ctes   []cte
+}
+
+// add appends a CTE and returns its name; prefix says what it is.
+func (b *builder) add(prefix, sql string) string {
+	name := fmt.Sprintf("%s_%d", prefix, len(b.ctes)+1)
+	b.ctes = append(b.ctes, cte{name: name, sql: sql})
+	return name
+}
+
+// node renders a plan node as a CTE and returns the CTE's name.
+func (b *builder) node(n plan.Node) (string, error) {
+	switch n := n.(type) {
+	case *plan.InstantSelector:
+		return b.instantSelector(n)
+	case *plan.RangeFunction:
+		return b.rangeFunction(n)
+	case *plan.Aggregation:
+		return b.aggregation(n)
+	case *plan.Binary:
+		return b.binary(n)
+	case *plan.Negate:
+		return b.negate(n)
+	case *plan.Call:
+		return b.call(n)
+	case *plan.Number:
+		return b.add("number", fmt.Sprintf("SELECT toUInt32(number) AS i, %s AS v FROM numbers(%d)", float(n.Value), b.grid.N)), nil
+	}
+	return "", fmt.Errorf("sqlgen: no SQL for plan node %T", n)
+}
+
+// evalTimeMs is the SQL expression of the evaluation time (Unix ms) of grid
+// index i.
+func (b *builder) evalTimeMs(i string) string {
+	return fmt.Sprintf("(%d + %s * %d)", b.grid.StartMs, i, b.grid.StepMs)
+}
+
+// withoutName is a labels expression with __name__ removed.
+func withoutName(labels string) string {
+	return fmt.Sprintf("arrayFilter(x -> x.1 != '__name__', %s)", labels)
+}
+
+// keepLabels keeps only the named labels (by) or all but them (without).
+func keepLabels(labels string, names []string, keep bool) string {
+	if keep {
+		return fmt.Sprintf("arrayFilter(x -> has(%s, x.1), %s)", stringArray(names), labels)
+	}
+	return fmt.Sprintf("arrayFilter(x -> NOT has(%s, x.1), %s)", stringArray(names), labels)
+}
+
+// labelValue reads one label's value ("" when absent) from a labels array.
+func labelValue(labels, name string) string {
+	return fmt.Sprintf("arrayFirst(x -> x.1 = %s, %s).2", quote(name), labels)
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}
+
+// Table is the quoted, database-qualified name of one of the tables.
+func (s Schema) Table(name string) string { return ident(s.Database) + "." + ident(name) }
+
+// TimeRange is a WHERE condition selecting points with from <= TimeUnix <= to.
+func (s Schema) TimeRange(from, to int64) string {
+	b := &builder{schema: s}
+	return b.timeBounds(from-1, to)
+}
