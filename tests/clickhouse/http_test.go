@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -151,6 +152,40 @@ func TestHTTPInterface(t *testing.T) {
 		}
 	})
 
+	t.Run("failed Native inserts insert nothing and do not wedge the server", func(t *testing.T) {
+		_, body := httpDo(t, http.MethodPost, base+"/", strings.NewReader("CREATE TABLE "+db+".nat (a UInt64, s String) ENGINE = MergeTree ORDER BY a"), nil)
+		if body != "" {
+			t.Fatalf("create table: %q", body)
+		}
+		// A valid block, produced by the server itself.
+		_, block := httpDo(t, http.MethodGet, q("SELECT number AS a, toString(number) AS s FROM numbers(1000) FORMAT Native"), nil, nil)
+
+		res, body := httpDo(t, http.MethodPost, q("INSERT INTO "+db+".no_such_table FORMAT Native"), strings.NewReader(block), nil)
+		if res.StatusCode != 404 || res.Header.Get("X-ClickHouse-Exception-Code") != "60" {
+			t.Fatalf("insert into a missing table: %d %q, want 404 with code 60", res.StatusCode, body)
+		}
+		res, body = httpDo(t, http.MethodPost, q("INSERT INTO "+db+".nat FORMAT Native"), strings.NewReader(block[:len(block)/2]), nil)
+		if res.StatusCode == 200 {
+			t.Fatalf("insert of half a block succeeded: %q", body)
+		}
+		// The body breaks off right after a complete block: the client
+		// never finished the request, so nothing may be inserted.
+		req, err := http.NewRequest(http.MethodPost, q("INSERT INTO "+db+".nat FORMAT Native"), io.MultiReader(strings.NewReader(block), failingReader{}))
+		must(t, err)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+			t.Fatalf("request with a failing body got an answer (%d)", res.StatusCode)
+		}
+		res, body = httpDo(t, http.MethodPost, q("INSERT INTO "+db+".nat FORMAT Native"), strings.NewReader(block), nil)
+		if res.StatusCode != 200 {
+			t.Fatalf("valid insert after the failures: %d %q", res.StatusCode, body)
+		}
+		_, body = httpDo(t, http.MethodGet, q("SELECT count(), sum(a) FROM "+db+".nat"), nil, nil)
+		if body != "1000\t499500\n" {
+			t.Fatalf("table holds %q (count, sum), want exactly the one complete insert: 1000\t499500", body)
+		}
+	})
+
 	t.Run("unknown path", func(t *testing.T) {
 		res, _ := httpDo(t, http.MethodGet, base+"/nope", nil, nil)
 		if res.StatusCode != 404 {
@@ -158,3 +193,8 @@ func TestHTTPInterface(t *testing.T) {
 		}
 	})
 }
+
+// failingReader fails like a client connection that breaks off.
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connection broke off") }

@@ -18,6 +18,7 @@ const (
 	codeReadonly              = 164
 	codeUnknownFormat         = 73
 	codeCannotOpenFile        = 76
+	codeSocketTimeout         = 209
 	codeNetworkError          = 210
 	codeNotImplemented        = 48
 	codeIntoOutfileNotAllowed = 489

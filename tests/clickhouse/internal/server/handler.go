@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/forma3d/meshmetrics/tests/clickhouse/internal/chdb"
@@ -16,7 +15,7 @@ import (
 
 // maxQuerySize bounds a query read from the request body, like ClickHouse's
 // max_query_size default (256 KiB). INSERT data after the query is not
-// counted: it streams to a spool file.
+// counted: it streams to chDB (see spool.go).
 const maxQuerySize = 256 << 10
 
 // ServeHTTP routes like a real server's default handlers.
@@ -71,6 +70,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 
 	var body io.Reader = http.NoBody
 	if r.Method == http.MethodPost {
+		r.Body = &idleTimeoutBody{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: req.receiveTimeout}
 		decoded, cleanup, err := requestBody(r, req.decompressBody)
 		if err != nil {
 			s.writeException(w, queryID, exception(codeBadArguments, "BAD_ARGUMENTS", "%s", err.Error()))
@@ -94,19 +94,18 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	query := st.Text
 	if st.Insert != nil {
-		path, err := s.spool(data)
-		defer os.Remove(path)
+		res, err := s.insert(req, st, data)
 		if err != nil {
 			s.writeException(w, queryID, err)
 			return
 		}
-		if query, err = st.Insert.withInfile(path); err != nil {
-			s.writeException(w, queryID, err)
-			return
-		}
-	} else if req.clientRevision > 0 && isHelloQuery(query) && req.defaultFormat == "Native" && st.Format == "" {
+		defer res.Free()
+		s.writeResult(w, r, req, st, res.Data, res, queryID)
+		return
+	}
+	query := st.Text
+	if req.clientRevision > 0 && isHelloQuery(query) && req.defaultFormat == "Native" && st.Format == "" {
 		s.writeResult(w, r, req, st, helloBlock(req.clientRevision, s.displayName, s.version, s.timezone), nil, queryID)
 		return
 	}
@@ -183,26 +182,6 @@ func allowedReadonly(keyword string, readonly int) bool {
 		return true
 	}
 	return readonly == 2 && keyword == "SET"
-}
-
-// spool copies INSERT data to a file for chDB to read. Passing binary data
-// inline in the statement is not safe with chDB: it cuts inline data at the
-// first "\n\n", sometimes without an error.
-func (s *Server) spool(data io.Reader) (string, error) {
-	path := s.spoolPath()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return path, exception(codeCannotOpenFile, "CANNOT_OPEN_FILE", "create insert spool file %s: %v", path, err)
-	}
-	_, copyErr := io.Copy(f, data)
-	closeErr := f.Close()
-	if copyErr != nil {
-		return path, exception(codeNetworkError, "NETWORK_ERROR", "receive insert data: %v", copyErr)
-	}
-	if closeErr != nil {
-		return path, exception(codeCannotOpenFile, "CANNOT_OPEN_FILE", "write insert spool file %s: %v", path, closeErr)
-	}
-	return path, nil
 }
 
 // withInfile rewrites the INSERT to read its data from path. FROM INFILE is

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/forma3d/meshmetrics/tests/clickhouse/internal/chdb"
 )
@@ -29,8 +32,11 @@ type request struct {
 	httpLevel       int
 	// readonly is 0, 1 or 2 as in ClickHouse; a GET request is at least 2.
 	readonly int
-	settings map[string]string
-	params   []chdb.Param
+	// receiveTimeout (http_receive_timeout) is how long the body may go
+	// without a byte arriving.
+	receiveTimeout time.Duration
+	settings       map[string]string
+	params         []chdb.Param
 }
 
 // handledParams are URL parameters that are not settings for the engine:
@@ -45,8 +51,11 @@ var handledParams = map[string]bool{
 	"http_native_compression_disable_checksumming_on_decompress": true,
 	"send_progress_in_http_headers":                              true, "http_headers_progress_interval_ms": true,
 	"network_compression_method": true, "network_zstd_compression_level": true,
-	"readonly": true, "client_info_product": true,
+	"readonly": true, "client_info_product": true, "http_receive_timeout": true,
 }
+
+// defaultReceiveTimeout is ClickHouse's default http_receive_timeout.
+const defaultReceiveTimeout = 30 * time.Second
 
 func parseRequest(r *http.Request) *request {
 	params := r.URL.Query()
@@ -63,6 +72,7 @@ func parseRequest(r *http.Request) *request {
 		httpCompression:  truthy(params.Get("enable_http_compression")),
 		httpLevel:        intParam(params.Get("http_zlib_compression_level"), 3),
 		readonly:         intParam(params.Get("readonly"), 0),
+		receiveTimeout:   secondsParam(params.Get("http_receive_timeout"), defaultReceiveTimeout),
 		settings:         map[string]string{},
 	}
 	if req.database == "" {
@@ -108,4 +118,40 @@ func truthy(v string) bool {
 		return true
 	}
 	return false
+}
+
+// secondsParam parses a duration setting given in (possibly fractional)
+// seconds; a missing, malformed or non-positive value means def.
+func secondsParam(v string, def time.Duration) time.Duration {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || f <= 0 || f > 1e6 {
+		return def
+	}
+	return time.Duration(f * float64(time.Second))
+}
+
+// idleTimeoutBody is a request body whose every Read must see data within
+// timeout, like ClickHouse's http_receive_timeout. Without it a client that
+// stops sending in the middle of a Native INSERT would hold the engine,
+// which reads the body as it arrives, indefinitely.
+type idleTimeoutBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	timeout time.Duration
+	// ended is set once a Read failed or hit EOF. net/http then watches the
+	// connection with a background read, which a new deadline would break.
+	ended bool
+}
+
+func (b *idleTimeoutBody) Read(p []byte) (int, error) {
+	if !b.ended {
+		// Not every connection supports deadlines; the body is then read
+		// without one.
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
+	}
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.ended = true
+	}
+	return n, err
 }
