@@ -2,20 +2,12 @@ package engine_test
 
 import (
 	"context"
-	"fmt"
 	"math"
-	"os"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/forma3d/meshmetrics/pkg/engine"
-	"github.com/forma3d/meshmetrics/tests/clickhouse/chtest"
+	"github.com/forma3d/meshmetrics/tests/otelfixture"
 )
 
 // These tests run small queries whose answers can be worked out by hand;
@@ -23,95 +15,17 @@ import (
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
-// startServer starts the embedded ClickHouse with the exporter's tables.
-func startServer(t *testing.T) driver.Conn {
-	t.Helper()
-	srv := chtest.Start(t)
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr}, Protocol: clickhouse.HTTP})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	ctx := context.Background()
-	exec(t, conn, "CREATE DATABASE IF NOT EXISTS otel")
-	_, file, _, _ := runtime.Caller(0)
-	for _, kind := range []string{"sum", "gauge", "histogram"} {
-		ddl, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "tests", "clickhouse", "testdata", "otel_"+kind+"_table.sql"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := conn.Exec(ctx, stripComments(string(ddl))); err != nil {
-			t.Fatalf("create otel_metrics_%s: %v", kind, err)
-		}
-	}
-	return conn
-}
-
-func stripComments(sql string) string {
-	var out []string
-	for _, line := range strings.Split(sql, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
-func exec(t *testing.T, conn driver.Conn, sql string, args ...any) {
-	t.Helper()
-	if err := conn.Exec(context.Background(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
-// point is one sample of a sum or gauge series.
-type point struct {
-	at    time.Duration // after t0
-	value float64
-	stale bool
-}
-
-func insertPoints(t *testing.T, conn driver.Conn, table, metric string, attrs map[string]string, pts []point) {
-	t.Helper()
-	cols := "ResourceAttributes, ServiceName, MetricName, Attributes, StartTimeUnix, TimeUnix, Value, Flags"
-	isSum := table == "otel_metrics_sum"
-	if isSum {
-		cols += ", AggregationTemporality, IsMonotonic"
-	}
-	batch, err := conn.PrepareBatch(context.Background(), fmt.Sprintf("INSERT INTO otel.%s (%s)", table, cols))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := map[string]string{"service.name": "mesh", "service.instance.id": "proxy-a:8080"}
-	for _, p := range pts {
-		flags := uint32(0)
-		if p.stale {
-			flags = 1
-		}
-		row := []any{res, "mesh", metric, attrs, time.Unix(0, 0), t0.Add(p.at), p.value, flags}
-		if isSum {
-			row = append(row, int32(2), true)
-		}
-		if err := batch.Append(row...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := batch.Send(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestEngineByHand(t *testing.T) {
-	conn := startServer(t)
+	_, conn := otelfixture.Start(t)
 	// A counter growing by 3 every 15 s from 0 at t0, for 10 minutes.
-	var counter []point
+	var counter []otelfixture.Point
 	for s := 0; s <= 600; s += 15 {
-		counter = append(counter, point{at: time.Duration(s) * time.Second, value: float64(s / 5)})
+		counter = append(counter, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: float64(s / 5)})
 	}
-	insertPoints(t, conn, "otel_metrics_sum", "requests_total", map[string]string{"service": "api", "code": "200"}, counter)
+	otelfixture.Insert(t, conn, "otel_metrics_sum", "requests_total", map[string]string{"service": "api", "code": "200"}, counter)
 	// A gauge: 7 at t0 and 9 at t0+1m, then a stale marker at t0+2m.
-	insertPoints(t, conn, "otel_metrics_gauge", "open_connections", map[string]string{"service": "api"},
-		[]point{{at: 0, value: 7}, {at: time.Minute, value: 9}, {at: 2 * time.Minute, stale: true}})
+	otelfixture.Insert(t, conn, "otel_metrics_gauge", "open_connections", map[string]string{"service": "api"},
+		[]otelfixture.Point{{At: t0, Value: 7}, {At: t0.Add(time.Minute), Value: 9}, {At: t0.Add(2 * time.Minute), Stale: true}})
 
 	e := engine.New(conn, engine.Config{})
 	ctx := context.Background()

@@ -1,0 +1,102 @@
+// Package otelfixture gives tests an embedded ClickHouse holding the
+// collector's clickhouse exporter tables (v0.161.0 DDL, database "otel"),
+// and a way to write sum and gauge points into them as the exporter does.
+package otelfixture
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/forma3d/meshmetrics/tests/clickhouse/chtest"
+)
+
+// Start starts the embedded ClickHouse with the exporter's tables and
+// returns the server and a clickhouse-go (HTTP) connection to it.
+func Start(t *testing.T) (*chtest.Server, driver.Conn) {
+	t.Helper()
+	srv := chtest.Start(t)
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr}, Protocol: clickhouse.HTTP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ctx := context.Background()
+	exec(t, conn, "CREATE DATABASE IF NOT EXISTS otel")
+	_, file, _, _ := runtime.Caller(0)
+	for _, kind := range []string{"sum", "gauge", "histogram"} {
+		ddl, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "clickhouse", "testdata", "otel_"+kind+"_table.sql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.Exec(ctx, stripComments(string(ddl))); err != nil {
+			t.Fatalf("create otel_metrics_%s: %v", kind, err)
+		}
+	}
+	return srv, conn
+}
+
+func stripComments(sql string) string {
+	var out []string
+	for _, line := range strings.Split(sql, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func exec(t *testing.T, conn driver.Conn, sql string, args ...any) {
+	t.Helper()
+	if err := conn.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// Point is one sample of a sum or gauge series.
+type Point struct {
+	At    time.Time
+	Value float64
+	// Stale marks OTel's "no recorded value" flag, PromQL's stale marker.
+	Stale bool
+}
+
+// Insert writes points of one series into a table ("otel_metrics_sum" or
+// "otel_metrics_gauge") from job "mesh", instance "proxy-a:8080".
+func Insert(t *testing.T, conn driver.Conn, table, metric string, attrs map[string]string, pts []Point) {
+	t.Helper()
+	cols := "ResourceAttributes, ServiceName, MetricName, Attributes, StartTimeUnix, TimeUnix, Value, Flags"
+	isSum := table == "otel_metrics_sum"
+	if isSum {
+		cols += ", AggregationTemporality, IsMonotonic"
+	}
+	batch, err := conn.PrepareBatch(context.Background(), fmt.Sprintf("INSERT INTO otel.%s (%s)", table, cols))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := map[string]string{"service.name": "mesh", "service.instance.id": "proxy-a:8080"}
+	for _, p := range pts {
+		flags := uint32(0)
+		if p.Stale {
+			flags = 1
+		}
+		row := []any{res, "mesh", metric, attrs, time.Unix(0, 0), p.At, p.Value, flags}
+		if isSum {
+			row = append(row, int32(2), true)
+		}
+		if err := batch.Append(row...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+}
