@@ -72,6 +72,7 @@ lint-go:
 	$(GO) vet $(GO_PKGS)
 
 test-go: $(PLUGIN)
+	$(GO) test -count=1 -run '^$$' -fuzz FuzzTranslate -fuzztime 20s ./pkg/sqlgen
 	$(GO) test -count=1 $(GO_PKGS)
 
 clean:

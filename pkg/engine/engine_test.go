@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/forma3d/meshmetrics/pkg/engine"
+	"github.com/forma3d/meshmetrics/pkg/plan"
 	"github.com/forma3d/meshmetrics/tests/otelfixture"
 )
 
@@ -66,5 +67,43 @@ func TestEngineByHand(t *testing.T) {
 				t.Errorf("%s at +%s: got %v, want %v", c.expr, c.at, got, c.want)
 			}
 		}
+	}
+}
+
+// TestOfflineSQLRuns runs the statements explain prints (names resolved by
+// convention, so every table is read) on the server: each must be valid
+// ClickHouse SQL of the result shape, including the shapes that read no
+// stored metric at all.
+func TestOfflineSQLRuns(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	grid, err := plan.NewRangeGrid(t0, t0.Add(time.Hour), time.Minute, 11000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, expr := range []string{
+		`traefik_service_open_connections{service!~"readiness@.*", protocol="http"} offset 1m`,
+		`sum by (service) (rate(traefik_service_requests_total{code=~"5.."}[5m])) / sum by (service) (rate(traefik_service_requests_total[5m]))`,
+		`histogram_quantile(0.99, sum by (le, service) (rate(traefik_service_request_duration_seconds_bucket{le!="0.1"}[5m])))`,
+		`topk(5, irate(traefik_entrypoint_requests_total{entrypoint!="traefik"}[1m])) + ignoring(code) group_right bottomk(1, up)`,
+		`up * on(instance) group_left(version) go_info`,
+		`up == 0 or absent(up{job="traefik-mesh"}) unless vector(1)`,
+		`label_replace(up, "ns", "$1", "service", "([^-]+)-.*")`,
+		`scalar(sum(up)) * 2 - time() + -count(up)`,
+		`count_over_time(traefik_config_reloads_total[1h]) > bool 1`,
+		`clamp_max(round(avg without (code) (delta(g[5m])), 0.5), 3) % 2 ^ abs(ceil(floor(idelta(g[2m]))))`,
+		`min_over_time(g[5m]) < max_over_time(g[5m]) and sum_over_time(g[5m]) != avg_over_time(g[5m]) + last_over_time(g[5m])`,
+		`clamp_min(count by (job) (up), -1) >= bool 0`,
+	} {
+		sql, err := engine.ExplainOffline(expr, grid, engine.Config{})
+		if err != nil {
+			t.Errorf("%s: %v", expr, err)
+			continue
+		}
+		rows, err := conn.Query(context.Background(), sql)
+		if err != nil {
+			t.Errorf("%s: the server refuses the SQL: %v\n%s", expr, err, sql)
+			continue
+		}
+		rows.Close()
 	}
 }

@@ -182,7 +182,7 @@ func (b *builder) histogramQuantile(q float64, in string) string {
     if(bk > 1, ub[bk - 1], 0) AS lower,
     if(bk > 1, cs[bk - 1], 0) AS below,
     multiIf(
-      NOT isInf(ub[nb]) OR nb < 2 OR obs = 0, nan,
+      ub[nb] != inf OR nb < 2 OR obs = 0, nan,
       bk = 0, ub[nb - 1],
       bk = 1 AND ub[1] <= 0, ub[1],
       lower + (ub[bk] - lower) * ((rank - below) / (cs[bk] - below))) AS v`, float(q))

@@ -156,7 +156,7 @@ func (b *builder) sourceRows(src plan.Source, matchers []*labels.Matcher, loMs, 
 	// A classic histogram row holds per-bucket counts and the finite upper
 	// bounds; PromQL sees one cumulative series per bucket, +Inf last.
 	// le is formatted as Prometheus 3 formats it (1 → "1.0").
-	le := "if(isInf(bucket.1), '+Inf', if(match(toString(bucket.1), '[.e]'), toString(bucket.1), concat(toString(bucket.1), '.0')))"
+	le := "if(bucket.1 = inf, '+Inf', if(match(toString(bucket.1), '[.e]'), toString(bucket.1), concat(toString(bucket.1), '.0')))"
 	postCond := ""
 	if len(post) > 0 {
 		postCond = "\nWHERE " + strings.Join(post, " AND ")

@@ -1,0 +1,86 @@
+package sqlgen_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/forma3d/meshmetrics/pkg/dialect"
+	"github.com/forma3d/meshmetrics/pkg/plan"
+	"github.com/forma3d/meshmetrics/pkg/sqlgen"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden SQL files in testdata/golden")
+
+// TestGoldenSQL pins the exact SQL of the dashboard's query shapes, so that
+// a change to the generated statements is seen and reviewed in the diff.
+// Regenerate with: go test ./pkg/sqlgen -run TestGoldenSQL -update
+func TestGoldenSQL(t *testing.T) {
+	cases := map[string]string{
+		"selector":           `traefik_service_open_connections{service!~"readiness@.*", protocol="http"} offset 1m`,
+		"error_ratio":        `sum by (service) (rate(traefik_service_requests_total{code=~"5.."}[5m])) / sum by (service) (rate(traefik_service_requests_total[5m]))`,
+		"p99":                `histogram_quantile(0.99, sum by (le, service) (rate(traefik_service_request_duration_seconds_bucket[5m])))`,
+		"topk_irate":         `topk(5, irate(traefik_entrypoint_requests_total{entrypoint!="traefik"}[1m]))`,
+		"group_left":         `up * on(instance) group_left(version) go_info`,
+		"set_ops":            `up == 0 or absent(up{job="traefik-mesh"})`,
+		"label_replace":      `label_replace(up, "ns", "$1", "service", "([^-]+)-.*")`,
+		"scalar_arithmetic":  `scalar(sum(up)) * 2 - time()`,
+		"count_over_time_cm": `count_over_time(traefik_config_reloads_total[1h]) > bool 1`,
+	}
+	grid, err := plan.NewRangeGrid(time.Unix(1700000000, 0), time.Unix(1700003600, 0), time.Minute, 11000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, expr := range cases {
+		t.Run(name, func(t *testing.T) {
+			ast, err := dialect.Parse(expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := plan.Build(context.Background(), ast, grid, plan.Options{}, plan.NamingCatalog{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sql, err := sqlgen.Build(p, schema, sqlgen.Limits{MaxSeries: 10000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := "-- " + expr + "\n" + sql + "\n"
+			path := filepath.Join("testdata", "golden", name+".sql")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("SQL of %s changed; review and run with -update:\n%s", expr, firstDiff(string(want), got))
+			}
+		})
+	}
+}
+
+// firstDiff shows the first line where two texts differ.
+func firstDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) && i < len(g); i++ {
+		if w[i] != g[i] {
+			return "line " + itoa(i+1) + ":\n- " + w[i] + "\n+ " + g[i]
+		}
+	}
+	return "length differs: " + itoa(len(w)) + " vs " + itoa(len(g)) + " lines"
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,110 @@
+-- sum by (service) (rate(traefik_service_requests_total{code=~"5.."}[5m])) / sum by (service) (rate(traefik_service_requests_total[5m]))
+WITH
+range_1 AS (
+  SELECT arrayFilter(x -> x.1 != '__name__', labels) AS labels, i, lv - fv + resets AS change,
+      (lt - ft) / 1000 AS sampled,
+      sampled / (n - 1) AS avg_gap,
+      (ft - ws) / 1000 AS to_start0,
+      if(to_start0 >= avg_gap * 1.1, avg_gap / 2, to_start0) AS to_start1,
+      if(change > 0 AND fv >= 0 AND sampled * (fv / change) < to_start1, sampled * (fv / change), to_start1) AS to_start,
+      (ws + 300000 - lt) / 1000 AS to_end0,
+      if(to_end0 >= avg_gap * 1.1, avg_gap / 2, to_end0) AS to_end,
+      if(sampled != 0, (sampled + to_start + to_end) / sampled, 1) AS factor,
+      change * (factor / toFloat64(300)) AS v
+  FROM (
+    SELECT labels, i, ((1700000000000 + i * 60000) - 300000) AS ws,
+      count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
+      sumIf(pv, pv > v AND pt > ((1700000000000 + i * 60000) - 300000)) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
+      sum(v) AS sv, min(v) AS minv, max(v) AS maxv
+    FROM (
+      SELECT labels, t, v,
+        lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,
+        lagInFrame(v, 1, nan) OVER w AS pv
+      FROM (
+        SELECT labels, t, v, stale FROM (
+          SELECT arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
+                arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(Attributes), mapValues(Attributes)), 'Array(Tuple(String, String))')),
+                CAST([('__name__', 'traefik_service_requests_total'), ('job', ServiceName), ('instance', ResourceAttributes['service.instance.id']), ('namespace', if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name'])), ('pod', if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name'])), ('node', if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS labels, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
+          FROM `otel`.`otel_metrics_sum`
+          WHERE MetricName = 'traefik_service_requests_total'
+            AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
+            AND match(Attributes['code'], '^(?s:5..)$')
+            AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+        ) WHERE NOT stale
+      )
+      WINDOW w AS (PARTITION BY labels ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+    )
+    ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
+    GROUP BY labels, i
+  )
+  WHERE n >= 2
+),
+sum_2 AS (
+  SELECT grp AS labels, i, sum(v) AS v
+  FROM (SELECT arrayFilter(x -> has(CAST(['service'], 'Array(String)'), x.1), labels) AS grp, i, v FROM range_1)
+  GROUP BY grp, i
+),
+range_3 AS (
+  SELECT arrayFilter(x -> x.1 != '__name__', labels) AS labels, i, lv - fv + resets AS change,
+      (lt - ft) / 1000 AS sampled,
+      sampled / (n - 1) AS avg_gap,
+      (ft - ws) / 1000 AS to_start0,
+      if(to_start0 >= avg_gap * 1.1, avg_gap / 2, to_start0) AS to_start1,
+      if(change > 0 AND fv >= 0 AND sampled * (fv / change) < to_start1, sampled * (fv / change), to_start1) AS to_start,
+      (ws + 300000 - lt) / 1000 AS to_end0,
+      if(to_end0 >= avg_gap * 1.1, avg_gap / 2, to_end0) AS to_end,
+      if(sampled != 0, (sampled + to_start + to_end) / sampled, 1) AS factor,
+      change * (factor / toFloat64(300)) AS v
+  FROM (
+    SELECT labels, i, ((1700000000000 + i * 60000) - 300000) AS ws,
+      count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
+      sumIf(pv, pv > v AND pt > ((1700000000000 + i * 60000) - 300000)) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
+      sum(v) AS sv, min(v) AS minv, max(v) AS maxv
+    FROM (
+      SELECT labels, t, v,
+        lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,
+        lagInFrame(v, 1, nan) OVER w AS pv
+      FROM (
+        SELECT labels, t, v, stale FROM (
+          SELECT arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
+                arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(Attributes), mapValues(Attributes)), 'Array(Tuple(String, String))')),
+                CAST([('__name__', 'traefik_service_requests_total'), ('job', ServiceName), ('instance', ResourceAttributes['service.instance.id']), ('namespace', if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name'])), ('pod', if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name'])), ('node', if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS labels, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
+          FROM `otel`.`otel_metrics_sum`
+          WHERE MetricName = 'traefik_service_requests_total'
+            AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
+            AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+        ) WHERE NOT stale
+      )
+      WINDOW w AS (PARTITION BY labels ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+    )
+    ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
+    GROUP BY labels, i
+  )
+  WHERE n >= 2
+),
+sum_4 AS (
+  SELECT grp AS labels, i, sum(v) AS v
+  FROM (SELECT arrayFilter(x -> has(CAST(['service'], 'Array(String)'), x.1), labels) AS grp, i, v FROM range_3)
+  GROUP BY grp, i
+),
+op_5 AS (
+  SELECT res AS labels, i, v
+  FROM (
+    SELECT arrayFilter(x -> NOT has(CAST([], 'Array(String)'), x.1), arrayFilter(x -> x.1 != '__name__', m.labels)) AS res, m.i AS i, (m.v / o.v) AS v, 1 AS keep,
+      throwIf(o.dup > 1, 'found duplicate series for the match group on the right hand-side of the operation; many-to-many matching not allowed: matching labels must be unique on one side') + throwIf(count() OVER (PARTITION BY m.sig, m.i) > 1, 'multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)') AS checked
+    FROM (SELECT labels, i, v, arrayFilter(x -> NOT has(CAST(['__name__'], 'Array(String)'), x.1), labels) AS sig FROM sum_2) AS m
+    INNER JOIN (SELECT labels, i, v, arrayFilter(x -> NOT has(CAST(['__name__'], 'Array(String)'), x.1), labels) AS sig, count() OVER (PARTITION BY sig, i) AS dup FROM sum_4) AS o
+      ON m.sig = o.sig AND m.i = o.i
+  )
+  WHERE keep AND checked = 0
+)
+SELECT arrayMap(x -> x.1, labels) AS names, arrayMap(x -> x.2, labels) AS values, groupArray(i) AS idx, groupArray(v) AS vals
+FROM (
+  SELECT labels, i, v
+  FROM op_5
+  ORDER BY labels, i
+)
+GROUP BY labels
+HAVING throwIf(length(groupArray(i)) != length(groupUniqArray(i)), 'vector cannot contain metrics with the same labelset') = 0
+ORDER BY labels
+LIMIT 10001

@@ -1,0 +1,33 @@
+-- label_replace(up, "ns", "$1", "service", "([^-]+)-.*")
+WITH
+selector_1 AS (
+  SELECT labels, i, newest.1 AS v
+  FROM (
+    SELECT labels, i, argMax((v, stale), t) AS newest
+    FROM (
+      SELECT arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
+            arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(Attributes), mapValues(Attributes)), 'Array(Tuple(String, String))')),
+            CAST([('__name__', 'up'), ('job', ServiceName), ('instance', ResourceAttributes['service.instance.id']), ('namespace', if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name'])), ('pod', if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name'])), ('node', if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS labels, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
+      FROM `otel`.`otel_metrics_gauge`
+      WHERE MetricName = 'up'
+        AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
+        AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+    )
+    ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
+    GROUP BY labels, i
+  )
+  WHERE NOT newest.2
+),
+label_replace_2 AS (
+  SELECT arraySort(arrayFilter(x -> x.2 != '', arrayConcat(arrayFilter(x -> x.1 != 'ns', labels), [('ns', if(match(arrayFirst(x -> x.1 = 'service', labels).2, '^(?s:([^-]+)-.*)$'), replaceRegexpOne(arrayFirst(x -> x.1 = 'service', labels).2, '^(?s:([^-]+)-.*)$', '\\1'), arrayFirst(x -> x.1 = 'ns', labels).2))]))) AS labels, i, v FROM selector_1
+)
+SELECT arrayMap(x -> x.1, labels) AS names, arrayMap(x -> x.2, labels) AS values, groupArray(i) AS idx, groupArray(v) AS vals
+FROM (
+  SELECT labels, i, v
+  FROM label_replace_2
+  ORDER BY labels, i
+)
+GROUP BY labels
+HAVING throwIf(length(groupArray(i)) != length(groupUniqArray(i)), 'vector cannot contain metrics with the same labelset') = 0
+ORDER BY labels
+LIMIT 10001

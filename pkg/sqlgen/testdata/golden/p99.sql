@@ -1,0 +1,92 @@
+-- histogram_quantile(0.99, sum by (le, service) (rate(traefik_service_request_duration_seconds_bucket[5m])))
+WITH
+range_1 AS (
+  SELECT arrayFilter(x -> x.1 != '__name__', labels) AS labels, i, lv - fv + resets AS change,
+      (lt - ft) / 1000 AS sampled,
+      sampled / (n - 1) AS avg_gap,
+      (ft - ws) / 1000 AS to_start0,
+      if(to_start0 >= avg_gap * 1.1, avg_gap / 2, to_start0) AS to_start1,
+      if(change > 0 AND fv >= 0 AND sampled * (fv / change) < to_start1, sampled * (fv / change), to_start1) AS to_start,
+      (ws + 300000 - lt) / 1000 AS to_end0,
+      if(to_end0 >= avg_gap * 1.1, avg_gap / 2, to_end0) AS to_end,
+      if(sampled != 0, (sampled + to_start + to_end) / sampled, 1) AS factor,
+      change * (factor / toFloat64(300)) AS v
+  FROM (
+    SELECT labels, i, ((1700000000000 + i * 60000) - 300000) AS ws,
+      count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
+      sumIf(pv, pv > v AND pt > ((1700000000000 + i * 60000) - 300000)) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
+      sum(v) AS sv, min(v) AS minv, max(v) AS maxv
+    FROM (
+      SELECT labels, t, v,
+        lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,
+        lagInFrame(v, 1, nan) OVER w AS pv
+      FROM (
+        SELECT labels, t, v, stale FROM (
+          SELECT arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
+                arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(Attributes), mapValues(Attributes)), 'Array(Tuple(String, String))')),
+                CAST([('__name__', 'traefik_service_request_duration_seconds_bucket'), ('job', ServiceName), ('instance', ResourceAttributes['service.instance.id']), ('namespace', if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name'])), ('pod', if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name'])), ('node', if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])), ('le', le)], 'Array(Tuple(String, String))')))) AS labels, t, v, stale FROM (
+            SELECT Attributes, ServiceName, ResourceAttributes, if(bucket.1 = inf, '+Inf', if(match(toString(bucket.1), '[.e]'), toString(bucket.1), concat(toString(bucket.1), '.0'))) AS le, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, bucket.2 AS v, bitAnd(Flags, 1) = 1 AS stale
+            FROM `otel`.`otel_metrics_histogram`
+            ARRAY JOIN arrayMap(k -> (if(k <= length(ExplicitBounds), ExplicitBounds[k], inf), toFloat64(arrayCumSum(BucketCounts)[k])), arrayEnumerate(BucketCounts)) AS bucket
+            WHERE MetricName = 'traefik_service_request_duration_seconds'
+              AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
+              AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+          )
+        ) WHERE NOT stale
+      )
+      WINDOW w AS (PARTITION BY labels ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+    )
+    ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
+    GROUP BY labels, i
+  )
+  WHERE n >= 2
+),
+sum_2 AS (
+  SELECT grp AS labels, i, sum(v) AS v
+  FROM (SELECT arrayFilter(x -> has(CAST(['le', 'service'], 'Array(String)'), x.1), labels) AS grp, i, v FROM range_1)
+  GROUP BY grp, i
+),
+histogram_quantile_3 AS (
+  SELECT arrayFilter(x -> x.1 != '__name__', labels) AS labels, i, v
+  FROM (
+    SELECT labels, i,
+      arrayMap(x -> x.1, buckets) AS ub,
+      length(buckets) AS nb,
+      -- counts forced monotonic (a decrease is lifted to the running maximum)
+      arrayMap(k -> arrayMax(arraySlice(arrayMap(x -> x.2, buckets), 1, k)), arrayEnumerate(buckets)) AS cs,
+      cs[nb] AS obs,
+      toFloat64(0.99) * obs AS rank,
+      -- the first bucket (1-based, +Inf excluded) whose count reaches the rank; 0 if none
+      arrayFirstIndex(x -> x >= rank, arraySlice(cs, 1, nb - 1)) AS bk,
+      if(bk > 1, ub[bk - 1], 0) AS lower,
+      if(bk > 1, cs[bk - 1], 0) AS below,
+      multiIf(
+        ub[nb] != inf OR nb < 2 OR obs = 0, nan,
+        bk = 0, ub[nb - 1],
+        bk = 1 AND ub[1] <= 0, ub[1],
+        lower + (ub[bk] - lower) * ((rank - below) / (cs[bk] - below))) AS v
+    FROM (
+      SELECT grp AS labels, i, arraySort(x -> x.1, groupArray((ub, c))) AS buckets
+      FROM (
+        SELECT grp, i, assumeNotNull(bound) AS ub, sum(v) AS c
+        FROM (
+          SELECT arrayFilter(x -> NOT has(CAST(['le'], 'Array(String)'), x.1), labels) AS grp, i, toFloat64OrNull(arrayFirst(x -> x.1 = 'le', labels).2) AS bound, v
+          FROM sum_2
+        )
+        WHERE bound IS NOT NULL AND NOT isNaN(bound)
+        GROUP BY grp, i, ub
+      )
+      GROUP BY grp, i
+    )
+  )
+)
+SELECT arrayMap(x -> x.1, labels) AS names, arrayMap(x -> x.2, labels) AS values, groupArray(i) AS idx, groupArray(v) AS vals
+FROM (
+  SELECT labels, i, v
+  FROM histogram_quantile_3
+  ORDER BY labels, i
+)
+GROUP BY labels
+HAVING throwIf(length(groupArray(i)) != length(groupUniqArray(i)), 'vector cannot contain metrics with the same labelset') = 0
+ORDER BY labels
+LIMIT 10001

@@ -1,0 +1,32 @@
+-- traefik_service_open_connections{service!~"readiness@.*", protocol="http"} offset 1m
+WITH
+selector_1 AS (
+  SELECT labels, i, newest.1 AS v
+  FROM (
+    SELECT labels, i, argMax((v, stale), t) AS newest
+    FROM (
+      SELECT arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
+            arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(Attributes), mapValues(Attributes)), 'Array(Tuple(String, String))')),
+            CAST([('__name__', 'traefik_service_open_connections'), ('job', ServiceName), ('instance', ResourceAttributes['service.instance.id']), ('namespace', if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name'])), ('pod', if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name'])), ('node', if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS labels, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
+      FROM `otel`.`otel_metrics_gauge`
+      WHERE MetricName = 'traefik_service_open_connections'
+        AND TimeUnix > toDateTime(1699999640) AND TimeUnix <= toDateTime(1700003540)
+        AND NOT match(Attributes['service'], '^(?s:readiness@.*)$')
+        AND Attributes['protocol'] = 'http'
+        AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999640000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003540000
+    )
+    ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 60000 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 360000 - 1700000000000) / 60000))))) AS i
+    GROUP BY labels, i
+  )
+  WHERE NOT newest.2
+)
+SELECT arrayMap(x -> x.1, labels) AS names, arrayMap(x -> x.2, labels) AS values, groupArray(i) AS idx, groupArray(v) AS vals
+FROM (
+  SELECT labels, i, v
+  FROM selector_1
+  ORDER BY labels, i
+)
+GROUP BY labels
+HAVING throwIf(length(groupArray(i)) != length(groupUniqArray(i)), 'vector cannot contain metrics with the same labelset') = 0
+ORDER BY labels
+LIMIT 10001
