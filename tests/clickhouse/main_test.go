@@ -52,6 +52,7 @@ func TestMain(m *testing.M) {
 	if shared.dir != "" {
 		_ = os.RemoveAll(shared.dir)
 	}
+	closeDirect()
 	os.Exit(code)
 }
 
