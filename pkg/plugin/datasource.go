@@ -12,6 +12,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 
 	"github.com/forma3d/meshmetrics/pkg/chconn"
+	"github.com/forma3d/meshmetrics/pkg/engine"
 	"github.com/forma3d/meshmetrics/pkg/models"
 )
 
@@ -29,6 +30,7 @@ type Datasource struct {
 	settings    models.Settings
 	settingsErr error
 	conn        driver.Conn
+	engine      *engine.Engine
 }
 
 // NewDatasource is the instance factory Grafana's instance manager calls when
@@ -42,7 +44,24 @@ func NewDatasource(_ context.Context, src backend.DataSourceInstanceSettings) (i
 	if err != nil {
 		return &Datasource{settings: s, settingsErr: err}, nil
 	}
-	return &Datasource{settings: s, conn: conn}, nil
+	return &Datasource{settings: s, conn: conn, engine: engine.New(conn, engineConfig(s))}, nil
+}
+
+// engineConfig maps the datasource settings onto the query engine's.
+func engineConfig(s models.Settings) engine.Config {
+	strategy := s.SQLStrategy
+	if strategy == models.StrategyAuto {
+		// Only the portable strategy exists so far; auto picks it on every
+		// server version. An explicit "native" fails each query, saying so.
+		strategy = engine.StrategyPortable
+	}
+	return engine.Config{
+		Database:  s.Database,
+		Tables:    engine.Tables{Sum: s.Tables.Sum, Gauge: s.Tables.Gauge, Histogram: s.Tables.Histogram},
+		Lookback:  s.LookbackDelta,
+		MaxSeries: s.MaxSeries,
+		Strategy:  strategy,
+	}
 }
 
 // Dispose closes the connection pool when Grafana replaces this instance.

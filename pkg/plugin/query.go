@@ -2,31 +2,128 @@ package plugin
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/forma3d/meshmetrics/pkg/dialect"
+	"github.com/forma3d/meshmetrics/pkg/chconn"
+	"github.com/forma3d/meshmetrics/pkg/frames"
 	"github.com/forma3d/meshmetrics/pkg/models"
 )
+
+// maxParallelQueries bounds how many queries of one request run at once:
+// a dashboard's panels arrive as separate requests, so this only limits a
+// panel with many queries.
+const maxParallelQueries = 4
 
 // QueryData answers every query of a request; a problem with one query is
 // that query's error, never the whole request's.
 func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
 	resp := backend.NewQueryDataResponse()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxParallelQueries)
 	for _, q := range req.Queries {
-		resp.Responses[q.RefID] = d.query(ctx, q)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(q backend.DataQuery) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r := d.query(ctx, q)
+			mu.Lock()
+			resp.Responses[q.RefID] = r
+			mu.Unlock()
+		}(q)
 	}
+	wg.Wait()
 	return resp, nil
 }
 
-func (d *Datasource) query(_ context.Context, dq backend.DataQuery) backend.DataResponse {
+func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.DataResponse {
 	if d.settingsErr != nil {
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, d.settingsProblem())
 	}
-	if _, err := models.ParseQuery(dq.JSON); err != nil {
+	q, err := models.ParseQuery(dq.JSON)
+	if err != nil {
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, err.Error())
 	}
-	// The PromQL dialect (parse → plan → SQL) is not part of this build yet:
-	// say so rather than return anything that looks like data.
+	minStep, _ := q.MinStepDuration() // checked by ParseQuery
+	step := Step(dq.TimeRange.From, dq.TimeRange.To, dq.Interval, minStep, dq.MaxDataPoints)
+	expr := dialect.ExpandMacros(q.Expr, dialect.Macros{
+		Interval:       step,
+		ScrapeInterval: d.settings.ScrapeInterval,
+		Range:          dq.TimeRange.To.Sub(dq.TimeRange.From),
+	})
+	switch q.QueryType {
+	case models.QueryTypeRange:
+		start, end := alignToStep(dq.TimeRange.From, dq.TimeRange.To, step)
+		res, err := d.engine.RangeQuery(ctx, expr, start, end, step)
+		if err != nil {
+			return d.queryError(err)
+		}
+		return backend.DataResponse{Frames: frames.TimeSeries(res, q.LegendFormat, dq.RefID)}
+	case models.QueryTypeInstant, models.QueryTypeTable:
+		res, err := d.engine.InstantQuery(ctx, expr, dq.TimeRange.To)
+		if err != nil {
+			return d.queryError(err)
+		}
+		if q.QueryType == models.QueryTypeTable {
+			return backend.DataResponse{Frames: frames.Table(res, dq.RefID)}
+		}
+		return backend.DataResponse{Frames: frames.Numeric(res, q.LegendFormat, dq.RefID)}
+	}
+	// Say so rather than return anything that looks like data.
 	return backend.ErrDataResponseWithSource(backend.StatusNotImplemented, backend.ErrorSourcePlugin,
-		"query evaluation is not available yet: this build validates queries but cannot translate them to SQL")
+		fmt.Sprintf("query type %q is not available in this build yet: use range, instant or table", q.QueryType))
+}
+
+// queryError attributes an engine error: a bad expression or a limit is the
+// user's to fix (downstream of the plugin), anything else the plugin's or
+// the server's.
+func (d *Datasource) queryError(err error) backend.DataResponse {
+	var de *dialect.Error
+	status := backend.StatusBadRequest
+	switch {
+	case errors.As(err, &de):
+	case errors.Is(err, context.DeadlineExceeded):
+		status = backend.StatusTimeout
+	case errors.Is(err, context.Canceled):
+		status = backend.Status(499)
+	}
+	return backend.ErrDataResponseWithSource(status, backend.ErrorSourceDownstream, redact(err, d))
+}
+
+// Step is the range query step as Grafana's Prometheus datasource chooses
+// it: the panel's interval, at least minStep, and coarse enough that the
+// range fits in maxDataPoints (and Prometheus' 11,000 points).
+func Step(from, to time.Time, interval, minStep time.Duration, maxDataPoints int64) time.Duration {
+	step := max(interval, minStep, time.Second)
+	rng := to.Sub(from)
+	if maxDataPoints > 0 {
+		step = max(step, roundUpSecond(rng/time.Duration(maxDataPoints)))
+	}
+	return max(step, roundUpSecond(rng/11000))
+}
+
+func roundUpSecond(d time.Duration) time.Duration {
+	return (d + time.Second - 1).Truncate(time.Second)
+}
+
+// alignToStep moves start and end to multiples of step, as Grafana's
+// Prometheus datasource does, so that refreshing a panel keeps its points
+// on the same times.
+func alignToStep(from, to time.Time, step time.Duration) (time.Time, time.Time) {
+	s := step.Milliseconds()
+	start := from.UnixMilli() / s * s
+	end := to.UnixMilli() / s * s
+	return time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
+}
+
+// redact keeps secrets out of an error shown to the user.
+func redact(err error, d *Datasource) string {
+	return chconn.Redact(err.Error(), d.settings)
 }
