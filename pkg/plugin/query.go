@@ -9,8 +9,8 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
-	"github.com/forma3d/meshmetrics/pkg/dialect"
 	"github.com/forma3d/meshmetrics/pkg/chconn"
+	"github.com/forma3d/meshmetrics/pkg/dialect"
 	"github.com/forma3d/meshmetrics/pkg/frames"
 	"github.com/forma3d/meshmetrics/pkg/models"
 )
