@@ -49,10 +49,18 @@ func (c *catalog) Resolve(ctx context.Context, m *labels.Matcher) ([]plan.Source
 	var out []plan.Source
 	seen := map[plan.Source]bool{}
 	for _, cand := range candidates {
-		if !seen[cand] && m.Matches(cand.Name) && stored.has(cand.Table, cand.Metric) {
-			seen[cand] = true
-			out = append(out, cand)
+		if seen[cand] || !m.Matches(cand.Name) {
+			continue
 		}
+		found, delta := stored.find(cand.Table, cand.Metric)
+		if !found {
+			continue
+		}
+		if delta {
+			return nil, fmt.Errorf("metric %s is stored with delta temporality (AggregationTemporality = 1); only cumulative sums and histograms, as the Prometheus receiver writes them, are supported", cand.Metric)
+		}
+		seen[cand] = true
+		out = append(out, cand)
 	}
 	// A Prometheus name found as is wins over its OTel-normalised aliases
 	// (name without _total), which another metric may legitimately use.
@@ -92,17 +100,20 @@ func preferExact(sources []plan.Source) []plan.Source {
 type storedName struct {
 	table  plan.TableKind
 	metric string
+	// delta: points with delta temporality, which the SQL would misread as
+	// cumulative.
+	delta bool
 }
 
 type storedNames []storedName
 
-func (s storedNames) has(t plan.TableKind, metric string) bool {
+func (s storedNames) find(t plan.TableKind, metric string) (found, delta bool) {
 	for _, n := range s {
 		if n.table == t && n.metric == metric {
-			return true
+			return true, n.delta
 		}
 	}
-	return false
+	return false, false
 }
 
 // storedNames lists the metric names the tables hold in the catalog's time
@@ -117,8 +128,12 @@ func (c *catalog) storedNames(ctx context.Context, names []string) (storedNames,
 		kind  plan.TableKind
 		table string
 	}{{plan.TableSum, c.schema.Sum}, {plan.TableGauge, c.schema.Gauge}, {plan.TableHistogram, c.schema.Histogram}} {
-		parts = append(parts, fmt.Sprintf("SELECT %s AS kind, MetricName AS name FROM %s WHERE %s%s GROUP BY MetricName",
-			sqlgen.QuoteString(string(t.kind)), c.schema.Table(t.table), c.schema.TimeRange(c.fromMs, c.toMs), filter))
+		delta := "max(AggregationTemporality = 1)"
+		if t.kind == plan.TableGauge {
+			delta = "false"
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %s AS kind, MetricName AS name, toBool(%s) AS delta FROM %s WHERE %s%s GROUP BY MetricName",
+			sqlgen.QuoteString(string(t.kind)), delta, c.schema.Table(t.table), c.schema.TimeRange(c.fromMs, c.toMs), filter))
 	}
 	query := strings.Join(parts, "\nUNION ALL\n") + fmt.Sprintf("\nLIMIT %d", maxCatalogNames)
 	rows, err := c.conn.Query(ctx, query)
@@ -129,10 +144,11 @@ func (c *catalog) storedNames(ctx context.Context, names []string) (storedNames,
 	var out storedNames
 	for rows.Next() {
 		var kind, name string
-		if err := rows.Scan(&kind, &name); err != nil {
+		var delta bool
+		if err := rows.Scan(&kind, &name, &delta); err != nil {
 			return nil, fmt.Errorf("list metric names: %w", err)
 		}
-		out = append(out, storedName{table: plan.TableKind(kind), metric: name})
+		out = append(out, storedName{table: plan.TableKind(kind), metric: name, delta: delta})
 	}
 	return out, rows.Err()
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,8 +29,13 @@ func TestEngineByHand(t *testing.T) {
 	otelfixture.Insert(t, conn, "otel_metrics_gauge", "open_connections", map[string]string{"service": "api"},
 		[]otelfixture.Point{{At: t0, Value: 7}, {At: t0.Add(time.Minute), Value: 9}, {At: t0.Add(2 * time.Minute), Stale: true}})
 
+	otelfixture.InsertTemporality(t, conn, "otel_metrics_sum", "otlp_delta_total", nil, []otelfixture.Point{{At: t0, Value: 1}}, 1)
+
 	e := engine.New(conn, engine.Config{})
 	ctx := context.Background()
+	if _, err := e.InstantQuery(ctx, `rate(otlp_delta_total[5m])`, t0); err == nil || !strings.Contains(err.Error(), "delta temporality") {
+		t.Errorf("a delta sum: error %v, want one saying delta temporality is not supported", err)
+	}
 	cases := []struct {
 		expr string
 		at   time.Duration

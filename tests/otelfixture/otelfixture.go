@@ -73,6 +73,13 @@ type Point struct {
 // "otel_metrics_gauge") from job "mesh", instance "proxy-a:8080".
 func Insert(t *testing.T, conn driver.Conn, table, metric string, attrs map[string]string, pts []Point) {
 	t.Helper()
+	InsertTemporality(t, conn, table, metric, attrs, pts, 2)
+}
+
+// InsertTemporality is Insert with the sum's AggregationTemporality
+// (1 delta, 2 cumulative).
+func InsertTemporality(t *testing.T, conn driver.Conn, table, metric string, attrs map[string]string, pts []Point, temporality int32) {
+	t.Helper()
 	cols := "ResourceAttributes, ServiceName, MetricName, Attributes, StartTimeUnix, TimeUnix, Value, Flags"
 	isSum := table == "otel_metrics_sum"
 	if isSum {
@@ -90,7 +97,7 @@ func Insert(t *testing.T, conn driver.Conn, table, metric string, attrs map[stri
 		}
 		row := []any{res, "mesh", metric, attrs, time.Unix(0, 0), p.At, p.Value, flags}
 		if isSum {
-			row = append(row, int32(2), true)
+			row = append(row, temporality, true)
 		}
 		if err := batch.Append(row...); err != nil {
 			t.Fatal(err)
