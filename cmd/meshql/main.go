@@ -30,7 +30,7 @@ func main() {
 
 const usage = `usage:
   meshql query --url http://HOST:PORT [--database otel] [--user U --password P] (--time T | --start T --end T --step D) 'EXPR'
-  meshql explain [--strategy portable] [--time T | --start T --end T --step D] 'EXPR'`
+  meshql explain [--strategy portable|native] [--time T | --start T --end T --step D] 'EXPR'`
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -59,7 +59,7 @@ func newCommon(name string, stderr io.Writer) *common {
 	c := &common{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
 	c.fs.SetOutput(stderr)
 	c.fs.StringVar(&c.database, "database", "otel", "database the exporter writes to")
-	c.fs.StringVar(&c.strategy, "strategy", engine.StrategyPortable, "SQL strategy: portable or native")
+	c.fs.StringVar(&c.strategy, "strategy", engine.StrategyAuto, "SQL strategy: auto (native on ClickHouse 25.9+; portable for explain), portable or native")
 	c.fs.StringVar(&c.at, "time", "", "evaluation time of an instant query (Unix seconds or RFC 3339)")
 	c.fs.StringVar(&c.start, "start", "", "start of a range query")
 	c.fs.StringVar(&c.end, "end", "", "end of a range query")

@@ -26,9 +26,14 @@ var DefaultTables = Tables{Sum: "otel_metrics_sum", Gauge: "otel_metrics_gauge",
 
 // SQL strategies.
 const (
+	StrategyAuto     = "auto"
 	StrategyPortable = "portable"
 	StrategyNative   = "native"
 )
+
+// nativeSince is the first ClickHouse version whose timeSeries*ToGrid
+// functions match Prometheus exactly; auto picks native from there on.
+var nativeSince = [2]int{25, 9}
 
 // Config are an engine's settings; zero values take the defaults.
 type Config struct {
@@ -41,7 +46,10 @@ type Config struct {
 	// MaxPoints bounds the points per series of a range query (default
 	// 11,000, as Prometheus).
 	MaxPoints int
-	// Strategy is the SQL strategy; only "portable" is implemented so far.
+	// Strategy is the SQL strategy: "portable" (any ClickHouse from 23.8),
+	// "native" (ClickHouse's timeSeries*ToGrid functions for rate,
+	// increase, delta, irate and idelta; 25.9+) or "auto" (the default:
+	// native when the server is 25.9 or newer).
 	Strategy string
 }
 
@@ -50,9 +58,32 @@ type Engine struct {
 	conn driver.Conn
 	cfg  Config
 
-	mu     sync.Mutex
-	schema *sqlgen.Schema // detected on first use
+	mu      sync.Mutex
+	schema  *sqlgen.Schema // detected on first use
+	version [2]int         // the server's major.minor, read with the schema
 }
+
+// strategy is the SQL strategy in force: the configured one, or for auto
+// the one the server's version supports.
+func (e *Engine) strategy() (string, error) {
+	switch e.cfg.Strategy {
+	case StrategyPortable, StrategyNative:
+		return e.cfg.Strategy, nil
+	case StrategyAuto:
+		e.mu.Lock()
+		v := e.version
+		e.mu.Unlock()
+		if v[0] > nativeSince[0] || v[0] == nativeSince[0] && v[1] >= nativeSince[1] {
+			return StrategyNative, nil
+		}
+		return StrategyPortable, nil
+	}
+	return "", fmt.Errorf("unknown sql strategy %q: expected %q, %q or %q", e.cfg.Strategy, StrategyAuto, StrategyPortable, StrategyNative)
+}
+
+// Strategy reports the SQL strategy queries use (after the first query,
+// for auto), for health checks and explain.
+func (e *Engine) Strategy() (string, error) { return e.strategy() }
 
 // New returns an engine; it does not talk to the server until a query.
 func New(conn driver.Conn, cfg Config) *Engine {
@@ -72,7 +103,7 @@ func New(conn driver.Conn, cfg Config) *Engine {
 		cfg.MaxPoints = 11000
 	}
 	if cfg.Strategy == "" {
-		cfg.Strategy = StrategyPortable
+		cfg.Strategy = StrategyAuto
 	}
 	return &Engine{conn: conn, cfg: cfg}
 }
@@ -104,14 +135,15 @@ func (e *Engine) Explain(ctx context.Context, expr string, start, end time.Time,
 
 // compile turns expr into SQL for grid; scalar reports a scalar answer.
 func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (sql string, scalar bool, err error) {
-	if e.cfg.Strategy != StrategyPortable {
-		return "", false, fmt.Errorf("sql strategy %q is not implemented yet; use %q", e.cfg.Strategy, StrategyPortable)
-	}
 	ast, err := dialect.Parse(expr)
 	if err != nil {
 		return "", false, err
 	}
 	schema, err := e.detectSchema(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	strategy, err := e.strategy()
 	if err != nil {
 		return "", false, err
 	}
@@ -122,7 +154,7 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (sql 
 	if err != nil {
 		return "", false, err
 	}
-	sql, err = sqlgen.Build(p, schema, sqlgen.Limits{MaxSeries: e.cfg.MaxSeries})
+	sql, err = sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: e.cfg.MaxSeries, Native: strategy == StrategyNative})
 	return sql, p.Root.Scalar(), err
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/forma3d/meshmetrics/pkg/engine"
 	"github.com/forma3d/meshmetrics/pkg/plan"
 	"github.com/forma3d/meshmetrics/tests/otelfixture"
@@ -31,7 +32,12 @@ func TestEngineByHand(t *testing.T) {
 
 	otelfixture.InsertTemporality(t, conn, "otel_metrics_sum", "otlp_delta_total", nil, []otelfixture.Point{{At: t0, Value: 1}}, 1)
 
-	e := engine.New(conn, engine.Config{})
+	for _, strategy := range []string{engine.StrategyPortable, engine.StrategyNative} {
+		t.Run(strategy, func(t *testing.T) { checkByHand(t, engine.New(conn, engine.Config{Strategy: strategy})) })
+	}
+}
+
+func checkByHand(t *testing.T, e *engine.Engine) {
 	ctx := context.Background()
 	if _, err := e.InstantQuery(ctx, `rate(otlp_delta_total[5m])`, t0); err == nil || !strings.Contains(err.Error(), "delta temporality") {
 		t.Errorf("a delta sum: error %v, want one saying delta temporality is not supported", err)
@@ -46,6 +52,8 @@ func TestEngineByHand(t *testing.T) {
 		// samples spanning 285 s, extrapolated to 300 s.
 		{`rate(requests_total[5m])`, 10 * time.Minute, map[string]float64{`{code="200", instance="proxy-a:8080", job="mesh", service="api"}`: 0.2}},
 		{`sum by (service) (increase(requests_total[5m]))`, 10 * time.Minute, map[string]float64{`{service="api"}`: 60}},
+		{`irate(requests_total[1m] offset 1m)`, 10 * time.Minute, map[string]float64{`{code="200", instance="proxy-a:8080", job="mesh", service="api"}`: 0.2}},
+		{`delta(requests_total[5m])`, 10 * time.Minute, map[string]float64{`{code="200", instance="proxy-a:8080", job="mesh", service="api"}`: 60}},
 		{`open_connections`, 90 * time.Second, map[string]float64{`{__name__="open_connections", instance="proxy-a:8080", job="mesh", service="api"}`: 9}},
 		// The stale marker ends the series at once, not 5 minutes later.
 		{`open_connections`, 150 * time.Second, map[string]float64{}},
@@ -86,6 +94,12 @@ func TestOfflineSQLRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, strategy := range []string{engine.StrategyPortable, engine.StrategyNative} {
+		t.Run(strategy, func(t *testing.T) { checkOfflineSQLRuns(t, conn, grid, strategy) })
+	}
+}
+
+func checkOfflineSQLRuns(t *testing.T, conn driver.Conn, grid plan.Grid, strategy string) {
 	for _, expr := range []string{
 		`traefik_service_open_connections{service!~"readiness@.*", protocol="http"} offset 1m`,
 		`sum by (service) (rate(traefik_service_requests_total{code=~"5.."}[5m])) / sum by (service) (rate(traefik_service_requests_total[5m]))`,
@@ -99,8 +113,9 @@ func TestOfflineSQLRuns(t *testing.T) {
 		`clamp_max(round(avg without (code) (delta(g[5m])), 0.5), 3) % 2 ^ abs(ceil(floor(idelta(g[2m]))))`,
 		`min_over_time(g[5m]) < max_over_time(g[5m]) and sum_over_time(g[5m]) != avg_over_time(g[5m]) + last_over_time(g[5m])`,
 		`clamp_min(count by (job) (up), -1) >= bool 0`,
+		`increase(c_total[5m] offset 1m) - delta(g[10m]) + irate(c_total[1m]) / idelta(g[1m])`,
 	} {
-		sql, err := engine.ExplainOffline(expr, grid, engine.Config{})
+		sql, err := engine.ExplainOffline(expr, grid, engine.Config{Strategy: strategy})
 		if err != nil {
 			t.Errorf("%s: %v", expr, err)
 			continue

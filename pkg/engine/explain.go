@@ -16,8 +16,12 @@ import (
 // runs can differ where the stored names differ from the convention.
 func ExplainOffline(expr string, grid plan.Grid, cfg Config) (string, error) {
 	cfg = New(nil, cfg).cfg
-	if cfg.Strategy != StrategyPortable {
-		return "", fmt.Errorf("sql strategy %q is not implemented yet; use %q", cfg.Strategy, StrategyPortable)
+	if cfg.Strategy == StrategyAuto {
+		// Without a server there is no version to choose by.
+		cfg.Strategy = StrategyPortable
+	}
+	if cfg.Strategy != StrategyPortable && cfg.Strategy != StrategyNative {
+		return "", fmt.Errorf("unknown sql strategy %q: expected %q or %q", cfg.Strategy, StrategyPortable, StrategyNative)
 	}
 	ast, err := dialect.Parse(expr)
 	if err != nil {
@@ -28,5 +32,5 @@ func ExplainOffline(expr string, grid plan.Grid, cfg Config) (string, error) {
 		return "", err
 	}
 	schema := sqlgen.Schema{Database: cfg.Database, Sum: cfg.Tables.Sum, Gauge: cfg.Tables.Gauge, Histogram: cfg.Tables.Histogram}
-	return sqlgen.Build(p, schema, sqlgen.Limits{MaxSeries: cfg.MaxSeries})
+	return sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: cfg.MaxSeries, Native: cfg.Strategy == StrategyNative})
 }

@@ -22,7 +22,7 @@ func (e *Engine) detectSchema(ctx context.Context) (sqlgen.Schema, error) {
 		return *e.schema, nil
 	}
 	s := sqlgen.Schema{Database: e.cfg.Database, Sum: e.cfg.Tables.Sum, Gauge: e.cfg.Tables.Gauge, Histogram: e.cfg.Tables.Histogram}
-	query := fmt.Sprintf("SELECT table, type FROM system.columns WHERE database = %s AND table IN %s AND name = 'TimeUnix'",
+	query := fmt.Sprintf("SELECT table, type, version() FROM system.columns WHERE database = %s AND table IN %s AND name = 'TimeUnix'",
 		sqlgen.QuoteString(s.Database), sqlgen.StringList([]string{s.Sum, s.Gauge, s.Histogram}))
 	rows, err := e.conn.Query(ctx, query)
 	if err != nil {
@@ -30,9 +30,10 @@ func (e *Engine) detectSchema(ctx context.Context) (sqlgen.Schema, error) {
 	}
 	defer rows.Close()
 	types := map[string]string{}
+	var version string
 	for rows.Next() {
 		var table, typ string
-		if err := rows.Scan(&table, &typ); err != nil {
+		if err := rows.Scan(&table, &typ, &version); err != nil {
 			return s, err
 		}
 		types[table] = typ
@@ -53,6 +54,7 @@ func (e *Engine) detectSchema(ctx context.Context) (sqlgen.Schema, error) {
 		}
 	}
 	e.schema = &s
+	fmt.Sscanf(version, "%d.%d", &e.version[0], &e.version[1])
 	return s, nil
 }
 

@@ -49,18 +49,12 @@ func NewDatasource(_ context.Context, src backend.DataSourceInstanceSettings) (i
 
 // engineConfig maps the datasource settings onto the query engine's.
 func engineConfig(s models.Settings) engine.Config {
-	strategy := s.SQLStrategy
-	if strategy == models.StrategyAuto {
-		// Only the portable strategy exists so far; auto picks it on every
-		// server version. An explicit "native" fails each query, saying so.
-		strategy = engine.StrategyPortable
-	}
 	return engine.Config{
 		Database:  s.Database,
 		Tables:    engine.Tables{Sum: s.Tables.Sum, Gauge: s.Tables.Gauge, Histogram: s.Tables.Histogram},
 		Lookback:  s.LookbackDelta,
 		MaxSeries: s.MaxSeries,
-		Strategy:  strategy,
+		Strategy:  s.SQLStrategy, // auto, native and portable mean the same to both
 	}
 }
 

@@ -46,7 +46,7 @@ func FuzzTranslate(f *testing.F) {
 		if err != nil {
 			return
 		}
-		sql, err := sqlgen.Build(p, schema, sqlgen.Limits{MaxSeries: 10})
+		sql, err := sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: 10})
 		if err != nil {
 			return
 		}

@@ -46,7 +46,7 @@ func TestGoldenSQL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sql, err := sqlgen.Build(p, schema, sqlgen.Limits{MaxSeries: 10000})
+			sql, err := sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: 10000})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -41,19 +41,24 @@ type Schema struct {
 	TimeType TimeType
 }
 
-// Limits bound what a statement may return.
-type Limits struct {
+// Options shape a statement.
+type Options struct {
 	// MaxSeries is the most series the answer may have; 0 means no limit.
 	MaxSeries int
+	// Native uses ClickHouse's timeSeries*ToGrid aggregate functions for
+	// rate, increase, delta, irate and idelta where the grid, range and
+	// offset are whole seconds (their parameters are seconds); every other
+	// step is rendered as in the portable strategy.
+	Native bool
 }
 
 // Build renders p as one SELECT returning one row per series, ordered by
 // labels: label names and values (Array(String) each, sorted by name), and
 // the series' grid indexes and values (Array(UInt32), Array(Float64)) in
-// time order. With Limits.MaxSeries, at most MaxSeries+1 rows come back,
+// time order. With Options.MaxSeries, at most MaxSeries+1 rows come back,
 // so the caller can tell that the limit was passed.
-func Build(p *plan.Plan, schema Schema, limits Limits) (string, error) {
-	b := &builder{schema: schema, grid: p.Grid}
+func Build(p *plan.Plan, schema Schema, opts Options) (string, error) {
+	b := &builder{schema: schema, grid: p.Grid, native: opts.Native}
 	root, err := b.node(p.Root)
 	if err != nil {
 		return "", err
@@ -62,7 +67,7 @@ func Build(p *plan.Plan, schema Schema, limits Limits) (string, error) {
 	if p.Root.Scalar() {
 		final = fmt.Sprintf("SELECT CAST([], 'Array(String)') AS names, CAST([], 'Array(String)') AS values, groupArray(i) AS idx, groupArray(v) AS vals\nFROM (SELECT i, v FROM %s ORDER BY i)", root)
 	} else {
-		final = b.finalVector(root, limits)
+		final = b.finalVector(root, opts.MaxSeries)
 	}
 	var sb strings.Builder
 	if len(b.ctes) > 0 {
@@ -76,6 +81,9 @@ func Build(p *plan.Plan, schema Schema, limits Limits) (string, error) {
 		}
 	}
 	sb.WriteString(final)
+	if b.usesToGrid {
+		sb.WriteString("\nSETTINGS allow_experimental_ts_to_grid_aggregate_function = 1")
+	}
 	return sb.String(), nil
 }
 
@@ -83,10 +91,10 @@ func Build(p *plan.Plan, schema Schema, limits Limits) (string, error) {
 // one grid index mean two series collapsed into one label set (e.g. rate()
 // over two metric names that differ only in __name__): Prometheus refuses
 // that, and so does the statement.
-func (b *builder) finalVector(root string, limits Limits) string {
+func (b *builder) finalVector(root string, maxSeries int) string {
 	limit := ""
-	if limits.MaxSeries > 0 {
-		limit = fmt.Sprintf("\nLIMIT %d", limits.MaxSeries+1)
+	if maxSeries > 0 {
+		limit = fmt.Sprintf("\nLIMIT %d", maxSeries+1)
 	}
 	return fmt.Sprintf(`SELECT arrayMap(x -> x.1, labels) AS names, arrayMap(x -> x.2, labels) AS values, groupArray(i) AS idx, groupArray(v) AS vals
 FROM (
@@ -105,7 +113,11 @@ type cte struct{ name, sql string }
 type builder struct {
 	schema Schema
 	grid   plan.Grid
-	ctes   []cte
+	native bool
+	// usesToGrid: the statement calls the ToGrid aggregates, which
+	// ClickHouse still flags as experimental.
+	usesToGrid bool
+	ctes       []cte
 }
 
 // add appends a CTE and returns its name; prefix says what it is.

@@ -70,6 +70,9 @@ const windowAggregates = `count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t)
 
 // rangeFunction applies a range function to every window of a selector.
 func (b *builder) rangeFunction(f *plan.RangeFunction) (string, error) {
+	if name, ok, err := b.nativeRangeFunction(f); ok || err != nil {
+		return name, err
+	}
 	lo, hi := b.sampleBounds(f.Offset, f.Range)
 	rows, err := b.samples(f.Selector, lo, hi, false)
 	if err != nil {
