@@ -98,6 +98,10 @@ func TestDifferential(t *testing.T) {
 	queries := readQueries(t)
 	divergences := readDivergences(t, queries)
 	g := newEvalGrid(ds)
+	if testing.Short() {
+		// -short: two instants instead of five (on a sample, after the data).
+		g.instants = []time.Time{g.instants[2], g.instants[4]}
+	}
 	ctx := context.Background()
 
 	for _, strategy := range strategies() {
@@ -108,36 +112,73 @@ func TestDifferential(t *testing.T) {
 			if _, err := ev.InstantQuery(ctx, "vector(1)", g.instants[1]); err != nil && strings.Contains(err.Error(), "not implemented") {
 				t.Fatalf("strategy %s: %v", strategy, err)
 			}
+			var tally tally
+			t.Cleanup(func() { t.Log(tally.summary(strategy, len(queries))) })
 			for _, q := range queries {
 				t.Run(q.id, func(t *testing.T) {
 					// The engine's time is mostly ClickHouse's: overlap
 					// queries (go test -parallel, GOMAXPROCS by default).
 					t.Parallel()
 					if reason, ok := divergences[q.expr]; ok {
+						tally.add(&tally.skipped, q.id)
 						t.Skipf("accepted divergence (testdata/divergences.txt): %s\n  reason: %s", q.expr, reason)
 					}
-					t.Run("range", func(t *testing.T) {
-						desc := fmt.Sprintf("range %s … %s step %s", g.start.Format(time.RFC3339), g.end.Format(time.RFC3339), g.step)
-						want, werr := ref.get(q.expr+"|range", func() (*answer, error) {
-							return ref.prom.rangeQuery(ctx, q.expr, g.start, g.end, g.step)
-						})
-						res, gerr := ev.RangeQuery(ctx, q.expr, g.start, g.end, g.step)
-						check(t, q, desc, want, werr, res, gerr)
-					})
-					t.Run("instant", func(t *testing.T) {
-						for _, ts := range g.instants {
-							desc := "instant at " + fmtT(ts.UnixMilli())
-							want, werr := ref.get(q.expr+"|"+ts.String(), func() (*answer, error) {
-								return ref.prom.instantQuery(ctx, q.expr, ts)
-							})
-							res, gerr := ev.InstantQuery(ctx, q.expr, ts)
-							check(t, q, desc, want, werr, res, gerr)
+					t.Cleanup(func() {
+						if t.Failed() {
+							tally.add(&tally.failed, q.id)
 						}
 					})
+					compareQuery(t, ref, ev, q, g)
 				})
 			}
 		})
 	}
+}
+
+// compareQuery runs q as a range query and as instant queries on both
+// sides.
+func compareQuery(t *testing.T, ref *reference, ev evaluator, q query, g evalGrid) {
+	ctx := context.Background()
+	t.Run("range", func(t *testing.T) {
+		desc := fmt.Sprintf("range %s … %s step %s", g.start.Format(time.RFC3339), g.end.Format(time.RFC3339), g.step)
+		want, werr := ref.get(q.expr+"|range", func() (*answer, error) {
+			return ref.prom.rangeQuery(ctx, q.expr, g.start, g.end, g.step)
+		})
+		res, gerr := ev.RangeQuery(ctx, q.expr, g.start, g.end, g.step)
+		check(t, q, desc, want, werr, res, gerr)
+	})
+	t.Run("instant", func(t *testing.T) {
+		for _, ts := range g.instants {
+			desc := "instant at " + fmtT(ts.UnixMilli())
+			want, werr := ref.get(q.expr+"|"+ts.String(), func() (*answer, error) {
+				return ref.prom.instantQuery(ctx, q.expr, ts)
+			})
+			res, gerr := ev.InstantQuery(ctx, q.expr, ts)
+			check(t, q, desc, want, werr, res, gerr)
+		}
+	})
+}
+
+// tally collects which queries failed or were skipped, for one summary
+// line per strategy.
+type tally struct {
+	mu              sync.Mutex
+	failed, skipped []string
+}
+
+func (c *tally) add(list *[]string, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	*list = append(*list, id)
+}
+
+func (c *tally) summary(strategy string, n int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sort.Strings(c.failed)
+	sort.Strings(c.skipped)
+	return fmt.Sprintf("strategy %s: %d of %d queries agree with Prometheus; %d differ %v; %d skipped as accepted divergences %v",
+		strategy, n-len(c.failed)-len(c.skipped), n, len(c.failed), c.failed, len(c.skipped), c.skipped)
 }
 
 // check compares one evaluation and reports a difference with everything
