@@ -99,8 +99,9 @@ func TestDifferential(t *testing.T) {
 	divergences := readDivergences(t, queries)
 	g := newEvalGrid(ds)
 	if testing.Short() {
-		// -short: two instants instead of five (on a sample, after the data).
-		g.instants = []time.Time{g.instants[2], g.instants[4]}
+		// -short: the three edge instants (before the data, on a sample,
+		// after the data) instead of five.
+		g.instants = []time.Time{g.instants[0], g.instants[2], g.instants[4]}
 	}
 	ctx := context.Background()
 

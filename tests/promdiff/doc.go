@@ -10,7 +10,7 @@
 //	go test ./tests/promdiff/                                  # everything
 //	go test ./tests/promdiff/ -run 'TestDifferential/portable/q017'  # one query
 //	PROMDIFF_STRATEGIES=portable go test ./tests/promdiff/     # one SQL strategy
-//	go test -short ./tests/promdiff/                           # 2 instants per query instead of 5
+//	go test -short ./tests/promdiff/                           # 3 instants per query instead of 5
 //
 // Files: gen_test.go (the data set), promload_test.go and chload_test.go
 // (the two loaders and their read-back checks), compare_test.go (answers
