@@ -81,6 +81,13 @@ func (e *Engine) strategy() (string, error) {
 	return "", fmt.Errorf("unknown sql strategy %q: expected %q, %q or %q", e.cfg.Strategy, StrategyAuto, StrategyPortable, StrategyNative)
 }
 
+// fold is the server's arrayFold signature (read with the schema).
+func (e *Engine) fold() sqlgen.FoldSyntax {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return sqlgen.FoldFor(e.version[0], e.version[1])
+}
+
 // Strategy reports the SQL strategy queries use (after the first query,
 // for auto), for health checks and explain.
 func (e *Engine) Strategy() (string, error) { return e.strategy() }
@@ -147,32 +154,33 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (sql 
 	if err != nil {
 		return "", false, err
 	}
-	reach := lookbehind(ast) + e.cfg.Lookback
+	behind, ahead := reach(ast)
 	cat := &catalog{conn: e.conn, schema: schema,
-		fromMs: grid.StartMs - reach.Milliseconds(), toMs: grid.EndMs()}
+		fromMs: grid.StartMs - (behind + e.cfg.Lookback).Milliseconds(), toMs: grid.EndMs() + ahead.Milliseconds()}
 	p, err := plan.Build(ctx, ast, grid, plan.Options{Lookback: e.cfg.Lookback}, cat)
 	if err != nil {
 		return "", false, err
 	}
-	sql, err = sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: e.cfg.MaxSeries, Native: strategy == StrategyNative})
+	sql, err = sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: e.cfg.MaxSeries, Native: strategy == StrategyNative, Fold: e.fold()})
 	return sql, p.Root.Scalar(), err
 }
 
-// lookbehind is the longest range plus offset in expr: how far before the
-// first evaluation time the query may read.
-func lookbehind(ast parser.Expr) time.Duration {
-	var longest time.Duration
+// reach is how far before the first evaluation time (the longest range
+// plus offset) and after the last one (the most negative offset) expr may
+// read samples, besides the lookback delta.
+func reach(ast parser.Expr) (behind, ahead time.Duration) {
 	parser.Inspect(ast, func(n parser.Node, _ []parser.Node) error {
 		switch n := n.(type) {
 		case *parser.MatrixSelector:
 			vs := n.VectorSelector.(*parser.VectorSelector)
-			longest = max(longest, n.Range+max(vs.OriginalOffset, 0))
+			behind = max(behind, n.Range+vs.OriginalOffset)
 		case *parser.VectorSelector:
-			longest = max(longest, n.OriginalOffset)
+			behind = max(behind, n.OriginalOffset)
+			ahead = max(ahead, -n.OriginalOffset)
 		}
 		return nil
 	})
-	return longest
+	return behind, ahead
 }
 
 func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want ValueType) (*Result, error) {

@@ -165,51 +165,84 @@ func isGroupNameByte(c byte) bool {
 
 // histogramQuantile is Prometheus' BucketQuantile (promql/quantile.go) over
 // the classic buckets of each series group: buckets with equal bounds
-// merged, counts forced monotonic, linear interpolation inside the bucket
-// that holds the rank, the +Inf bucket required.
+// merged, counts forced monotonic (ignoring differences within 1e-12, as
+// Prometheus does, so float noise in summed rates cannot move a quantile
+// to another bucket), linear interpolation inside the bucket that holds
+// the rank, the +Inf bucket required.
 func (b *builder) histogramQuantile(q float64, in string) string {
 	// Series are grouped by all labels but le, as in Prometheus; the name
 	// is dropped from the result only afterwards.
 	group := keepLabels("labels", []string{"le"}, false)
-	value := fmt.Sprintf(`arrayMap(x -> x.1, buckets) AS ub,
-    length(buckets) AS nb,
-    -- counts forced monotonic (a decrease is lifted to the running maximum)
-    arrayMap(k -> arrayMax(arraySlice(arrayMap(x -> x.2, buckets), 1, k)), arrayEnumerate(buckets)) AS cs,
-    cs[nb] AS obs,
-    %s * obs AS rank,
-    -- the first bucket (1-based, +Inf excluded) whose count reaches the rank; 0 if none
-    arrayFirstIndex(x -> x >= rank, arraySlice(cs, 1, nb - 1)) AS bk,
-    if(bk > 1, ub[bk - 1], 0) AS lower,
-    if(bk > 1, cs[bk - 1], 0) AS below,
-    multiIf(
-      ub[nb] != inf OR nb < 2 OR obs = 0, nan,
-      bk = 0, ub[nb - 1],
-      bk = 1 AND ub[1] <= 0, ub[1],
-      lower + (ub[bk] - lower) * ((rank - below) / (cs[bk] - below))) AS v`, float(q))
+	buckets := fmt.Sprintf(`SELECT grp AS labels, i, arraySort(x -> x.1, groupArray((ub, c))) AS buckets
+FROM (
+  SELECT grp, i, assumeNotNull(bound) AS ub, sum(v) AS c
+  FROM (
+    SELECT %s AS grp, i, toFloat64OrNull(%s) AS bound, v
+    FROM %s
+  )
+  WHERE bound IS NOT NULL AND NOT isNaN(bound)
+  GROUP BY grp, i, ub
+)
+GROUP BY grp, i`, group, labelValue("labels", "le"), in)
+	var sql string
 	switch {
 	case math.IsNaN(q):
-		value = "nan AS v"
+		sql = layered(buckets, "nan AS v")
 	case q < 0:
-		value = "-inf AS v"
+		sql = layered(buckets, "-inf AS v")
 	case q > 1:
-		value = "inf AS v"
+		sql = layered(buckets, "inf AS v")
+	default:
+		sql = layered(buckets,
+			"arrayMap(x -> x.1, buckets) AS ub, arrayMap(x -> x.2, buckets) AS raw, length(buckets) AS nb",
+			b.monotonicCounts("raw")+" AS cs",
+			"cs[nb] AS obs, "+float(q)+" * obs AS rank",
+			// The first bucket (1-based, +Inf excluded) whose count reaches
+			// the rank; 0 if none.
+			"arrayFirstIndex(x -> x >= rank, arraySlice(cs, 1, nb - 1)) AS bk",
+			"if(bk > 1, ub[bk - 1], 0) AS lower, if(bk > 1, cs[bk - 1], 0) AS below",
+			`multiIf(
+  ub[nb] != inf OR nb < 2 OR obs = 0, nan,
+  bk = 0, ub[nb - 1],
+  bk = 1 AND ub[1] <= 0, ub[1],
+  lower + (ub[bk] - lower) * ((rank - below) / (cs[bk] - below))) AS v`)
 	}
-	return b.add("histogram_quantile", fmt.Sprintf(`SELECT %s AS labels, i, v
-FROM (
-  SELECT labels, i,
-    %s
-  FROM (
-    SELECT grp AS labels, i, arraySort(x -> x.1, groupArray((ub, c))) AS buckets
-    FROM (
-      SELECT grp, i, assumeNotNull(bound) AS ub, sum(v) AS c
-      FROM (
-        SELECT %s AS grp, i, toFloat64OrNull(%s) AS bound, v
-        FROM %s
-      )
-      WHERE bound IS NOT NULL AND NOT isNaN(bound)
-      GROUP BY grp, i, ub
-    )
-    GROUP BY grp, i
-  )
-)`, withoutName("labels"), value, group, labelValue("labels", "le"), in))
+	return b.add("histogram_quantile", fmt.Sprintf("SELECT %s AS labels, i, v\nFROM (\n%s\n)", withoutName("labels"), indent(sql)))
+}
+
+// monotonicCounts is Prometheus' ensureMonotonicAndIgnoreSmallDeltas over
+// an array of bucket counts: a count below the last accepted one, or within
+// 1e-12 of it, becomes that count. It is a left fold; without arrayFold
+// (ClickHouse before 23.10) a running maximum stands in, which can differ
+// from Prometheus only where counts differ by less than 1e-12.
+func (b *builder) monotonicCounts(raw string) string {
+	step := "if(x > acc.1 AND NOT " + almostEqual("acc.1", "x") + ", (x, arrayPushBack(acc.2, x)), (acc.1, arrayPushBack(acc.2, acc.1)))"
+	init := fmt.Sprintf("(%[1]s[1], [%[1]s[1]])", raw)
+	switch b.fold {
+	case FoldAccFirst:
+		return fmt.Sprintf("arrayFold((acc, x) -> %s, arraySlice(%s, 2), %s).2", step, raw, init)
+	case FoldAccLast:
+		return fmt.Sprintf("arrayFold((x, acc) -> %s, arraySlice(%s, 2), %s).2", step, raw, init)
+	}
+	return fmt.Sprintf("arrayMap(k -> arrayMax(arraySlice(%[1]s, 1, k)), arrayEnumerate(%[1]s))", raw)
+}
+
+// almostEqual is Prometheus' almost.Equal(a, b, 1e-12) (util/almost).
+func almostEqual(a, b string) string {
+	const minNormal = "2.2250738585072014e-308"
+	return fmt.Sprintf("(%[1]s = %[2]s OR if(%[1]s = 0 OR %[2]s = 0 OR abs(%[1]s) + abs(%[2]s) < %[3]s, abs(%[1]s - %[2]s) < 1e-12 * %[3]s, abs(%[1]s - %[2]s) / least(abs(%[1]s) + abs(%[2]s), 1.7976931348623157e308) < 1e-12))",
+		a, b, minNormal)
+}
+
+// layered nests select lists so that the aliases of each list are columns
+// of the next. ClickHouse's analyzer copies an alias's whole expression
+// into every place that uses it, so a chain of aliases inside one SELECT
+// grows exponentially (seconds of planning for histogram_quantile); a
+// subquery's columns are computed once.
+func layered(from string, lists ...string) string {
+	sql := from
+	for _, l := range lists {
+		sql = fmt.Sprintf("SELECT *, %s\nFROM (\n%s\n)", l, indent(sql))
+	}
+	return sql
 }

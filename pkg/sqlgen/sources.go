@@ -105,7 +105,7 @@ func (b *builder) samples(sel plan.Selector, loMs, hiMs int64, withStale bool) (
 	}
 	if len(parts) == 0 {
 		// Nothing can match: keep the shape, return no rows.
-		parts = append(parts, "SELECT CAST([], 'Array(Tuple(String, String))') AS labels, toInt64(0) AS t, toFloat64(0) AS v, false AS stale WHERE 0")
+		parts = append(parts, "SELECT CAST([], 'Array(Tuple(String, String))') AS labels, toInt64(0) AS t, toFloat64(0) AS v, toUInt8(0) AS stale WHERE 0")
 	}
 	sql := strings.Join(parts, "\nUNION ALL\n")
 	if !withStale {

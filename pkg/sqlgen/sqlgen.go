@@ -50,6 +50,30 @@ type Options struct {
 	// offset are whole seconds (their parameters are seconds); every other
 	// step is rendered as in the portable strategy.
 	Native bool
+	// Fold is the server's arrayFold signature; FoldNone before 23.10.
+	Fold FoldSyntax
+}
+
+// FoldSyntax is how a server's arrayFold takes its lambda.
+type FoldSyntax int
+
+// arrayFold came in ClickHouse 23.10 as (x, acc) -> …; 23.11 swapped the
+// lambda's arguments to (acc, x) -> ….
+const (
+	FoldAccFirst FoldSyntax = iota // 23.11 and later: the default
+	FoldAccLast                    // 23.10
+	FoldNone                       // before 23.10
+)
+
+// FoldFor is the arrayFold signature of a server version.
+func FoldFor(major, minor int) FoldSyntax {
+	switch {
+	case major > 23 || major == 23 && minor >= 11:
+		return FoldAccFirst
+	case major == 23 && minor == 10:
+		return FoldAccLast
+	}
+	return FoldNone
 }
 
 // Build renders p as one SELECT returning one row per series, ordered by
@@ -58,7 +82,7 @@ type Options struct {
 // time order. With Options.MaxSeries, at most MaxSeries+1 rows come back,
 // so the caller can tell that the limit was passed.
 func Build(p *plan.Plan, schema Schema, opts Options) (string, error) {
-	b := &builder{schema: schema, grid: p.Grid, native: opts.Native}
+	b := &builder{schema: schema, grid: p.Grid, native: opts.Native, fold: opts.Fold}
 	root, err := b.node(p.Root)
 	if err != nil {
 		return "", err
@@ -81,9 +105,15 @@ func Build(p *plan.Plan, schema Schema, opts Options) (string, error) {
 		}
 	}
 	sb.WriteString(final)
+	// ClickHouse's new query analyzer (the default from 24.3) takes seconds
+	// to plan these statements where the old one takes tens of
+	// milliseconds (docs/dialect.md has the measurements); the old one is
+	// the default before 24.3 and still available under this name after.
+	settings := []string{"allow_experimental_analyzer = 0"}
 	if b.usesToGrid {
-		sb.WriteString("\nSETTINGS allow_experimental_ts_to_grid_aggregate_function = 1")
+		settings = append(settings, "allow_experimental_ts_to_grid_aggregate_function = 1")
 	}
+	sb.WriteString("\nSETTINGS " + strings.Join(settings, ", "))
 	return sb.String(), nil
 }
 
@@ -114,6 +144,7 @@ type builder struct {
 	schema Schema
 	grid   plan.Grid
 	native bool
+	fold   FoldSyntax
 	// usesToGrid: the statement calls the ToGrid aggregates, which
 	// ClickHouse still flags as experimental.
 	usesToGrid bool

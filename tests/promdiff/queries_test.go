@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/forma3d/meshmetrics/pkg/engine"
 )
 
 // query is one line of testdata/queries.txt.
@@ -78,13 +80,21 @@ func readDivergences(t testing.TB, queries []query) map[string]string {
 		}
 		expr, reason, ok := strings.Cut(l, " => ")
 		expr, reason = strings.TrimSpace(expr), strings.TrimSpace(reason)
+		// A "native: " or "portable: " prefix limits the entry to one
+		// strategy; the key is then "<strategy>: <query>".
+		key := expr
+		for _, s := range []string{engine.StrategyPortable, engine.StrategyNative} {
+			if rest, ok := strings.CutPrefix(expr, s+": "); ok {
+				expr = rest
+			}
+		}
 		switch {
 		case !ok || reason == "":
-			t.Fatalf("divergences.txt:%d: want `<query> => <reason>`, got %q", i+1, l)
+			t.Fatalf("divergences.txt:%d: want `[strategy: ]<query> => <reason>`, got %q", i+1, l)
 		case !known[expr]:
 			t.Fatalf("divergences.txt:%d: %q is not in queries.txt", i+1, expr)
 		}
-		out[expr] = reason
+		out[key] = reason
 	}
 	return out
 }

@@ -49,34 +49,38 @@ sum_2 AS (
 histogram_quantile_3 AS (
   SELECT arrayFilter(x -> x.1 != '__name__', labels) AS labels, i, v
   FROM (
-    SELECT labels, i,
-      arrayMap(x -> x.1, buckets) AS ub,
-      length(buckets) AS nb,
-      -- counts forced monotonic (a decrease is lifted to the running maximum)
-      arrayMap(k -> arrayMax(arraySlice(arrayMap(x -> x.2, buckets), 1, k)), arrayEnumerate(buckets)) AS cs,
-      cs[nb] AS obs,
-      toFloat64(0.99) * obs AS rank,
-      -- the first bucket (1-based, +Inf excluded) whose count reaches the rank; 0 if none
-      arrayFirstIndex(x -> x >= rank, arraySlice(cs, 1, nb - 1)) AS bk,
-      if(bk > 1, ub[bk - 1], 0) AS lower,
-      if(bk > 1, cs[bk - 1], 0) AS below,
-      multiIf(
-        ub[nb] != inf OR nb < 2 OR obs = 0, nan,
-        bk = 0, ub[nb - 1],
-        bk = 1 AND ub[1] <= 0, ub[1],
-        lower + (ub[bk] - lower) * ((rank - below) / (cs[bk] - below))) AS v
+    SELECT *, multiIf(
+      ub[nb] != inf OR nb < 2 OR obs = 0, nan,
+      bk = 0, ub[nb - 1],
+      bk = 1 AND ub[1] <= 0, ub[1],
+      lower + (ub[bk] - lower) * ((rank - below) / (cs[bk] - below))) AS v
     FROM (
-      SELECT grp AS labels, i, arraySort(x -> x.1, groupArray((ub, c))) AS buckets
+      SELECT *, if(bk > 1, ub[bk - 1], 0) AS lower, if(bk > 1, cs[bk - 1], 0) AS below
       FROM (
-        SELECT grp, i, assumeNotNull(bound) AS ub, sum(v) AS c
+        SELECT *, arrayFirstIndex(x -> x >= rank, arraySlice(cs, 1, nb - 1)) AS bk
         FROM (
-          SELECT arrayFilter(x -> NOT has(CAST(['le'], 'Array(String)'), x.1), labels) AS grp, i, toFloat64OrNull(arrayFirst(x -> x.1 = 'le', labels).2) AS bound, v
-          FROM sum_2
+          SELECT *, cs[nb] AS obs, toFloat64(0.99) * obs AS rank
+          FROM (
+            SELECT *, arrayFold((acc, x) -> if(x > acc.1 AND NOT (acc.1 = x OR if(acc.1 = 0 OR x = 0 OR abs(acc.1) + abs(x) < 2.2250738585072014e-308, abs(acc.1 - x) < 1e-12 * 2.2250738585072014e-308, abs(acc.1 - x) / least(abs(acc.1) + abs(x), 1.7976931348623157e308) < 1e-12)), (x, arrayPushBack(acc.2, x)), (acc.1, arrayPushBack(acc.2, acc.1))), arraySlice(raw, 2), (raw[1], [raw[1]])).2 AS cs
+            FROM (
+              SELECT *, arrayMap(x -> x.1, buckets) AS ub, arrayMap(x -> x.2, buckets) AS raw, length(buckets) AS nb
+              FROM (
+                SELECT grp AS labels, i, arraySort(x -> x.1, groupArray((ub, c))) AS buckets
+                FROM (
+                  SELECT grp, i, assumeNotNull(bound) AS ub, sum(v) AS c
+                  FROM (
+                    SELECT arrayFilter(x -> NOT has(CAST(['le'], 'Array(String)'), x.1), labels) AS grp, i, toFloat64OrNull(arrayFirst(x -> x.1 = 'le', labels).2) AS bound, v
+                    FROM sum_2
+                  )
+                  WHERE bound IS NOT NULL AND NOT isNaN(bound)
+                  GROUP BY grp, i, ub
+                )
+                GROUP BY grp, i
+              )
+            )
+          )
         )
-        WHERE bound IS NOT NULL AND NOT isNaN(bound)
-        GROUP BY grp, i, ub
       )
-      GROUP BY grp, i
     )
   )
 )
@@ -90,3 +94,4 @@ GROUP BY labels
 HAVING throwIf(length(groupArray(i)) != length(groupUniqArray(i)), 'vector cannot contain metrics with the same labelset') = 0
 ORDER BY labels
 LIMIT 10001
+SETTINGS allow_experimental_analyzer = 0

@@ -42,3 +42,4 @@ scalar_op_7 AS (
 )
 SELECT CAST([], 'Array(String)') AS names, CAST([], 'Array(String)') AS values, groupArray(i) AS idx, groupArray(v) AS vals
 FROM (SELECT i, v FROM scalar_op_7 ORDER BY i)
+SETTINGS allow_experimental_analyzer = 0

@@ -48,3 +48,4 @@ GROUP BY labels
 HAVING throwIf(length(groupArray(i)) != length(groupUniqArray(i)), 'vector cannot contain metrics with the same labelset') = 0
 ORDER BY labels
 LIMIT 10001
+SETTINGS allow_experimental_analyzer = 0
