@@ -3,6 +3,7 @@ package dialect
 import (
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -39,7 +40,8 @@ var functions = map[string][]argShape{
 	"abs":                {anyArg}, "ceil": {anyArg}, "floor": {anyArg},
 	"round":     {anyArg, numberArg},
 	"clamp_min": {anyArg, numberArg}, "clamp_max": {anyArg, numberArg},
-	"label_replace": {anyArg, labelArg, stringArg, labelArg, regexArg},
+	// Like Prometheus 3, only the destination label name is checked.
+	"label_replace": {anyArg, labelArg, stringArg, stringArg, regexArg},
 	"vector":        {anyArg},
 	"scalar":        {anyArg},
 	"absent":        {anyArg},
@@ -94,7 +96,7 @@ func checkArg(expr string, c *parser.Call, arg parser.Expr, shape argShape) erro
 			return unsupported(expr, pos, "argument of %s must be a string literal", c.Func.Name)
 		}
 		if shape == labelArg && !validLabelName(s.Val) {
-			return unsupported(expr, pos, "%q is not a valid label name", s.Val)
+			return unsupported(expr, pos, "%q is not a valid label name: expected a non-empty UTF-8 string", s.Val)
 		}
 		if shape == regexArg {
 			if _, err := labels.NewFastRegexMatcher(s.Val); err != nil {
@@ -123,15 +125,7 @@ func NumberValue(e parser.Expr) (float64, bool) {
 	return 0, false
 }
 
-// validLabelName accepts the legacy Prometheus label alphabet.
+// validLabelName accepts what Prometheus 3 accepts (UTF-8 names).
 func validLabelName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' && i > 0) {
-			return false
-		}
-	}
-	return true
+	return s != "" && utf8.ValidString(s)
 }

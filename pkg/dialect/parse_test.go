@@ -60,7 +60,7 @@ func TestParseRejects(t *testing.T) {
 		{`{job="a"}`, 1, "needs a metric name"},
 		{`histogram_quantile(scalar(y), x)`, 20, "must be a number literal"},
 		{`clamp_min(x, scalar(y))`, 14, "must be a number literal"},
-		{`label_replace(x, "1bad", "$1", "a", "(.*)")`, 18, "not a valid label name"},
+		{`label_replace(x, "", "$1", "a", "(.*)")`, 18, "not a valid label name"},
 		{`label_replace(x, "a", "$1", "b", "(")`, 34, "invalid regular expression"},
 		{"x +\n  nope(y)", 3, "syntax error"},
 	}

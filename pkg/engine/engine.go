@@ -6,7 +6,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -227,5 +229,56 @@ func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want Valu
 		res.Series = []Series{{Labels: Labels{}}}
 	}
 	sort.SliceStable(res.Series, func(i, j int) bool { return res.Series[i].Labels.String() < res.Series[j].Labels.String() })
+	if want == ValueVector {
+		orderTopK(expr, res.Series)
+	}
 	return res, nil
+}
+
+// orderTopK orders an instant topk/bottomk answer as Prometheus does: the
+// groups in the order their first series appears (series come sorted by
+// labels), within a group by value, largest first for topk.
+func orderTopK(expr string, series []Series) {
+	ast, err := dialect.Parse(expr)
+	if err != nil {
+		return
+	}
+	for {
+		p, ok := ast.(*parser.ParenExpr)
+		if !ok {
+			break
+		}
+		ast = p.Expr
+	}
+	agg, ok := ast.(*parser.AggregateExpr)
+	if !ok || (agg.Op != parser.TOPK && agg.Op != parser.BOTTOMK) {
+		return
+	}
+	group := func(s Series) string {
+		var b strings.Builder
+		for _, l := range s.Labels {
+			listed := slices.Contains(agg.Grouping, l.Name)
+			if l.Name != "__name__" && listed != agg.Without {
+				b.WriteString(l.Name + "\xff" + l.Value + "\xff")
+			}
+		}
+		return b.String()
+	}
+	first := map[string]int{}
+	for i, s := range series {
+		if _, ok := first[group(s)]; !ok {
+			first[group(s)] = i
+		}
+	}
+	sort.SliceStable(series, func(i, j int) bool {
+		gi, gj := first[group(series[i])], first[group(series[j])]
+		if gi != gj {
+			return gi < gj
+		}
+		vi, vj := series[i].Points[0].V, series[j].Points[0].V
+		if agg.Op == parser.TOPK {
+			return vi > vj
+		}
+		return vi < vj
+	})
 }

@@ -128,3 +128,46 @@ func checkOfflineSQLRuns(t *testing.T, conn driver.Conn, grid plan.Grid, strateg
 		rows.Close()
 	}
 }
+
+// Errors the statement raises itself reach the user as Prometheus words
+// them, without ClickHouse's trace of where they were thrown.
+func TestStatementErrors(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	for _, s := range []struct {
+		labels map[string]string
+		value  float64
+	}{{map[string]string{"label": "foo", "job2": "t"}, 0}, {map[string]string{"label": "bar", "job2": "t"}, 1}} {
+		otelfixture.Insert(t, conn, "otel_metrics_gauge", "many_side", s.labels, []otelfixture.Point{{At: t0, Value: s.value}})
+	}
+	otelfixture.Insert(t, conn, "otel_metrics_gauge", "one_side", map[string]string{"job2": "t"}, []otelfixture.Point{{At: t0, Value: 1}})
+	e := engine.New(conn, engine.Config{})
+	// The comparison filters every pair out; the ambiguity is an error all
+	// the same, as in Prometheus.
+	for _, expr := range []string{`many_side > on(job2) one_side`, `many_side >= on(job2) one_side`} {
+		_, err := e.InstantQuery(context.Background(), expr, t0)
+		if err == nil || err.Error() != "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)" {
+			t.Errorf("%s: error %v", expr, err)
+		}
+	}
+}
+
+func TestInstantTopKIsOrderedByValue(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	for i, v := range map[string]float64{"a": 1, "b": 3, "c": 2} {
+		otelfixture.Insert(t, conn, "otel_metrics_gauge", "x", map[string]string{"i": i}, []otelfixture.Point{{At: t0, Value: v}})
+	}
+	e := engine.New(conn, engine.Config{})
+	for expr, want := range map[string]string{`topk(3, x)`: "b c a", `bottomk(3, x)`: "a c b", `x`: "a b c"} {
+		res, err := e.InstantQuery(context.Background(), expr, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range res.Series {
+			got = append(got, s.Labels.Get("i"))
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("%s: order %v, want %s", expr, got, want)
+		}
+	}
+}

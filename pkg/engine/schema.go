@@ -65,7 +65,9 @@ const (
 	codeMemLimit = 241 // MEMORY_LIMIT_EXCEEDED
 )
 
-var throwIfMessage = regexp.MustCompile(`^(?s)Value passed to 'throwIf' function is non-zero: (.*?)(?:: while executing.*)?$`)
+// throwIfMessage finds the statement's own message in ClickHouse's: older
+// servers prefix it, every server appends where it was thrown.
+var throwIfMessage = regexp.MustCompile(`^(?s)(?:.*Value passed to 'throwIf' function is non-zero: )?(.*?)(?:: while executing.*)?$`)
 
 // queryError turns server errors into what a query's author can act on:
 // PromQL's own messages for the checks the SQL makes with throwIf.

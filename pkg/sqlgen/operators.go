@@ -26,7 +26,7 @@ func (b *builder) aggregation(a *plan.Aggregation) (string, error) {
 		return b.topk(a, in, group)
 	}
 	agg := map[string]string{
-		"sum": "sum(v)", "avg": "avg(v)", "count": "toFloat64(count())",
+		"sum": "sum(v)", "avg": meanSQL("sum(v)", "count()", "sum(v * pow(2, -512))", "countIf(NOT isFinite(v))"), "count": "toFloat64(count())",
 		// min and max skip NaN unless every value is NaN, as Prometheus does.
 		"min": "min(v)", "max": "max(v)",
 	}[a.Op]
@@ -36,6 +36,14 @@ func (b *builder) aggregation(a *plan.Aggregation) (string, error) {
 	return b.add(a.Op, fmt.Sprintf(`SELECT grp AS labels, i, %s AS v
 FROM (SELECT %s AS grp, i, v FROM %s)
 GROUP BY grp, i`, agg, group, in)), nil
+}
+
+// meanSQL is a mean as Prometheus computes it: the sum divided by the
+// count, unless the sum of finite values overflows, where Prometheus
+// switches to an incremental mean. Scaling every value by 2^-512 (exact in
+// binary floating point) keeps such a sum finite; the mean is scaled back.
+func meanSQL(sum, count, scaledSum, nonFinite string) string {
+	return fmt.Sprintf("if(isFinite(%[1]s) OR %[4]s > 0, %[1]s / %[2]s, %[3]s / %[2]s * pow(2, 512))", sum, count, scaledSum, nonFinite)
 }
 
 // topk keeps the k largest (bottomk: smallest) values of each group with
@@ -174,6 +182,10 @@ func (b *builder) vectorVector(e *plan.Binary, lhs, rhs string, isComparison boo
 		many, one, lv, rv = rhs, lhs, "o.v", "m.v"
 	}
 
+	// checked comes first in WHERE: ClickHouse evaluates AND lazily, and the
+	// ambiguity checks must run on every matched pair, also those the
+	// comparison filters out (Prometheus checks before filtering).
+
 	// Result labels: the many side's, less the name for arithmetic and
 	// bool, reduced to on(…) / less ignoring(…) for one-to-one, plus the
 	// group_x labels copied from the one side.
@@ -220,7 +232,7 @@ FROM (
   INNER JOIN (SELECT labels, i, v, %s AS sig, count() OVER (PARTITION BY sig, i) AS dup FROM %s) AS o
     ON m.sig = o.sig AND m.i = o.i
 )
-WHERE keep AND checked = 0`, res, value, keep,
+WHERE checked = 0 AND keep`, res, value, keep,
 		quote("found duplicate series for the match group on the "+oneSide+" hand-side of the operation; many-to-many matching not allowed: matching labels must be unique on one side"),
 		dupKey, quote(manyErr), sig, many, sig, one)), nil
 }

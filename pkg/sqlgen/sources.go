@@ -138,7 +138,8 @@ func (b *builder) sourceRows(src plan.Source, matchers []*labels.Matcher, loMs, 
 			}
 		case m.Name == "le" && src.Part == plan.PartBucket:
 			post = append(post, matcherSQL(m, "le"))
-		case m.Name == "le":
+		case m.Name == "le" && src.Table == plan.TableHistogram:
+			// _count and _sum carry no le.
 			if !m.Matches("") {
 				return "", false, nil
 			}

@@ -66,7 +66,7 @@ WHERE NOT newest.2`, indent(indent(rows)), b.windowIndexes(s.Offset, s.Lookback)
 // in the window, so its reset does not count.
 const windowAggregates = `count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
     sumIf(pv, pv > v AND pt > %[1]s) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
-    sum(v) AS sv, min(v) AS minv, max(v) AS maxv`
+    sum(v) AS sv, min(v) AS minv, max(v) AS maxv, sum(v * pow(2, -512)) AS svs, countIf(NOT isFinite(v)) AS nonfinite`
 
 // rangeFunction applies a range function to every window of a selector.
 func (b *builder) rangeFunction(f *plan.RangeFunction) (string, error) {
@@ -123,7 +123,7 @@ func rangeValue(fn string, rng time.Duration) (value, cond string, err error) {
 	case "sum_over_time":
 		return "sv AS v", "n >= 1", nil
 	case "avg_over_time":
-		return "sv / n AS v", "n >= 1", nil
+		return meanSQL("sv", "n", "svs", "nonfinite") + " AS v", "n >= 1", nil
 	case "count_over_time":
 		return "toFloat64(n) AS v", "n >= 1", nil
 	case "min_over_time":

@@ -6,7 +6,7 @@ range_1 AS (
     SELECT labels, i, ((1700000000000 + i * 60000) - 3600000) AS ws,
       count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
       sumIf(pv, pv > v AND pt > ((1700000000000 + i * 60000) - 3600000)) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
-      sum(v) AS sv, min(v) AS minv, max(v) AS maxv
+      sum(v) AS sv, min(v) AS minv, max(v) AS maxv, sum(v * pow(2, -512)) AS svs, countIf(NOT isFinite(v)) AS nonfinite
     FROM (
       SELECT labels, t, v,
         lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,

@@ -15,7 +15,7 @@ range_1 AS (
     SELECT labels, i, ((1700000000000 + i * 60000) - 300000) AS ws,
       count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
       sumIf(pv, pv > v AND pt > ((1700000000000 + i * 60000) - 300000)) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
-      sum(v) AS sv, min(v) AS minv, max(v) AS maxv
+      sum(v) AS sv, min(v) AS minv, max(v) AS maxv, sum(v * pow(2, -512)) AS svs, countIf(NOT isFinite(v)) AS nonfinite
     FROM (
       SELECT labels, t, v,
         lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,
@@ -59,7 +59,7 @@ range_3 AS (
     SELECT labels, i, ((1700000000000 + i * 60000) - 300000) AS ws,
       count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
       sumIf(pv, pv > v AND pt > ((1700000000000 + i * 60000) - 300000)) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
-      sum(v) AS sv, min(v) AS minv, max(v) AS maxv
+      sum(v) AS sv, min(v) AS minv, max(v) AS maxv, sum(v * pow(2, -512)) AS svs, countIf(NOT isFinite(v)) AS nonfinite
     FROM (
       SELECT labels, t, v,
         lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,
@@ -96,7 +96,7 @@ op_5 AS (
     INNER JOIN (SELECT labels, i, v, arrayFilter(x -> NOT has(CAST(['__name__'], 'Array(String)'), x.1), labels) AS sig, count() OVER (PARTITION BY sig, i) AS dup FROM sum_4) AS o
       ON m.sig = o.sig AND m.i = o.i
   )
-  WHERE keep AND checked = 0
+  WHERE checked = 0 AND keep
 )
 SELECT arrayMap(x -> x.1, labels) AS names, arrayMap(x -> x.2, labels) AS values, groupArray(i) AS idx, groupArray(v) AS vals
 FROM (

@@ -45,7 +45,7 @@ op_3 AS (
     INNER JOIN (SELECT labels, i, v, arrayFilter(x -> has(CAST(['instance'], 'Array(String)'), x.1), labels) AS sig, count() OVER (PARTITION BY sig, i) AS dup FROM selector_2) AS o
       ON m.sig = o.sig AND m.i = o.i
   )
-  WHERE keep AND checked = 0
+  WHERE checked = 0 AND keep
 )
 SELECT arrayMap(x -> x.1, labels) AS names, arrayMap(x -> x.2, labels) AS values, groupArray(i) AS idx, groupArray(v) AS vals
 FROM (
