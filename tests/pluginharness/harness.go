@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -226,8 +227,10 @@ func (p *Plugin) QueryData(ctx context.Context, ds backend.DataSourceInstanceSet
 
 // CallResource performs one resource call and gathers its streamed answer.
 func (p *Plugin) CallResource(ctx context.Context, ds backend.DataSourceInstanceSettings, method, path string, body []byte) (*backend.CallResourceResponse, error) {
+	// As Grafana sends it: the path without the query, the URL with it.
+	resourcePath, _, _ := strings.Cut(path, "?")
 	stream, err := p.Resource.CallResource(ctx, &pluginv2.CallResourceRequest{
-		PluginContext: pluginContext(ds), Method: method, Path: path, Url: "/" + path, Body: body,
+		PluginContext: pluginContext(ds), Method: method, Path: resourcePath, Url: "/" + path, Body: body,
 	})
 	if err != nil {
 		return nil, err
