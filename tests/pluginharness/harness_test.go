@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/forma3d/meshmetrics/tests/otelfixture"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
-
-	"github.com/forma3d/meshmetrics/tests/clickhouse/chtest"
 )
 
 func ctx(t *testing.T) context.Context {
@@ -134,27 +133,42 @@ func TestQueryDataWithBadSettingsNamesTheSetting(t *testing.T) {
 	}
 }
 
-// Against a live ClickHouse the health check is OK and reports the server
-// version, over both protocols' settings path (HTTP here: the embedded
-// server speaks only HTTP).
+// Against a live ClickHouse the health check walks from the connection to
+// the data: the exporter's tables, then fresh mesh metrics; it reports the
+// server version, the SQL strategy and the tables' TTL.
 func TestCheckHealthAgainstEmbeddedClickHouse(t *testing.T) {
-	ch := chtest.Start(t)
+	ch, conn := otelfixture.Start(t)
 	host, port, err := net.SplitHostPort(ch.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := Start(t)
-	ds := datasource(t, "live", map[string]any{"host": host, "port": port, "protocol": "http", "database": "default"}, nil)
-	res, err := p.CheckHealth(ctx(t), ds)
-	if err != nil {
-		t.Fatalf("CheckHealth: %v", err)
+	health := func(uid, database, want string, status backend.HealthStatus) {
+		t.Helper()
+		ds := datasource(t, uid, map[string]any{"host": host, "port": port, "protocol": "http", "database": database}, nil)
+		res, err := p.CheckHealth(ctx(t), ds)
+		if err != nil {
+			t.Fatalf("CheckHealth: %v", err)
+		}
+		if res.Status != status || !strings.Contains(res.Message, want) {
+			t.Fatalf("got %v %q, want %v containing %q", res.Status, res.Message, status, want)
+		}
 	}
-	if res.Status != backend.HealthStatusOk || !strings.Contains(res.Message, "connected to ClickHouse 26.") {
-		t.Fatalf("got %v %q, want OK with the server version", res.Status, res.Message)
+	health("no-tables", "default", "table default.otel_metrics_sum does not exist", backend.HealthStatusError)
+	health("no-mesh", "otel", "no Traefik Mesh metrics", backend.HealthStatusError)
+
+	otelfixture.Insert(t, conn, "otel_metrics_sum", "traefik_service_requests_total", map[string]string{"service": "a@http", "code": "200"},
+		[]otelfixture.Point{{At: time.Now().Add(-30 * time.Second), Value: 5}})
+	health("mesh", "otel", "mesh metrics present, newest sample 3", backend.HealthStatusOk)
+	health("mesh-2", "otel", "ClickHouse 26.5", backend.HealthStatusOk)
+	health("mesh-3", "otel", "SQL strategy native; TTL otel_metrics_gauge: none", backend.HealthStatusOk)
+	if err := conn.Exec(context.Background(), "ALTER TABLE otel.otel_metrics_sum MODIFY TTL toDateTime(TimeUnix) + INTERVAL 90 DAY"); err != nil {
+		t.Fatal(err)
 	}
+	health("mesh-ttl", "otel", "otel_metrics_sum: toDateTime(TimeUnix) + toIntervalDay(90)", backend.HealthStatusOk)
 
 	missing := datasource(t, "missing-db", map[string]any{"host": host, "port": port, "protocol": "http", "database": "nope"}, nil)
-	res, err = p.CheckHealth(ctx(t), missing)
+	res, err := p.CheckHealth(ctx(t), missing)
 	if err != nil {
 		t.Fatalf("CheckHealth: %v", err)
 	}
