@@ -25,10 +25,22 @@ type Query struct {
 	// MinStep is a Grafana interval such as "30s"; empty means none.
 	MinStep string `json:"minStep,omitempty"`
 	// SourceLabel and TargetLabel name the labels a service graph's edges
-	// are drawn between.
+	// are drawn between (defaults: instance, the proxy, and service).
 	SourceLabel string `json:"sourceLabel,omitempty"`
 	TargetLabel string `json:"targetLabel,omitempty"`
+	// ErrorExpr and LatencyExpr are a service graph's optional per-edge
+	// error rate and latency (seconds), aggregated by the same two labels
+	// as Expr, the request rate.
+	ErrorExpr   string `json:"errorExpr,omitempty"`
+	LatencyExpr string `json:"latencyExpr,omitempty"`
 }
+
+// Service graph defaults: Traefik Mesh metrics name the destination in
+// "service" and carry no source service, so the source is the proxy.
+const (
+	DefaultSourceLabel = "instance"
+	DefaultTargetLabel = "service"
+)
 
 // QueryError is a problem with one query's JSON, naming its field.
 type QueryError struct {
@@ -68,6 +80,19 @@ func ParseQuery(raw json.RawMessage) (Query, error) {
 	if q.MinStep != "" {
 		if _, err := q.MinStepDuration(); err != nil {
 			return q, err
+		}
+	}
+	if q.QueryType == QueryTypeServiceGraph {
+		q.SourceLabel = strings.TrimSpace(q.SourceLabel)
+		q.TargetLabel = strings.TrimSpace(q.TargetLabel)
+		if q.SourceLabel == "" {
+			q.SourceLabel = DefaultSourceLabel
+		}
+		if q.TargetLabel == "" {
+			q.TargetLabel = DefaultTargetLabel
+		}
+		if q.SourceLabel == q.TargetLabel {
+			return q, &QueryError{Field: "targetLabel", Problem: fmt.Sprintf("source and target label are both %q: edges need two different labels", q.SourceLabel)}
 		}
 	}
 	return q, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/forma3d/meshmetrics/pkg/chconn"
 	"github.com/forma3d/meshmetrics/pkg/dialect"
+	"github.com/forma3d/meshmetrics/pkg/engine"
 	"github.com/forma3d/meshmetrics/pkg/frames"
 	"github.com/forma3d/meshmetrics/pkg/models"
 )
@@ -53,19 +55,27 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 	}
 	minStep, _ := q.MinStepDuration() // checked by ParseQuery
 	step := Step(dq.TimeRange.From, dq.TimeRange.To, dq.Interval, minStep, dq.MaxDataPoints)
-	expr := dialect.ExpandMacros(q.Expr, dialect.Macros{
+	macros := dialect.Macros{
 		Interval:       step,
 		ScrapeInterval: d.settings.ScrapeInterval,
 		Range:          dq.TimeRange.To.Sub(dq.TimeRange.From),
-	})
+	}
+	expr := dialect.ExpandMacros(q.Expr, macros)
 	switch q.QueryType {
-	case models.QueryTypeRange:
+	case models.QueryTypeRange, models.QueryTypeHeatmap:
 		start, end := alignToStep(dq.TimeRange.From, dq.TimeRange.To, step)
 		res, err := d.engine.RangeQuery(ctx, expr, start, end, step)
 		if err != nil {
 			return d.queryError(err)
 		}
-		return backend.DataResponse{Frames: frames.TimeSeries(res, q.LegendFormat, dq.RefID)}
+		if q.QueryType == models.QueryTypeRange {
+			return backend.DataResponse{Frames: frames.TimeSeries(res, q.LegendFormat, dq.RefID)}
+		}
+		fr, err := frames.Heatmap(res, dq.RefID)
+		if err != nil {
+			return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, err.Error())
+		}
+		return backend.DataResponse{Frames: fr}
 	case models.QueryTypeInstant, models.QueryTypeTable:
 		res, err := d.engine.InstantQuery(ctx, expr, dq.TimeRange.To)
 		if err != nil {
@@ -76,9 +86,43 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		}
 		return backend.DataResponse{Frames: frames.Numeric(res, q.LegendFormat, dq.RefID)}
 	}
-	// Say so rather than return anything that looks like data.
-	return backend.ErrDataResponseWithSource(backend.StatusNotImplemented, backend.ErrorSourcePlugin,
-		fmt.Sprintf("query type %q is not available in this build yet: use range, instant or table", q.QueryType))
+	return d.serviceGraph(ctx, q, dq, macros)
+}
+
+// serviceGraph evaluates the graph's queries at the end of the time range
+// and draws their (source, target) series as nodes and edges.
+func (d *Datasource) serviceGraph(ctx context.Context, q models.Query, dq backend.DataQuery, macros dialect.Macros) backend.DataResponse {
+	g := frames.Graph{SourceLabel: q.SourceLabel, TargetLabel: q.TargetLabel, SourceKind: sourceKind(q.SourceLabel)}
+	for _, part := range []struct {
+		field, expr string
+		dst         **engine.Result
+	}{{"expr", q.Expr, &g.Requests}, {"errorExpr", q.ErrorExpr, &g.Errors}, {"latencyExpr", q.LatencyExpr, &g.Latency}} {
+		if strings.TrimSpace(part.expr) == "" {
+			continue
+		}
+		res, err := d.engine.InstantQuery(ctx, dialect.ExpandMacros(part.expr, macros), dq.TimeRange.To)
+		if err != nil {
+			r := d.queryError(err)
+			r.Error = fmt.Errorf("%s: %w", part.field, r.Error)
+			return r
+		}
+		*part.dst = res
+	}
+	fr, err := frames.ServiceGraph(g, dq.RefID)
+	if err != nil {
+		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, err.Error())
+	}
+	return backend.DataResponse{Frames: fr}
+}
+
+// sourceKind says what a graph's source nodes are. Traefik Mesh metrics
+// name the destination only: the honest source is the proxy.
+func sourceKind(label string) string {
+	switch label {
+	case "instance", "pod", "node":
+		return fmt.Sprintf("Traefik Mesh proxy (label %s): the mesh's metrics carry no source service", label)
+	}
+	return fmt.Sprintf("source label %s", label)
 }
 
 // queryError attributes an engine error: a bad expression or a limit is the

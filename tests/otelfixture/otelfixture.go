@@ -107,3 +107,37 @@ func InsertTemporality(t *testing.T, conn driver.Conn, table, metric string, att
 		t.Fatal(err)
 	}
 }
+
+// HistogramPoint is one classic histogram point: per-bucket (not
+// cumulative) counts, one more than the finite bounds, as the exporter
+// stores them.
+type HistogramPoint struct {
+	At     time.Time
+	Bounds []float64
+	Counts []uint64
+	Sum    float64
+}
+
+// InsertHistogram writes points of one histogram series into
+// otel_metrics_histogram from job "mesh", instance "proxy-a:8080".
+func InsertHistogram(t *testing.T, conn driver.Conn, metric string, attrs map[string]string, pts []HistogramPoint) {
+	t.Helper()
+	batch, err := conn.PrepareBatch(context.Background(),
+		"INSERT INTO otel.otel_metrics_histogram (ResourceAttributes, ServiceName, MetricName, Attributes, StartTimeUnix, TimeUnix, Count, Sum, BucketCounts, ExplicitBounds, Flags, AggregationTemporality)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := map[string]string{"service.name": "mesh", "service.instance.id": "proxy-a:8080"}
+	for _, p := range pts {
+		var count uint64
+		for _, c := range p.Counts {
+			count += c
+		}
+		if err := batch.Append(res, "mesh", metric, attrs, time.Unix(0, 0), p.At, count, p.Sum, p.Counts, p.Bounds, uint32(0), int32(2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+}
