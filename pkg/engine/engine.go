@@ -48,6 +48,10 @@ type Config struct {
 	// MaxPoints bounds the points per series of a range query (default
 	// 11,000, as Prometheus).
 	MaxPoints int
+	// QueryTimeout bounds one statement (0: none beyond the caller's
+	// context). clickhouse-go turns the deadline into the server's
+	// max_execution_time (plus 5 s), so the server stops the query too.
+	QueryTimeout time.Duration
 	// Strategy is the SQL strategy: "portable" (any ClickHouse from 23.8),
 	// "native" (ClickHouse's timeSeries*ToGrid functions for rate,
 	// increase, delta, irate and idelta; 25.9+) or "auto" (the default:
@@ -191,9 +195,14 @@ func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want Valu
 		return nil, err
 	}
 	began := time.Now()
+	if e.cfg.QueryTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.cfg.QueryTimeout)
+		defer cancel()
+	}
 	rows, err := e.conn.Query(ctx, sql)
 	if err != nil {
-		return nil, queryError(err)
+		return nil, e.timeoutError(queryError(err))
 	}
 	defer rows.Close()
 	res := &Result{Type: want, SQL: sql}
@@ -222,7 +231,7 @@ func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want Valu
 		res.Series = append(res.Series, s)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, queryError(err)
+		return nil, e.timeoutError(queryError(err))
 	}
 	res.Stats.Elapsed = time.Since(began)
 	if scalar && len(res.Series) == 0 {

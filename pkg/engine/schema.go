@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
 
@@ -58,6 +59,20 @@ func (e *Engine) detectSchema(ctx context.Context) (sqlgen.Schema, error) {
 	return s, nil
 }
 
+// ErrQueryTimeout marks a query stopped by the query timeout, on the
+// server (max_execution_time) or in the client.
+var ErrQueryTimeout = errors.New("the query took longer than the query timeout allows: narrow the time range or the selector, or raise the timeout")
+
+// timeoutError says "timeout" plainly for the client-side ways a query
+// runs out of time (the context's deadline, the HTTP read timeout).
+func (e *Engine) timeoutError(err error) error {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() || strings.Contains(err.Error(), "timeout awaiting response headers") {
+		return fmt.Errorf("%w (%s)", ErrQueryTimeout, e.cfg.QueryTimeout)
+	}
+	return err
+}
+
 // ClickHouse error codes the engine explains.
 const (
 	codeTimeout  = 159 // TIMEOUT_EXCEEDED
@@ -83,7 +98,7 @@ func queryError(err error) error {
 		}
 		return errors.New(ex.Message)
 	case codeTimeout:
-		return fmt.Errorf("the query took longer than the query timeout (max_execution_time) allows: narrow the time range or raise the timeout: %s", ex.Message)
+		return fmt.Errorf("%w (the server's max_execution_time): %s", ErrQueryTimeout, ex.Message)
 	case codeMemLimit:
 		return fmt.Errorf("the query needs more memory than the server allows: narrow the time range or the selector: %s", ex.Message)
 	}

@@ -54,7 +54,9 @@ func engineConfig(s models.Settings) engine.Config {
 		Tables:    engine.Tables{Sum: s.Tables.Sum, Gauge: s.Tables.Gauge, Histogram: s.Tables.Histogram},
 		Lookback:  s.LookbackDelta,
 		MaxSeries: s.MaxSeries,
-		Strategy:  s.SQLStrategy, // auto, native and portable mean the same to both
+		// The pool's read timeout is the same: the client gives up then.
+		QueryTimeout: s.QueryTimeout,
+		Strategy:     s.SQLStrategy, // auto, native and portable mean the same to both
 	}
 }
 

@@ -133,7 +133,7 @@ func (d *Datasource) queryError(err error) backend.DataResponse {
 	status := backend.StatusBadRequest
 	switch {
 	case errors.As(err, &de):
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, engine.ErrQueryTimeout), errors.Is(err, context.DeadlineExceeded):
 		status = backend.StatusTimeout
 	case errors.Is(err, context.Canceled):
 		status = backend.Status(499)
