@@ -77,7 +77,7 @@ func checkCall(expr string, c *parser.Call) error {
 
 func checkArg(expr string, c *parser.Call, arg parser.Expr, shape argShape) error {
 	pos := arg.PositionRange().Start
-	inner := unparen(arg)
+	inner := Unparen(arg)
 	switch shape {
 	case numberArg:
 		if _, ok := NumberValue(inner); !ok {
@@ -109,7 +109,7 @@ func checkArg(expr string, c *parser.Call, arg parser.Expr, shape argShape) erro
 
 // NumberValue reads a number literal, allowing a leading minus.
 func NumberValue(e parser.Expr) (float64, bool) {
-	switch n := unparen(e).(type) {
+	switch n := Unparen(e).(type) {
 	case *parser.NumberLiteral:
 		return n.Val, true
 	case *parser.UnaryExpr:

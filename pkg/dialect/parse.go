@@ -196,7 +196,8 @@ func checkBinary(expr string, b *parser.BinaryExpr) error {
 	return nil
 }
 
-func unparen(e parser.Expr) parser.Expr {
+// Unparen strips the parentheses around an expression.
+func Unparen(e parser.Expr) parser.Expr {
 	for {
 		p, ok := e.(*parser.ParenExpr)
 		if !ok {

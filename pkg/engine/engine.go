@@ -252,14 +252,7 @@ func orderTopK(expr string, series []Series) {
 	if err != nil {
 		return
 	}
-	for {
-		p, ok := ast.(*parser.ParenExpr)
-		if !ok {
-			break
-		}
-		ast = p.Expr
-	}
-	agg, ok := ast.(*parser.AggregateExpr)
+	agg, ok := dialect.Unparen(ast).(*parser.AggregateExpr)
 	if !ok || (agg.Op != parser.TOPK && agg.Op != parser.BOTTOMK) {
 		return
 	}

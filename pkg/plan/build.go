@@ -138,7 +138,7 @@ func (b *builder) binary(e *parser.BinaryExpr) (Node, error) {
 
 func (b *builder) call(c *parser.Call) (Node, error) {
 	name := c.Func.Name
-	if ms, ok := unparen(firstArg(c)).(*parser.MatrixSelector); ok {
+	if ms, ok := dialect.Unparen(firstArg(c)).(*parser.MatrixSelector); ok {
 		vs := ms.VectorSelector.(*parser.VectorSelector)
 		sel, err := b.selector(vs)
 		if err != nil {
@@ -172,7 +172,7 @@ func (b *builder) call(c *parser.Call) (Node, error) {
 		call.Number, _ = dialect.NumberValue(c.Args[1])
 	case "label_replace":
 		for _, a := range c.Args[1:] {
-			call.Strings = append(call.Strings, unparen(a).(*parser.StringLiteral).Val)
+			call.Strings = append(call.Strings, dialect.Unparen(a).(*parser.StringLiteral).Val)
 		}
 	case "absent":
 		call.AbsentLabels = absentLabels(c.Args[0])
@@ -208,14 +208,4 @@ func firstArg(c *parser.Call) parser.Expr {
 		return nil
 	}
 	return c.Args[0]
-}
-
-func unparen(e parser.Expr) parser.Expr {
-	for {
-		p, ok := e.(*parser.ParenExpr)
-		if !ok {
-			return e
-		}
-		e = p.Expr
-	}
 }

@@ -31,27 +31,31 @@ func Start(t *testing.T) (*chtest.Server, driver.Conn) {
 	t.Cleanup(func() { _ = conn.Close() })
 	ctx := context.Background()
 	exec(t, conn, "CREATE DATABASE IF NOT EXISTS otel")
-	_, file, _, _ := runtime.Caller(0)
 	for _, kind := range []string{"sum", "gauge", "histogram"} {
-		ddl, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "clickhouse", "testdata", "otel_"+kind+"_table.sql"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := conn.Exec(ctx, stripComments(string(ddl))); err != nil {
+		if err := conn.Exec(ctx, ExporterSQL(t, "otel_"+kind+"_table.sql")); err != nil {
 			t.Fatalf("create otel_metrics_%s: %v", kind, err)
 		}
 	}
 	return srv, conn
 }
 
-func stripComments(sql string) string {
+// ExporterSQL is one of the clickhouse exporter's statements as rendered
+// for v0.161.0 in tests/clickhouse/testdata (e.g. "otel_sum_table.sql"),
+// without its provenance comments.
+func ExporterSQL(t testing.TB, name string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "clickhouse", "testdata", name))
+	if err != nil {
+		t.Fatalf("read exporter statement: %v", err)
+	}
 	var out []string
-	for _, line := range strings.Split(sql, "\n") {
+	for _, line := range strings.Split(string(b), "\n") {
 		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
 			out = append(out, line)
 		}
 	}
-	return strings.Join(out, "\n")
+	return strings.TrimSpace(strings.Join(out, "\n"))
 }
 
 func exec(t *testing.T, conn driver.Conn, sql string, args ...any) {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/forma3d/meshmetrics/tests/otelfixture"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -23,23 +23,6 @@ const otelDatabase = "otel"
 // tableKinds are the exporter's tables that the data set fills: counters
 // (cumulative monotonic sums), gauges and classic histograms.
 var tableKinds = map[kind]string{counter: "sum", gauge: "gauge", histogram: "histogram"}
-
-// exporterSQL reads one of the exporter's statements as rendered for
-// v0.161.0 in tests/clickhouse/testdata, without the provenance comments.
-func exporterSQL(t testing.TB, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "clickhouse", "testdata", name))
-	if err != nil {
-		t.Fatalf("read exporter statement: %v", err)
-	}
-	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-			lines = append(lines, l)
-		}
-	}
-	return strings.TrimSpace(strings.Join(lines, "\n"))
-}
 
 // startClickHouse starts the embedded ClickHouse, loads the data set in the
 // exporter's schema, checks it reads back, and returns a connection to the
@@ -66,7 +49,7 @@ func startClickHouse(t testing.TB, ds *dataset) driver.Conn {
 		t.Fatalf("create database: %v", err)
 	}
 	for _, k := range []kind{counter, gauge, histogram} {
-		if err := admin.Exec(ctx, exporterSQL(t, "otel_"+tableKinds[k]+"_table.sql")); err != nil {
+		if err := admin.Exec(ctx, otelfixture.ExporterSQL(t, "otel_"+tableKinds[k]+"_table.sql")); err != nil {
 			t.Fatalf("create %s table: %v", tableKinds[k], err)
 		}
 	}
@@ -103,7 +86,7 @@ func insertRows(ctx context.Context, t testing.TB, conn driver.Conn, ds *dataset
 	for len(rows) > 0 {
 		end := sort.Search(len(rows), func(i int) bool { return rows[i].t >= rows[0].t+batchSpan })
 		for _, k := range []kind{counter, gauge, histogram} {
-			batch, err := conn.PrepareBatch(ctx, exporterSQL(t, "otel_"+tableKinds[k]+"_insert.sql"))
+			batch, err := conn.PrepareBatch(ctx, otelfixture.ExporterSQL(t, "otel_"+tableKinds[k]+"_insert.sql"))
 			if err != nil {
 				return err
 			}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -20,6 +18,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/forma3d/meshmetrics/tests/clickhouse/chtest"
+	"github.com/forma3d/meshmetrics/tests/otelfixture"
 )
 
 const otelDatabase = "otel"
@@ -55,21 +54,14 @@ func startClickHouse(t testing.TB) driver.Conn {
 	return conn
 }
 
-// exporterDDL is the v0.161.0 CREATE TABLE of tests/clickhouse/testdata
-// without its comments, with nanosecond timestamps (see startClickHouse).
+// exporterDDL is the v0.161.0 CREATE TABLE with nanosecond timestamps
+// (see startClickHouse).
 func exporterDDL(t testing.TB, kind string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "clickhouse", "testdata", "otel_"+kind+"_table.sql"))
-	if err != nil {
-		t.Fatalf("read exporter DDL: %v", err)
-	}
 	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
+	for _, l := range strings.Split(otelfixture.ExporterSQL(t, "otel_"+kind+"_table.sql"), "\n") {
 		trimmed := strings.TrimSpace(l)
-		switch {
-		case strings.HasPrefix(trimmed, "--"):
-			continue
-		case strings.HasPrefix(trimmed, "TimeUnix DateTime "), strings.HasPrefix(trimmed, "StartTimeUnix DateTime "):
+		if strings.HasPrefix(trimmed, "TimeUnix DateTime ") || strings.HasPrefix(trimmed, "StartTimeUnix DateTime ") {
 			l = strings.Replace(l, "DateTime ", "DateTime64(9) ", 1)
 		}
 		lines = append(lines, l)
