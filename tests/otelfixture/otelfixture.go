@@ -21,7 +21,7 @@ import (
 
 // Start starts the embedded ClickHouse with the exporter's tables and
 // returns the server and a clickhouse-go (HTTP) connection to it.
-func Start(t *testing.T) (*chtest.Server, driver.Conn) {
+func Start(t testing.TB) (*chtest.Server, driver.Conn) {
 	t.Helper()
 	srv := chtest.Start(t)
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr}, Protocol: clickhouse.HTTP})
@@ -58,7 +58,7 @@ func ExporterSQL(t testing.TB, name string) string {
 	return strings.TrimSpace(strings.Join(out, "\n"))
 }
 
-func exec(t *testing.T, conn driver.Conn, sql string, args ...any) {
+func exec(t testing.TB, conn driver.Conn, sql string, args ...any) {
 	t.Helper()
 	if err := conn.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)
