@@ -8,15 +8,31 @@ export interface MeshQuery extends DataQuery {
   expr: string;
   legendFormat?: string;
   queryType?: MeshQueryType;
+  /** A Grafana interval such as "30s"; empty for none. */
   minStep?: string;
+  /** Service graph: the label edges start from (default instance, the proxy). */
   sourceLabel?: string;
+  /** Service graph: the label edges end at (default service). */
   targetLabel?: string;
+  /** Service graph: optional per-edge error rate, aggregated by the two labels. */
+  errorExpr?: string;
+  /** Service graph: optional per-edge latency in seconds, aggregated by the two labels. */
+  latencyExpr?: string;
 }
 
 export const DEFAULT_QUERY: Partial<MeshQuery> = {
   expr: '',
   queryType: 'range',
 };
+
+/** Service graph defaults of the backend (pkg/models/query.go). */
+export const DEFAULT_SOURCE_LABEL = 'instance';
+export const DEFAULT_TARGET_LABEL = 'service';
+
+/** A template variable's query: label_values(…), metrics(…) or query_result(…). */
+export interface MeshVariableQuery extends DataQuery {
+  query: string;
+}
 
 export type ClickHouseProtocol = 'native' | 'http';
 export type SqlStrategy = 'auto' | 'native' | 'portable';
@@ -52,4 +68,12 @@ export interface MeshSecureJsonData {
   tlsCACert?: string;
   tlsClientCert?: string;
   tlsClientKey?: string;
+}
+
+/** One metric of the backend's `metrics` resource. */
+export interface MetricInfo {
+  name: string;
+  type: string;
+  unit?: string;
+  description?: string;
 }
