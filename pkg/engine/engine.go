@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/forma3d/meshmetrics/pkg/dialect"
@@ -48,6 +49,10 @@ type Config struct {
 	// MaxPoints bounds the points per series of a range query (default
 	// 11,000, as Prometheus).
 	MaxPoints int
+	// MaxRange bounds the time a query may read, from the first window's
+	// start to the last evaluation time (default 100 days: the exporter's
+	// tables keep 90).
+	MaxRange time.Duration
 	// QueryTimeout bounds one statement (0: none beyond the caller's
 	// context). clickhouse-go turns the deadline into the server's
 	// max_execution_time (plus 5 s), so the server stops the query too.
@@ -115,6 +120,9 @@ func New(conn driver.Conn, cfg Config) *Engine {
 	if cfg.MaxPoints <= 0 {
 		cfg.MaxPoints = 11000
 	}
+	if cfg.MaxRange <= 0 {
+		cfg.MaxRange = 100 * 24 * time.Hour
+	}
 	if cfg.Strategy == "" {
 		cfg.Strategy = StrategyAuto
 	}
@@ -161,6 +169,10 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (sql 
 		return "", false, err
 	}
 	behind, ahead := reach(ast)
+	span := time.Duration(grid.EndMs()-grid.StartMs)*time.Millisecond + behind + e.cfg.Lookback + ahead
+	if span > e.cfg.MaxRange {
+		return "", false, fmt.Errorf("the query reads %s of data (time range plus ranges, offsets and lookback), more than the maximum of %s: narrow the time range", model.Duration(span), model.Duration(e.cfg.MaxRange))
+	}
 	cat := &catalog{conn: e.conn, schema: schema,
 		fromMs: grid.StartMs - (behind + e.cfg.Lookback).Milliseconds(), toMs: grid.EndMs() + ahead.Milliseconds()}
 	p, err := plan.Build(ctx, ast, grid, plan.Options{Lookback: e.cfg.Lookback}, cat)

@@ -151,6 +151,32 @@ func TestStatementErrors(t *testing.T) {
 	}
 }
 
+func TestLimits(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	otelfixture.Insert(t, conn, "otel_metrics_gauge", "x", map[string]string{"i": "a"}, []otelfixture.Point{{At: t0, Value: 1}})
+	otelfixture.Insert(t, conn, "otel_metrics_gauge", "x", map[string]string{"i": "b"}, []otelfixture.Point{{At: t0, Value: 2}})
+	e := engine.New(conn, engine.Config{MaxSeries: 1, MaxRange: 24 * time.Hour})
+	ctx := context.Background()
+	for expr, want := range map[string]string{
+		`x`:                    "more than 1 series",
+		`rate(x[1d])`:          "more than the maximum of 1d",
+		`x offset 1d`:          "more than the maximum of 1d",
+		`sum(x)`:               "",
+		`max_over_time(x[1h])`: "more than 1 series",
+	} {
+		_, err := e.InstantQuery(ctx, expr, t0)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: error %v, want %q", expr, err, want)
+		}
+	}
+	if _, err := e.RangeQuery(ctx, `sum(x)`, t0.Add(-48*time.Hour), t0, time.Hour); err == nil || !strings.Contains(err.Error(), "narrow the time range") {
+		t.Errorf("a 2-day range: error %v", err)
+	}
+	if _, err := e.RangeQuery(ctx, `sum(x)`, t0.Add(-time.Hour), t0, 100*time.Millisecond); err == nil || !strings.Contains(err.Error(), "11000 points") {
+		t.Errorf("36001 points: error %v", err)
+	}
+}
+
 func TestInstantTopKIsOrderedByValue(t *testing.T) {
 	_, conn := otelfixture.Start(t)
 	for i, v := range map[string]float64{"a": 1, "b": 3, "c": 2} {
