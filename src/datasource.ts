@@ -14,6 +14,7 @@ import { lastValueFrom } from 'rxjs';
 import { expandMacros, parseDurationSeconds } from './explain';
 import { interpolateExpr } from './interpolate';
 import { parseVariableQuery, queryResultValues } from './metricFind';
+import { MeshVariableSupport } from './variables';
 import { DEFAULT_QUERY, MeshDataSourceOptions, MeshQuery, MeshVariableQuery, MetricInfo } from './types';
 
 interface ResourceAnswer<T> {
@@ -43,6 +44,7 @@ export class DataSource extends DataSourceWithBackend<MeshQuery, MeshDataSourceO
   constructor(instanceSettings: DataSourceInstanceSettings<MeshDataSourceOptions>) {
     super(instanceSettings);
     this.scrapeSeconds = parseDurationSeconds(instanceSettings.jsonData?.scrapeInterval ?? '') ?? 15;
+    this.variables = new MeshVariableSupport(this);
   }
 
   getDefaultQuery(_: CoreApp): Partial<MeshQuery> {

@@ -5,6 +5,7 @@ import { QueryEditor } from './components/QueryEditor';
 import { DataSource } from './datasource';
 import { MeshDataSourceOptions, MeshQuery } from './types';
 
+// Template variables: DataSource.variables (src/variables.ts).
 export const plugin = new DataSourcePlugin<DataSource, MeshQuery, MeshDataSourceOptions>(DataSource)
   .setConfigEditor(ConfigEditor)
   .setQueryEditor(QueryEditor);

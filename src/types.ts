@@ -40,7 +40,8 @@ export type SqlStrategy = 'auto' | 'native' | 'portable';
 /** jsonData of a datasource; mirrors pkg/models/settings.go. */
 export interface MeshDataSourceOptions extends DataSourceJsonData {
   host?: string;
-  port?: number;
+  /** A number; a numeric string is accepted too (provisioning from env). */
+  port?: number | string;
   protocol?: ClickHouseProtocol;
   secure?: boolean;
   tlsSkipVerify?: boolean;
@@ -55,11 +56,11 @@ export interface MeshDataSourceOptions extends DataSourceJsonData {
   exponentialHistogramTable?: string;
   dialTimeout?: string;
   queryTimeout?: string;
-  maxOpenConns?: number;
+  maxOpenConns?: number | string;
   lookbackDelta?: string;
   scrapeInterval?: string;
   sqlStrategy?: SqlStrategy;
-  maxSeries?: number;
+  maxSeries?: number | string;
 }
 
 /** secureJsonData: sent to the backend only, never read back. */

@@ -65,4 +65,113 @@ describe('ConfigEditor', () => {
     expect(last.secureJsonData?.password).toBe('');
     expect(last.jsonData).toEqual({ host: 'h' });
   });
+
+  function lastSettings(fn: jest.Mock<void, [Settings]>): Settings {
+    return fn.mock.calls[fn.mock.calls.length - 1][0];
+  }
+
+  it('shows the exporter defaults as placeholders and the protocol default port', () => {
+    const { rerender } = render(<ConfigEditor options={settings({ host: 'h' })} onOptionsChange={jest.fn()} />);
+    for (const table of [
+      'otel_metrics_sum',
+      'otel_metrics_gauge',
+      'otel_metrics_histogram',
+      'otel_metrics_summary',
+      'otel_metrics_exponential_histogram',
+    ]) {
+      expect(screen.getByPlaceholderText(table)).toBeInTheDocument();
+    }
+    expect(screen.getByPlaceholderText('otel')).toBeInTheDocument();
+    expect(screen.getByPlaceholderText('15s')).toBeInTheDocument();
+    rerender(
+      <ConfigEditor options={settings({ host: 'h', protocol: 'http', secure: true })} onOptionsChange={jest.fn()} />
+    );
+    expect(screen.getByPlaceholderText('8443')).toBeInTheDocument();
+  });
+
+  it('flags durations, limits and names the backend would refuse', () => {
+    render(
+      <ConfigEditor
+        options={settings({
+          host: 'h',
+          scrapeInterval: 'fast',
+          queryTimeout: '500ms',
+          maxSeries: 'lots',
+          maxOpenConns: 0,
+          sumTable: '1bad',
+        })}
+        onOptionsChange={jest.fn()}
+      />
+    );
+    expect(screen.getByText('Must be a duration such as 15s, 1m or 1m30s')).toBeInTheDocument();
+    expect(screen.getByText('Must be at least 1s')).toBeInTheDocument();
+    expect(screen.getByText('Must be a whole number from 1 to 1000000')).toBeInTheDocument();
+    expect(screen.getByText('Must be a whole number from 1 to 1000')).toBeInTheDocument();
+    expect(screen.getByText('Letters, digits and underscores, not starting with a digit')).toBeInTheDocument();
+  });
+
+  it('accepts well-formed values without messages and stores limits as numbers', () => {
+    const onOptionsChange = jest.fn<void, [Settings]>();
+    render(
+      <ConfigEditor
+        options={settings({
+          host: 'h',
+          scrapeInterval: '30s',
+          queryTimeout: '1m30s',
+          dialTimeout: '500ms',
+          maxSeries: 500,
+        })}
+        onOptionsChange={onOptionsChange}
+      />
+    );
+    expect(screen.queryByText(/^Must be/)).not.toBeInTheDocument();
+    fireEvent.change(screen.getByPlaceholderText('10'), { target: { value: '20' } });
+    expect(lastSettings(onOptionsChange).jsonData.maxOpenConns).toBe(20);
+  });
+
+  it('shows the TLS settings only for a secure connection, and clears them when TLS is turned off', () => {
+    const onOptionsChange = jest.fn<void, [Settings]>();
+    const { rerender } = render(<ConfigEditor options={settings({ host: 'h' })} onOptionsChange={onOptionsChange} />);
+    expect(screen.queryByText('With CA certificate')).not.toBeInTheDocument();
+    rerender(
+      <ConfigEditor
+        options={settings({ host: 'h', secure: true, tlsAuthWithCACert: true })}
+        onOptionsChange={onOptionsChange}
+      />
+    );
+    expect(screen.getByText('CA certificate is required')).toBeInTheDocument();
+    fireEvent.click(screen.getByLabelText(/^Secure connection/));
+    expect(lastSettings(onOptionsChange).jsonData).toEqual({
+      host: 'h',
+      secure: false,
+      tlsAuth: false,
+      tlsAuthWithCACert: false,
+      tlsSkipVerify: false,
+    });
+  });
+
+  it('keeps certificates in secureJsonData and resets a configured key', () => {
+    const onOptionsChange = jest.fn<void, [Settings]>();
+    render(
+      <ConfigEditor
+        options={settings({ host: 'h', secure: true, tlsAuth: true }, { tlsClientCert: true, tlsClientKey: true })}
+        onOptionsChange={onOptionsChange}
+      />
+    );
+    expect(screen.queryByText('Client key is required')).not.toBeInTheDocument();
+    const resets = screen.getAllByRole('button', { name: 'Reset' });
+    // Client certificate, client key, then the password.
+    fireEvent.click(resets[1]);
+    const last = lastSettings(onOptionsChange);
+    expect(last.secureJsonFields.tlsClientKey).toBe(false);
+    expect(last.secureJsonData?.tlsClientKey).toBe('');
+    expect(last.jsonData.tlsAuth).toBe(true);
+  });
+
+  it('stores the SQL strategy', () => {
+    const onOptionsChange = jest.fn<void, [Settings]>();
+    render(<ConfigEditor options={settings({ host: 'h' })} onOptionsChange={onOptionsChange} />);
+    fireEvent.click(screen.getByLabelText('Portable'));
+    expect(lastSettings(onOptionsChange).jsonData.sqlStrategy).toBe('portable');
+  });
 });
