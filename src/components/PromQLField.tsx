@@ -3,7 +3,7 @@ import { TimeRange, getDefaultTimeRange } from '@grafana/data';
 import { getTemplateSrv } from '@grafana/runtime';
 import { CodeEditor, Monaco, MonacoEditor, monacoTypes } from '@grafana/ui';
 
-import { LANGUAGE_ID, registerCompletion, registerPromQL } from '../language/monaco';
+import { keywords, LANGUAGE_ID, registerCompletion, registerPromQL } from '../language/monaco';
 import { MetadataSource } from '../language/suggestions';
 
 interface Props {
@@ -33,15 +33,12 @@ export function PromQLField({
   useEffect(() => {
     latest.current = { source, range, onChange, onRunQuery };
   });
-  const keywords = useRef<string[]>([]);
   const disposables = useRef<monacoTypes.IDisposable[]>([]);
 
   useEffect(() => () => disposables.current.forEach((d) => d.dispose()), []);
 
   const onBeforeEditorMount = (monaco: Monaco) => {
-    registerPromQL(monaco).then((words) => {
-      keywords.current = words;
-    });
+    registerPromQL(monaco);
   };
 
   const onEditorDidMount = (editor: MonacoEditor, monaco: Monaco) => {
@@ -50,7 +47,7 @@ export function PromQLField({
         source: latest.current.source,
         range: latest.current.range ?? getDefaultTimeRange(),
         vocabulary: {
-          keywords: keywords.current,
+          keywords,
           variables: getTemplateSrv()
             .getVariables()
             .map((v) => v.name),

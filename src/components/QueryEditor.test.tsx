@@ -72,6 +72,14 @@ describe('QueryEditor', () => {
     expect(items[0].range).toEqual({ startLineNumber: 1, endLineNumber: 1, startColumn: 10, endColumn: 20 });
   });
 
+  it('offers PromQL functions and dashboard variables as well', async () => {
+    setup();
+    const items = await complete('histogram_q');
+    expect(items.map((i) => i.label)).toContain('histogram_quantile');
+    expect((await complete('rate(m{a="x"}[$')).map((i) => i.label)).toContain('$__rate_interval');
+    expect((await complete('$')).map((i) => i.label)).toEqual(['$svc']);
+  });
+
   it('completes label names of the selector typed so far', async () => {
     const { getResource } = setup();
     const items = await complete('traefik_service_requests_total{code="200", se');

@@ -1,21 +1,17 @@
 import { fakeMonacoInstance } from '../test/fakeMonaco';
 import { LANGUAGE_ID, registerPromQL } from './monaco';
+import { language } from './promql';
 import { metricRegex, scopedSelector } from './suggestions';
 
-jest.mock('monaco-promql/promql/promql', () => ({
-  language: { keywords: ['rate', 'sum'], tokenizer: { root: [] } },
-  languageConfiguration: { brackets: [] },
-}));
-
 describe('registerPromQL', () => {
-  it('registers monaco-promql highlighting under our id and resolves to its keywords', async () => {
+  it('registers the PromQL Monarch definition under our id, once per Monaco', () => {
     const monaco = fakeMonacoInstance();
-    await expect(registerPromQL(monaco)).resolves.toEqual(['rate', 'sum']);
+    registerPromQL(monaco);
+    registerPromQL(monaco);
+    expect(monaco.languages.register).toHaveBeenCalledTimes(1);
     expect(monaco.languages.register).toHaveBeenCalledWith(expect.objectContaining({ id: LANGUAGE_ID }));
-    expect(monaco.languages.setMonarchTokensProvider).toHaveBeenCalledWith(
-      LANGUAGE_ID,
-      expect.objectContaining({ keywords: ['rate', 'sum'] })
-    );
+    expect(monaco.languages.setMonarchTokensProvider).toHaveBeenCalledWith(LANGUAGE_ID, language);
+    expect(language.keywords).toEqual(expect.arrayContaining(['rate', 'histogram_quantile', 'sum', 'by']));
   });
 });
 

@@ -2,29 +2,28 @@ import { TimeRange } from '@grafana/data';
 import type { Monaco, MonacoEditor, monacoTypes } from '@grafana/ui';
 
 import { completionContext } from './context';
+import { aggregations, functions, language, languageConfiguration } from './promql';
 import { MetadataSource, Suggestion, SuggestionKind, Vocabulary, fetchSuggestions } from './suggestions';
 
 /** Our own id, so no other plugin's "promql" completion provider answers in our editor. */
 export const LANGUAGE_ID = 'meshmetrics-promql';
 
-let keywords: Promise<string[]> | undefined;
+const registered = new WeakSet<Monaco>();
 
-/**
- * Registers PromQL highlighting from the monaco-promql package (loaded on
- * first use, in its own chunk) and resolves to its function and aggregation
- * names, which completion offers as well.
- */
-export function registerPromQL(monaco: Monaco): Promise<string[]> {
-  if (!keywords) {
-    monaco.languages.register({ id: LANGUAGE_ID, aliases: ['PromQL (Mesh Metrics)'] });
-    keywords = import('monaco-promql/promql/promql').then(({ language, languageConfiguration }) => {
-      monaco.languages.setMonarchTokensProvider(LANGUAGE_ID, language);
-      monaco.languages.setLanguageConfiguration(LANGUAGE_ID, languageConfiguration);
-      const words: unknown = language.keywords;
-      return Array.isArray(words) ? words.filter((w): w is string => typeof w === 'string') : [];
-    });
+/** Function, aggregation and keyword names, which completion offers too. */
+export const keywords: string[] = [...aggregations, ...functions];
+
+/** Registers PromQL highlighting with this Monaco instance, once. */
+export function registerPromQL(monaco: Monaco): void {
+  if (registered.has(monaco)) {
+    return;
   }
-  return keywords;
+  registered.add(monaco);
+  if (!monaco.languages.getLanguages().some((l) => l.id === LANGUAGE_ID)) {
+    monaco.languages.register({ id: LANGUAGE_ID, aliases: ['PromQL (Mesh Metrics)'] });
+  }
+  monaco.languages.setMonarchTokensProvider(LANGUAGE_ID, language);
+  monaco.languages.setLanguageConfiguration(LANGUAGE_ID, languageConfiguration);
 }
 
 /** What the completion provider reads at the time it is asked (the props of now). */

@@ -25,6 +25,7 @@ export const fakeMonaco = {
 /** A Monaco with only what the plugin touches; the real one cannot run in jsdom. */
 export function fakeMonacoInstance(): Monaco {
   const languages = {
+    getLanguages: () => [],
     register: jest.fn<void, [{ id: string }]>(),
     setMonarchTokensProvider: jest.fn<void, [string, unknown]>(),
     setLanguageConfiguration: jest.fn<void, [string, unknown]>(),
