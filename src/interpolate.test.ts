@@ -66,6 +66,21 @@ describe('template variables in expressions', () => {
     }
   });
 
+  it('makes an alternation that matches exactly the selected values', () => {
+    const hostile = ['a"|b', '.*', 'a\\b', '(x)', '$y^'];
+    const out = interpolate('m{p=~"$v"}', hostile, true);
+    // The literal's content unquoted (PromQL's double-quoted strings escape as JSON's do here),
+    // then anchored as Prometheus anchors a regex matcher.
+    const literal = /m\{p=~("(?:[^"\\]|\\.)*")\}/.exec(out);
+    const regex = new RegExp(`^(?:${JSON.parse(literal?.[1] ?? '""')})$`);
+    for (const value of hostile) {
+      expect(regex.test(value)).toBe(true);
+    }
+    for (const other of ['a', 'b', 'ab', 'anything', 'a\\\\b', 'x']) {
+      expect(regex.test(other)).toBe(false);
+    }
+  });
+
   it('escapes backslashes so the value reaches the regex literally', () => {
     // "a\\b" is the value a\b; regex-escaped it is a\\b, in a literal a\\\\b.
     expect(interpolate('m{p=~"$v"}', ['a\\b', 'c'], true)).toBe('m{p=~"(a\\\\\\\\b|c)"}');
