@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/forma3d/meshmetrics/pkg/dialect"
 )
 
 var _ backend.CallResourceHandler = (*Datasource)(nil)
@@ -72,7 +74,9 @@ func (d *Datasource) explain(ctx context.Context, q url.Values, from, to time.Ti
 		step = time.Duration(secs * float64(time.Second))
 	}
 	start, end := alignToStep(from, to, step)
-	return d.engine.Explain(ctx, q.Get("expr"), start, end, step)
+	// As QueryData would run it: Grafana's interval macros expanded.
+	expr := dialect.ExpandMacros(q.Get("expr"), dialect.Macros{Interval: step, ScrapeInterval: d.settings.ScrapeInterval, Range: to.Sub(from)})
+	return d.engine.Explain(ctx, expr, start, end, step)
 }
 
 // timeRange reads start and end (Unix seconds).

@@ -55,7 +55,7 @@ func TestResources(t *testing.T) {
 		}
 	}
 
-	status, body := call("explain?expr=" + url.QueryEscape(`sum(rate(traefik_service_requests_total[5m]))`) + "&" + rng)
+	status, body := call("explain?expr=" + url.QueryEscape(`sum(rate(traefik_service_requests_total[$__rate_interval]))`) + "&" + rng)
 	var explained struct{ Data string }
 	if err := json.Unmarshal([]byte(body), &explained); status != 200 || err != nil || !strings.Contains(explained.Data, "MetricName = 'traefik_service_requests_total'") {
 		t.Errorf("explain: %d %s", status, body)
