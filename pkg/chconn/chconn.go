@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -42,9 +43,12 @@ func Options(s models.Settings) (*clickhouse.Options, error) {
 			Username: s.Username,
 			Password: s.Secrets.Password,
 		},
-		Protocol:     clickhouse.Native,
-		DialTimeout:  s.DialTimeout,
-		ReadTimeout:  s.QueryTimeout,
+		Protocol:    clickhouse.Native,
+		DialTimeout: s.DialTimeout,
+		// The server stops a statement at the query timeout
+		// (max_execution_time); the client waits a little longer so a
+		// statement queued on a busy server gets the server's answer.
+		ReadTimeout:  s.QueryTimeout + 5*time.Second,
 		MaxOpenConns: s.MaxOpenConns,
 		MaxIdleConns: min(s.MaxOpenConns, 5),
 		ClientInfo: clickhouse.ClientInfo{

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -53,9 +54,9 @@ type Config struct {
 	// start to the last evaluation time (default 100 days: the exporter's
 	// tables keep 90).
 	MaxRange time.Duration
-	// QueryTimeout bounds one statement (0: none beyond the caller's
-	// context). clickhouse-go turns the deadline into the server's
-	// max_execution_time (plus 5 s), so the server stops the query too.
+	// QueryTimeout bounds one statement's run on the server
+	// (max_execution_time, whole seconds; 0: none). The caller's context
+	// still cancels it.
 	QueryTimeout time.Duration
 	// Strategy is the SQL strategy: "portable" (any ClickHouse from 23.8),
 	// "native" (ClickHouse's timeSeries*ToGrid functions for rate,
@@ -183,6 +184,22 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (sql 
 	return sql, p.Root.Scalar(), err
 }
 
+// statementContext is the context a statement runs in: cancelled with the
+// caller's, but without its deadline, which clickhouse-go would turn into
+// max_execution_time = deadline + 5 s, overriding the query timeout. The
+// server enforces the query timeout itself, so a statement queued behind
+// another (the embedded engine runs one at a time) is not cut short by a
+// clock that started before it ran.
+func (e *Engine) statementContext(ctx context.Context) (context.Context, func()) {
+	inner, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	if e.cfg.QueryTimeout > 0 {
+		secs := max(1, int(e.cfg.QueryTimeout.Seconds()))
+		inner = clickhouse.Context(inner, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": secs}))
+	}
+	return inner, func() { stop(); cancel() }
+}
+
 // reach is how far before the first evaluation time (the longest range
 // plus offset) and after the last one (the most negative offset) expr may
 // read samples, besides the lookback delta.
@@ -207,11 +224,8 @@ func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want Valu
 		return nil, err
 	}
 	began := time.Now()
-	if e.cfg.QueryTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, e.cfg.QueryTimeout)
-		defer cancel()
-	}
+	ctx, release := e.statementContext(ctx)
+	defer release()
 	rows, err := e.conn.Query(ctx, sql)
 	if err != nil {
 		return nil, e.timeoutError(queryError(err))
