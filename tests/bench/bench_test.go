@@ -1,0 +1,293 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/almost"
+
+	"github.com/forma3d/meshmetrics/pkg/engine"
+	"github.com/forma3d/meshmetrics/tests/clickhouse/chtest"
+)
+
+// queries are the three panels the issue names, each a range query over
+// the whole data set.
+var queries = []struct{ name, expr string }{
+	{"rate", `rate(traefik_service_requests_total[5m])`},
+	{"sum_by", `sum by (service) (rate(traefik_service_requests_total[5m]))`},
+	{"histogram_quantile", `histogram_quantile(0.99, sum by (le, service) (rate(traefik_service_request_duration_seconds_bucket[5m])))`},
+}
+
+var strategies = []string{engine.StrategyPortable, engine.StrategyNative}
+
+// env is one loaded data set: the embedded ClickHouse with an engine per
+// strategy, and Prometheus' storage with its engine.
+type env struct {
+	s       shape
+	srv     *chtest.Server
+	conn    driver.Conn
+	engines []*engine.Engine // in the order of strategies
+	prom    *promql.Engine
+	st      storage.Storage
+	// eventsCost is what reading system.events itself adds to SelectedRows.
+	eventsCost uint64
+	// overCap remembers, by strategy+expr, the peak RSS (MB) of queries
+	// that failed on the memory cap, so that later runs do not spend
+	// minutes failing again.
+	overCap map[string]float64
+}
+
+func BenchmarkDay(b *testing.B)  { benchShape(b, day.sized()) }
+func BenchmarkWeek(b *testing.B) { benchShape(b, week.sized()) }
+
+// benchShape loads the data set once (a parent benchmark runs once) and
+// measures each query in a sub-benchmark.
+func benchShape(b *testing.B, s shape) {
+	e := &env{s: s, overCap: map[string]float64{}}
+	e.srv, e.conn = loadClickHouse(b, s)
+	e.st = loadPrometheus(b, s)
+	for _, strategy := range strategies {
+		eng := engine.New(e.conn, engine.Config{Database: "otel", Strategy: strategy, MaxSeries: 100000})
+		// The first query reads the schema: do it before measuring.
+		if _, err := eng.Explain(context.Background(), "vector(1)", s.start(), s.end(), s.step); err != nil {
+			b.Fatal(err)
+		}
+		e.engines = append(e.engines, eng)
+	}
+	// As a Prometheus 3 server evaluates: 5 m lookback; limits out of the way.
+	e.prom = promql.NewEngine(promql.EngineOpts{MaxSamples: 1e9, Timeout: time.Hour, LookbackDelta: 5 * time.Minute})
+	before := e.selectedRows(b)
+	e.eventsCost = e.selectedRows(b) - before
+	b.Logf("%s: %d series per metric, %d scrapes each, step %v; clickhouse pid %d RSS %.0f MB after loading",
+		s.name, s.series(), s.scrapes, s.step, e.srv.PID(), procMB(strconv.Itoa(e.srv.PID()), "VmRSS"))
+	for _, q := range queries {
+		b.Run(q.name, func(b *testing.B) { benchQuery(b, e, q.expr) })
+	}
+}
+
+// selectedRows is ClickHouse's running count of rows read from tables.
+// chDB keeps no system.query_log and its X-ClickHouse-Summary counts the
+// result's rows, so rows read are this counter's difference around a
+// query; nothing else runs on the server meanwhile.
+func (e *env) selectedRows(b *testing.B) uint64 {
+	var n uint64
+	if err := e.conn.QueryRow(context.Background(), "SELECT value FROM system.events WHERE event = 'SelectedRows'").Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// benchQuery runs, per iteration, Prometheus then each strategy on the
+// same query, checks the strategies' answers against Prometheus', and
+// reports each side's mean time and their ratios from the same run.
+func benchQuery(b *testing.B, e *env, expr string) {
+	ctx := context.Background()
+	chPID := strconv.Itoa(e.srv.PID())
+	// The name lookup alone: Explain compiles (reading the catalog) but
+	// does not run the statement.
+	rows0 := e.selectedRows(b)
+	began := time.Now()
+	if _, err := e.engines[0].Explain(ctx, expr, e.s.start(), e.s.end(), e.s.step); err != nil {
+		b.Fatal(err)
+	}
+	compile := time.Since(began)
+	catalogRows := e.selectedRows(b) - rows0 - e.eventsCost
+
+	var (
+		took                  [3]time.Duration // portable, native, prometheus
+		rows                  [2]uint64
+		peakMB                [3]float64
+		promAlloc, promSample float64
+		points, mismatches    int
+		failed                [2]bool
+	)
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		runtime.GC()
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
+		if err := resetPeak("self"); err != nil {
+			b.Logf("cannot reset the peak RSS (%v): the MB columns are the process's peak so far", err)
+		}
+		b.StartTimer()
+		began := time.Now()
+		q, err := e.prom.NewRangeQuery(ctx, e.st, nil, expr, e.s.start(), e.s.end(), e.s.step)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res := q.Exec(ctx)
+		took[2] += time.Since(began)
+		b.StopTimer()
+		peakMB[2] = max(peakMB[2], procMB("self", "VmHWM"))
+		runtime.ReadMemStats(&ms1)
+		promAlloc += float64(ms1.TotalAlloc-ms0.TotalAlloc) / 1e6
+		if res.Err != nil {
+			b.Fatalf("prometheus: %v", res.Err)
+		}
+		matrix, err := res.Matrix()
+		if err != nil {
+			b.Fatal(err)
+		}
+		want := fromProm(matrix)
+		points = want.points()
+		promSample += float64(q.Stats().Samples.SamplesRead)
+		q.Close()
+
+		for si, eng := range e.engines {
+			if peak, ok := e.overCap[strategies[si]+expr]; ok {
+				failed[si], peakMB[si] = true, peak
+				continue
+			}
+			runtime.GC()
+			_ = resetPeak(chPID)
+			before := e.selectedRows(b)
+			b.StartTimer()
+			began := time.Now()
+			got, err := eng.RangeQuery(ctx, expr, e.s.start(), e.s.end(), e.s.step)
+			took[si] += time.Since(began)
+			b.StopTimer()
+			peakMB[si] = max(peakMB[si], procMB(chPID, "VmHWM"))
+			if err != nil && strings.Contains(err.Error(), "needs more memory than the server allows") {
+				// Over the cap: a result, not a bug. NaN marks it in every column.
+				b.Logf("FAILED: %s over the %.1f GB cap after %v (peak RSS %.0f MB): %.300s",
+					strategies[si], float64(*maxQueryMemory)/1e9, time.Since(began).Round(time.Second), procMB(chPID, "VmHWM"), err)
+				failed[si], e.overCap[strategies[si]+expr] = true, peakMB[si]
+				continue
+			}
+			if err != nil {
+				b.Fatalf("%s: %v", strategies[si], err)
+			}
+			rows[si] = e.selectedRows(b) - before - e.eventsCost
+			gotAnswer := fromEngine(got)
+			if diffs := compare(want, gotAnswer); len(diffs) > 0 {
+				mismatches += len(diffs)
+				b.Errorf("MISMATCH: %s differs from Prometheus in %d places on %s; first: %s", strategies[si], len(diffs), expr, strings.Join(diffs[:min(3, len(diffs))], "; "))
+			}
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	ms := func(d time.Duration) float64 { return float64(d) / n / 1e6 }
+	for si, strategy := range strategies {
+		b.ReportMetric(nanIf(failed[si], ms(took[si])), strategy+"-ms")
+		b.ReportMetric(nanIf(failed[si], float64(took[si])/float64(took[2])), strategy+"/prom")
+		b.ReportMetric(nanIf(failed[si], float64(rows[si])), strategy+"-rows")
+		b.ReportMetric(peakMB[si], strategy+"-MB")
+	}
+	b.ReportMetric(ms(took[2]), "prom-ms")
+	b.ReportMetric(float64(compile)/1e6, "compile-ms")
+	b.ReportMetric(float64(catalogRows), "catalog-rows")
+	b.ReportMetric(promSample/n, "prom-samples")
+	b.ReportMetric(float64(points), "points")
+	b.ReportMetric(peakMB[2], "prom-MB")
+	b.ReportMetric(promAlloc/n, "prom-alloc-MB")
+	b.ReportMetric(float64(mismatches), "mismatches")
+}
+
+func nanIf(failed bool, v float64) float64 {
+	if failed {
+		return math.NaN()
+	}
+	return v
+}
+
+// answer is a range query's answer keyed by label set (empty values
+// dropped, __name__ kept if present), each series' points in time order.
+type answer map[string][]point
+
+type point struct {
+	t int64 // unix ms
+	v float64
+}
+
+func (a answer) points() int {
+	n := 0
+	for _, ps := range a {
+		n += len(ps)
+	}
+	return n
+}
+
+func labelKey(pairs [][2]string) string {
+	var parts []string
+	for _, p := range pairs {
+		if p[1] != "" {
+			parts = append(parts, p[0]+"="+strconv.Quote(p[1]))
+		}
+	}
+	sort.Strings(parts)
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+func fromProm(m promql.Matrix) answer {
+	a := answer{}
+	for _, s := range m {
+		var pairs [][2]string
+		s.Metric.Range(func(l labels.Label) { pairs = append(pairs, [2]string{l.Name, l.Value}) })
+		ps := make([]point, len(s.Floats))
+		for i, f := range s.Floats {
+			ps[i] = point{f.T, f.F}
+		}
+		a[labelKey(pairs)] = ps
+	}
+	return a
+}
+
+func fromEngine(r *engine.Result) answer {
+	a := answer{}
+	for _, s := range r.Series {
+		var pairs [][2]string
+		for _, l := range s.Labels {
+			pairs = append(pairs, [2]string{l.Name, l.Value})
+		}
+		ps := make([]point, len(s.Points))
+		for i, p := range s.Points {
+			ps[i] = point{p.T.UnixMilli(), p.V}
+		}
+		a[labelKey(pairs)] = ps
+	}
+	return a
+}
+
+// compare lists where got differs from want: label sets, timestamps, and
+// values beyond 1e-9 relative (almost.Equal, promqltest's rule: two NaNs
+// are equal).
+func compare(want, got answer) []string {
+	var out []string
+	for key, ws := range want {
+		gs, ok := got[key]
+		switch {
+		case !ok:
+			out = append(out, "missing series "+key)
+			continue
+		case len(gs) != len(ws):
+			out = append(out, fmt.Sprintf("%s: %d points, want %d", key, len(gs), len(ws)))
+			continue
+		}
+		for i := range ws {
+			if gs[i].t != ws[i].t || !almost.Equal(gs[i].v, ws[i].v, 1e-9) {
+				out = append(out, fmt.Sprintf("%s @%d: %v@%d, want %v", key, ws[i].t, gs[i].v, gs[i].t, ws[i].v))
+			}
+		}
+	}
+	for key := range got {
+		if _, ok := want[key]; !ok {
+			out = append(out, "unexpected series "+key)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
