@@ -31,9 +31,13 @@ func LabelValuesSQL(schema Schema, sel plan.Selector, label string, fromMs, toMs
 		labelValue("labels", label), indent(rows), limit), nil
 }
 
-// metadataRows are the distinct label sets of sel's points, stale markers
+// metadataRows are the label sets (labels) of sel's series, stale markers
 // included (a series that just ended still has its labels).
 func metadataRows(schema Schema, sel plan.Selector, fromMs, toMs int64) (string, error) {
 	b := &builder{schema: schema}
-	return b.samples(sel, fromMs, toMs, true)
+	s, err := b.samples(sel, fromMs, toMs, true)
+	if err != nil {
+		return "", err
+	}
+	return "SELECT slabels AS labels FROM (\n" + indent(s.series) + "\n)", nil
 }

@@ -54,18 +54,19 @@ func (b *builder) nativeRangeFunction(f *plan.RangeFunction) (name string, ok bo
 		value += " * " + float(f.Range.Seconds())
 	}
 	b.usesToGrid = true
-	return b.add("native_"+f.Func, fmt.Sprintf(`SELECT %s AS labels, toUInt32(k - 1) AS i, %s AS v
+	perSeries := fmt.Sprintf(`SELECT sid, toUInt32(k - 1) AS i, %s AS v
 FROM (
-  SELECT labels, %s(%d, %d, %d, %d)(%s, v) AS grid
+  SELECT sid, %s(%d, %d, %d, %d)(%s, v) AS grid
   FROM (
 %s
   )
-  GROUP BY labels
+  GROUP BY sid
 )
 ARRAY JOIN grid AS cell, arrayEnumerate(grid) AS k
 WHERE cell IS NOT NULL`,
-		withoutName("labels"), value, fn, startSec, endSec, g.StepMs/1000, int64(f.Range.Seconds()),
-		b.sampleTimeSeconds(), indent(indent(rows)))), true, nil
+		value, fn, startSec, endSec, g.StepMs/1000, int64(f.Range.Seconds()),
+		b.sampleTimeSeconds(), indent(indent(rows.rows)))
+	return b.add("native_"+f.Func, fmt.Sprintf("SELECT %s AS labels, i, v\nFROM %s", withoutName("slabels"), joinLabels(perSeries, rows))), true, nil
 }
 
 // sampleTimeSeconds is the sample time column t (Unix ms) as the ToGrid

@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
-
-	"github.com/forma3d/meshmetrics/pkg/plan"
 )
 
 // How the exporter's columns become Prometheus labels. The point's
@@ -14,52 +12,90 @@ import (
 // job and instance in the resource (service.name, service.instance.id);
 // Kubernetes discovery adds k8s.* resource attributes, named here as
 // Prometheus users name them. A point attribute of the same name wins.
-var resourceLabels = []struct{ label, column string }{
-	{"job", "ServiceName"},
-	{"instance", "ResourceAttributes['service.instance.id']"},
-	{"namespace", "ResourceAttributes['k8s.namespace.name']"},
-	{"pod", "ResourceAttributes['k8s.pod.name']"},
-	{"node", "ResourceAttributes['k8s.node.name']"},
+var resourceLabels = []struct{ label, attribute string }{
+	{"job", ""}, // the ServiceName column
+	{"instance", "service.instance.id"},
+	{"namespace", "k8s.namespace.name"},
+	{"pod", "k8s.pod.name"},
+	{"node", "k8s.node.name"},
 }
 
 // reservedAttributes never become labels from Attributes: the metric name
 // comes from MetricName, job and instance from the resource.
 var reservedAttributes = []string{labels.MetricName, "job", "instance"}
 
+// labelSource names the SQL expressions label sets are built from: the
+// table's columns in a row, or aggregates of them over a series' rows.
+type labelSource struct{ service, resource, attributes string }
+
+var (
+	rowLabels    = labelSource{"ServiceName", "ResourceAttributes", "Attributes"}
+	seriesLabels = labelSource{"any(ServiceName)", "any(ResourceAttributes)", "any(Attributes)"}
+)
+
+// resourceValue is the value of one of resourceLabels.
+func (c labelSource) resourceValue(attribute string) string {
+	if attribute == "" {
+		return c.service
+	}
+	return fmt.Sprintf("%s[%s]", c.resource, quote(attribute))
+}
+
 // labelColumn is the SQL expression of one label's value in a table row
 // ("" when absent, as Prometheus treats a missing label).
 func labelColumn(name string) string {
+	c := rowLabels
 	for _, r := range resourceLabels {
 		if r.label != name {
 			continue
 		}
 		if name == "job" || name == "instance" {
-			return r.column
+			return c.resourceValue(r.attribute)
 		}
-		return fmt.Sprintf("if(mapContains(Attributes, %s), Attributes[%s], %s)", quote(name), quote(name), r.column)
+		return fmt.Sprintf("if(mapContains(%[1]s, %[2]s), %[1]s[%[2]s], %[3]s)", c.attributes, quote(name), c.resourceValue(r.attribute))
 	}
-	return fmt.Sprintf("Attributes[%s]", quote(name))
+	return fmt.Sprintf("%s[%s]", c.attributes, quote(name))
 }
 
-// labelsColumn is the SQL expression of a row's full label set, sorted,
-// without empty values. extra are further (name, value-expression) pairs.
-func labelsColumn(metricName string, extra ...[2]string) string {
+// labelsColumn is the SQL expression of a full label set, sorted, without
+// empty values. extra are further (name, value-expression) pairs.
+func labelsColumn(metricName string, c labelSource, extra ...[2]string) string {
 	pairs := []string{fmt.Sprintf("('__name__', %s)", quote(metricName))}
 	for _, r := range resourceLabels {
-		value := r.column
-		if r.label != "job" && r.label != "instance" {
-			// Present as a point attribute: that one is already in the set.
-			value = fmt.Sprintf("if(mapContains(Attributes, %s), '', %s)", quote(r.label), r.column)
-		}
-		pairs = append(pairs, fmt.Sprintf("(%s, %s)", quote(r.label), value))
+		pairs = append(pairs, fmt.Sprintf("(%s, %s)", quote(r.label), resourceLabelValue(c, r.label, r.attribute)))
 	}
 	for _, e := range extra {
 		pairs = append(pairs, fmt.Sprintf("(%s, %s)", quote(e[0]), e[1]))
 	}
-	attrs := fmt.Sprintf("arrayFilter(x -> NOT has(%s, x.1), CAST(arrayZip(mapKeys(Attributes), mapValues(Attributes)), 'Array(Tuple(String, String))'))",
-		stringArray(reservedAttributes))
+	attrs := fmt.Sprintf("arrayFilter(x -> NOT has(%s, x.1), CAST(arrayZip(mapKeys(%[2]s), mapValues(%[2]s)), 'Array(Tuple(String, String))'))",
+		stringArray(reservedAttributes), c.attributes)
 	return fmt.Sprintf("arraySort(arrayFilter(x -> x.2 != '', arrayConcat(\n      %s,\n      CAST([%s], 'Array(Tuple(String, String))'))))",
 		attrs, strings.Join(pairs, ", "))
+}
+
+// seriesHash is a row's series key (sid): a hash of its metric's
+// Prometheus name and of the values its label set is built from. The
+// attribute map is hashed as its sorted (key, value) pairs, since the
+// exporter's maps keep whatever order a producer gave them; resource
+// attributes that labels do not show are left out, so a collector restart
+// with another host.name does not split a series. A collision of two of a
+// selector's series (about 2^-64 per pair) would merge them. Label sets
+// that hashing cannot tell equal are refused (see duplicateSeries).
+func seriesHash(name string) string {
+	parts := []string{quote(name), "arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes)))"}
+	for _, r := range resourceLabels {
+		parts = append(parts, resourceLabelValue(rowLabels, r.label, r.attribute))
+	}
+	return fmt.Sprintf("cityHash64(%s)", strings.Join(parts, ", "))
+}
+
+// resourceLabelValue is the value a resource label takes in a label set:
+// none where a point attribute of the same name gives it.
+func resourceLabelValue(c labelSource, label, attribute string) string {
+	if label == "job" || label == "instance" {
+		return c.resourceValue(attribute)
+	}
+	return fmt.Sprintf("if(mapContains(%s, %s), '', %s)", c.attributes, quote(label), c.resourceValue(attribute))
 }
 
 // timeMs is the SQL expression of a row's TimeUnix in Unix milliseconds.
@@ -86,91 +122,6 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
-}
-
-// samples renders the raw samples of a selector in loMs < t <= hiMs as
-// rows (labels, t, v, stale); stale is OTel's "no recorded value" flag,
-// PromQL's stale marker. withStale=false drops stale rows (range
-// functions do not see stale markers).
-func (b *builder) samples(sel plan.Selector, loMs, hiMs int64, withStale bool) (string, error) {
-	var parts []string
-	for _, src := range sel.Sources {
-		part, ok, err := b.sourceRows(src, sel.Matchers, loMs, hiMs)
-		if err != nil {
-			return "", err
-		}
-		if ok {
-			parts = append(parts, part)
-		}
-	}
-	if len(parts) == 0 {
-		// Nothing can match: keep the shape, return no rows.
-		parts = append(parts, "SELECT CAST([], 'Array(Tuple(String, String))') AS labels, toInt64(0) AS t, toFloat64(0) AS v, toUInt8(0) AS stale WHERE 0")
-	}
-	sql := strings.Join(parts, "\nUNION ALL\n")
-	if !withStale {
-		sql = "SELECT labels, t, v, stale FROM (\n" + indent(sql) + "\n) WHERE NOT stale"
-	}
-	return sql, nil
-}
-
-// sourceRows reads one source. ok is false when the matchers can never
-// match its rows (a __name__ or le matcher decided without reading).
-func (b *builder) sourceRows(src plan.Source, matchers []*labels.Matcher, loMs, hiMs int64) (string, bool, error) {
-	table, value := b.schema.Gauge, "Value"
-	switch src.Table {
-	case plan.TableSum:
-		table = b.schema.Sum
-	case plan.TableHistogram:
-		table = b.schema.Histogram
-		value = map[plan.Part]string{plan.PartCount: "toFloat64(Count)", plan.PartSum: "Sum", plan.PartBucket: "bucket.2"}[src.Part]
-	}
-	where := []string{
-		"MetricName = " + quote(src.Metric),
-		b.timeBounds(loMs, hiMs),
-	}
-	var post []string // conditions on the expanded bucket rows
-	for _, m := range matchers {
-		switch {
-		case m.Name == labels.MetricName:
-			if !m.Matches(src.Name) {
-				return "", false, nil
-			}
-		case m.Name == "le" && src.Part == plan.PartBucket:
-			post = append(post, matcherSQL(m, "le"))
-		case m.Name == "le" && src.Table == plan.TableHistogram:
-			// _count and _sum carry no le.
-			if !m.Matches("") {
-				return "", false, nil
-			}
-		default:
-			where = append(where, matcherSQL(m, labelColumn(m.Name)))
-		}
-	}
-	t := b.timeMs()
-	cond := strings.Join(where, "\n  AND ")
-	if src.Part != plan.PartBucket {
-		sql := fmt.Sprintf("SELECT %s AS labels, %s AS t, %s AS v, bitAnd(Flags, 1) = 1 AS stale\nFROM %s.%s\nWHERE %s\n  AND %s > %d AND %s <= %d",
-			labelsColumn(src.Name), t, value, ident(b.schema.Database), ident(table), cond, t, loMs, t, hiMs)
-		return sql, true, nil
-	}
-	// A classic histogram row holds per-bucket counts and the finite upper
-	// bounds; PromQL sees one cumulative series per bucket, +Inf last.
-	// le is formatted as Prometheus 3 formats it (1 → "1.0").
-	le := "if(bucket.1 = inf, '+Inf', if(match(toString(bucket.1), '[.e]'), toString(bucket.1), concat(toString(bucket.1), '.0')))"
-	postCond := ""
-	if len(post) > 0 {
-		postCond = "\nWHERE " + strings.Join(post, " AND ")
-	}
-	sql := fmt.Sprintf(`SELECT %s AS labels, t, v, stale FROM (
-  SELECT Attributes, ServiceName, ResourceAttributes, %s AS le, %s AS t, %s AS v, bitAnd(Flags, 1) = 1 AS stale
-  FROM %s.%s
-  ARRAY JOIN arrayMap(k -> (if(k <= length(ExplicitBounds), ExplicitBounds[k], inf), toFloat64(arrayCumSum(BucketCounts)[k])), arrayEnumerate(BucketCounts)) AS bucket
-  WHERE %s
-    AND %s > %d AND %s <= %d
-)%s`, labelsColumn(src.Name, [2]string{"le", "le"}), le, t, value, ident(b.schema.Database), ident(table),
-		strings.ReplaceAll(cond, "\n", "\n  "), t, loMs, t, hiMs, postCond)
-	return sql, true, nil
 }
 
 // matcherSQL renders a label matcher on a value expression. Regexes are

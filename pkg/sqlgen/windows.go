@@ -47,16 +47,14 @@ func (b *builder) instantSelector(s *plan.InstantSelector) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return b.add("selector", fmt.Sprintf(`SELECT labels, i, newest.1 AS v
+	perSeries := fmt.Sprintf(`SELECT sid, i, argMax((v, stale), t) AS newest
 FROM (
-  SELECT labels, i, argMax((v, stale), t) AS newest
-  FROM (
 %s
-  )
-  ARRAY JOIN %s AS i
-  GROUP BY labels, i
 )
-WHERE NOT newest.2`, indent(indent(rows)), b.windowIndexes(s.Offset, s.Lookback))), nil
+ARRAY JOIN %s AS i
+GROUP BY sid, i
+HAVING NOT newest.2`, indent(rows.rows), b.windowIndexes(s.Offset, s.Lookback))
+	return b.add("selector", "SELECT slabels AS labels, i, newest.1 AS v\nFROM "+joinLabels(perSeries, rows)), nil
 }
 
 // windowAggregates are the per-window values the range functions need:
@@ -82,30 +80,31 @@ func (b *builder) rangeFunction(f *plan.RangeFunction) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	labels := withoutName("labels")
+	labels := withoutName("slabels")
 	if f.Func == "last_over_time" {
 		// It acts like an offset: Prometheus keeps the metric name.
-		labels = "labels"
+		labels = "slabels"
 	}
 	ws := b.windowStartMs(f.Offset, f.Range)
-	return b.add("range", fmt.Sprintf(`SELECT %s AS labels, i, %s
+	perSeries := fmt.Sprintf(`SELECT sid, i, %s
 FROM (
-  SELECT labels, i, %s AS ws,
+  SELECT sid, i, %s AS ws,
     %s
   FROM (
-    SELECT labels, t, v,
+    SELECT sid, t, v,
       lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,
       lagInFrame(v, 1, nan) OVER w AS pv
     FROM (
 %s
     )
-    WINDOW w AS (PARTITION BY labels ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+    WINDOW w AS (PARTITION BY sid ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
   )
   ARRAY JOIN %s AS i
-  GROUP BY labels, i
+  GROUP BY sid, i
 )
-WHERE %s`, labels, value, ws, fmt.Sprintf(windowAggregates, ws),
-		indent(indent(indent(rows))), b.windowIndexes(f.Offset, f.Range), cond)), nil
+WHERE %s`, value, ws, fmt.Sprintf(windowAggregates, ws),
+		indent(indent(indent(rows.rows))), b.windowIndexes(f.Offset, f.Range), cond)
+	return b.add("range", fmt.Sprintf("SELECT %s AS labels, i, v\nFROM %s", labels, joinLabels(perSeries, rows))), nil
 }
 
 // rangeValue is a range function's value over the window aggregates (the

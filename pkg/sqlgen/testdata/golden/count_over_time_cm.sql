@@ -1,33 +1,49 @@
 -- count_over_time(traefik_config_reloads_total[1h]) > bool 1
 WITH
 range_1 AS (
-  SELECT arrayFilter(x -> x.1 != '__name__', labels) AS labels, i, toFloat64(n) AS v
+  SELECT arrayFilter(x -> x.1 != '__name__', slabels) AS labels, i, v
   FROM (
-    SELECT labels, i, ((1700000000000 + i * 60000) - 3600000) AS ws,
-      count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
-      sumIf(pv, pv > v AND pt > ((1700000000000 + i * 60000) - 3600000)) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
-      sum(v) AS sv, min(v) AS minv, max(v) AS maxv, sum(v * pow(2, -512)) AS svs, countIf(NOT isFinite(v)) AS nonfinite
+    SELECT sid, i, toFloat64(n) AS v
     FROM (
-      SELECT labels, t, v,
-        lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,
-        lagInFrame(v, 1, nan) OVER w AS pv
+      SELECT sid, i, ((1700000000000 + i * 60000) - 3600000) AS ws,
+        count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
+        sumIf(pv, pv > v AND pt > ((1700000000000 + i * 60000) - 3600000)) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
+        sum(v) AS sv, min(v) AS minv, max(v) AS maxv, sum(v * pow(2, -512)) AS svs, countIf(NOT isFinite(v)) AS nonfinite
       FROM (
-        SELECT labels, t, v, stale FROM (
-          SELECT arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
-                arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(Attributes), mapValues(Attributes)), 'Array(Tuple(String, String))')),
-                CAST([('__name__', 'traefik_config_reloads_total'), ('job', ServiceName), ('instance', ResourceAttributes['service.instance.id']), ('namespace', if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name'])), ('pod', if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name'])), ('node', if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS labels, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
+        SELECT sid, t, v,
+          lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,
+          lagInFrame(v, 1, nan) OVER w AS pv
+        FROM (
+          SELECT cityHash64('traefik_config_reloads_total', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS sid, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
           FROM `otel`.`otel_metrics_sum`
           WHERE MetricName = 'traefik_config_reloads_total'
             AND TimeUnix > toDateTime(1699996400) AND TimeUnix <= toDateTime(1700003600)
             AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699996400000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
-        ) WHERE NOT stale
+            AND bitAnd(Flags, 1) = 0
+        )
+        WINDOW w AS (PARTITION BY sid ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
       )
-      WINDOW w AS (PARTITION BY labels ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+      ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 3600000 - 1700000000000) / 60000))))) AS i
+      GROUP BY sid, i
     )
-    ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 3600000 - 1700000000000) / 60000))))) AS i
-    GROUP BY labels, i
-  )
-  WHERE n >= 1
+    WHERE n >= 1
+  ) AS w
+  INNER JOIN (
+    SELECT sid, slabels FROM (
+      SELECT sid, slabels, count() OVER (PARTITION BY slabels) AS copies FROM (
+        SELECT cityHash64('traefik_config_reloads_total', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS sid, arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
+              arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(any(Attributes)), mapValues(any(Attributes))), 'Array(Tuple(String, String))')),
+              CAST([('__name__', 'traefik_config_reloads_total'), ('job', any(ServiceName)), ('instance', any(ResourceAttributes)['service.instance.id']), ('namespace', if(mapContains(any(Attributes), 'namespace'), '', any(ResourceAttributes)['k8s.namespace.name'])), ('pod', if(mapContains(any(Attributes), 'pod'), '', any(ResourceAttributes)['k8s.pod.name'])), ('node', if(mapContains(any(Attributes), 'node'), '', any(ResourceAttributes)['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS slabels
+        FROM `otel`.`otel_metrics_sum`
+        WHERE MetricName = 'traefik_config_reloads_total'
+          AND TimeUnix > toDateTime(1699996400) AND TimeUnix <= toDateTime(1700003600)
+          AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699996400000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+          AND bitAnd(Flags, 1) = 0
+        GROUP BY sid
+      )
+    )
+    WHERE throwIf(copies > 1, 'two stored series have the same label set but different attribute columns (an empty attribute value, or a label given as both point and resource attribute); the dialect cannot merge them') = 0
+  ) AS s USING (sid)
 ),
 number_2 AS (
   SELECT toUInt32(number) AS i, toFloat64(1) AS v FROM numbers(61)

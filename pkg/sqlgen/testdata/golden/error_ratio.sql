@@ -1,43 +1,60 @@
 -- sum by (service) (rate(traefik_service_requests_total{code=~"5.."}[5m])) / sum by (service) (rate(traefik_service_requests_total[5m]))
 WITH
 range_1 AS (
-  SELECT arrayFilter(x -> x.1 != '__name__', labels) AS labels, i, lv - fv + resets AS change,
-      (lt - ft) / 1000 AS sampled,
-      sampled / (n - 1) AS avg_gap,
-      (ft - ws) / 1000 AS to_start0,
-      if(to_start0 >= avg_gap * 1.1, avg_gap / 2, to_start0) AS to_start1,
-      if(change > 0 AND fv >= 0 AND sampled * (fv / change) < to_start1, sampled * (fv / change), to_start1) AS to_start,
-      (ws + 300000 - lt) / 1000 AS to_end0,
-      if(to_end0 >= avg_gap * 1.1, avg_gap / 2, to_end0) AS to_end,
-      if(sampled != 0, (sampled + to_start + to_end) / sampled, 1) AS factor,
-      change * (factor / toFloat64(300)) AS v
+  SELECT arrayFilter(x -> x.1 != '__name__', slabels) AS labels, i, v
   FROM (
-    SELECT labels, i, ((1700000000000 + i * 60000) - 300000) AS ws,
-      count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
-      sumIf(pv, pv > v AND pt > ((1700000000000 + i * 60000) - 300000)) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
-      sum(v) AS sv, min(v) AS minv, max(v) AS maxv, sum(v * pow(2, -512)) AS svs, countIf(NOT isFinite(v)) AS nonfinite
+    SELECT sid, i, lv - fv + resets AS change,
+        (lt - ft) / 1000 AS sampled,
+        sampled / (n - 1) AS avg_gap,
+        (ft - ws) / 1000 AS to_start0,
+        if(to_start0 >= avg_gap * 1.1, avg_gap / 2, to_start0) AS to_start1,
+        if(change > 0 AND fv >= 0 AND sampled * (fv / change) < to_start1, sampled * (fv / change), to_start1) AS to_start,
+        (ws + 300000 - lt) / 1000 AS to_end0,
+        if(to_end0 >= avg_gap * 1.1, avg_gap / 2, to_end0) AS to_end,
+        if(sampled != 0, (sampled + to_start + to_end) / sampled, 1) AS factor,
+        change * (factor / toFloat64(300)) AS v
     FROM (
-      SELECT labels, t, v,
-        lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,
-        lagInFrame(v, 1, nan) OVER w AS pv
+      SELECT sid, i, ((1700000000000 + i * 60000) - 300000) AS ws,
+        count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
+        sumIf(pv, pv > v AND pt > ((1700000000000 + i * 60000) - 300000)) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
+        sum(v) AS sv, min(v) AS minv, max(v) AS maxv, sum(v * pow(2, -512)) AS svs, countIf(NOT isFinite(v)) AS nonfinite
       FROM (
-        SELECT labels, t, v, stale FROM (
-          SELECT arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
-                arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(Attributes), mapValues(Attributes)), 'Array(Tuple(String, String))')),
-                CAST([('__name__', 'traefik_service_requests_total'), ('job', ServiceName), ('instance', ResourceAttributes['service.instance.id']), ('namespace', if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name'])), ('pod', if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name'])), ('node', if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS labels, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
+        SELECT sid, t, v,
+          lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,
+          lagInFrame(v, 1, nan) OVER w AS pv
+        FROM (
+          SELECT cityHash64('traefik_service_requests_total', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS sid, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
           FROM `otel`.`otel_metrics_sum`
           WHERE MetricName = 'traefik_service_requests_total'
             AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
             AND match(Attributes['code'], '^(?s:5..)$')
             AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
-        ) WHERE NOT stale
+            AND bitAnd(Flags, 1) = 0
+        )
+        WINDOW w AS (PARTITION BY sid ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
       )
-      WINDOW w AS (PARTITION BY labels ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+      ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
+      GROUP BY sid, i
     )
-    ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
-    GROUP BY labels, i
-  )
-  WHERE n >= 2
+    WHERE n >= 2
+  ) AS w
+  INNER JOIN (
+    SELECT sid, slabels FROM (
+      SELECT sid, slabels, count() OVER (PARTITION BY slabels) AS copies FROM (
+        SELECT cityHash64('traefik_service_requests_total', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS sid, arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
+              arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(any(Attributes)), mapValues(any(Attributes))), 'Array(Tuple(String, String))')),
+              CAST([('__name__', 'traefik_service_requests_total'), ('job', any(ServiceName)), ('instance', any(ResourceAttributes)['service.instance.id']), ('namespace', if(mapContains(any(Attributes), 'namespace'), '', any(ResourceAttributes)['k8s.namespace.name'])), ('pod', if(mapContains(any(Attributes), 'pod'), '', any(ResourceAttributes)['k8s.pod.name'])), ('node', if(mapContains(any(Attributes), 'node'), '', any(ResourceAttributes)['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS slabels
+        FROM `otel`.`otel_metrics_sum`
+        WHERE MetricName = 'traefik_service_requests_total'
+          AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
+          AND match(Attributes['code'], '^(?s:5..)$')
+          AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+          AND bitAnd(Flags, 1) = 0
+        GROUP BY sid
+      )
+    )
+    WHERE throwIf(copies > 1, 'two stored series have the same label set but different attribute columns (an empty attribute value, or a label given as both point and resource attribute); the dialect cannot merge them') = 0
+  ) AS s USING (sid)
 ),
 sum_2 AS (
   SELECT grp AS labels, i, sum(v) AS v
@@ -45,42 +62,58 @@ sum_2 AS (
   GROUP BY grp, i
 ),
 range_3 AS (
-  SELECT arrayFilter(x -> x.1 != '__name__', labels) AS labels, i, lv - fv + resets AS change,
-      (lt - ft) / 1000 AS sampled,
-      sampled / (n - 1) AS avg_gap,
-      (ft - ws) / 1000 AS to_start0,
-      if(to_start0 >= avg_gap * 1.1, avg_gap / 2, to_start0) AS to_start1,
-      if(change > 0 AND fv >= 0 AND sampled * (fv / change) < to_start1, sampled * (fv / change), to_start1) AS to_start,
-      (ws + 300000 - lt) / 1000 AS to_end0,
-      if(to_end0 >= avg_gap * 1.1, avg_gap / 2, to_end0) AS to_end,
-      if(sampled != 0, (sampled + to_start + to_end) / sampled, 1) AS factor,
-      change * (factor / toFloat64(300)) AS v
+  SELECT arrayFilter(x -> x.1 != '__name__', slabels) AS labels, i, v
   FROM (
-    SELECT labels, i, ((1700000000000 + i * 60000) - 300000) AS ws,
-      count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
-      sumIf(pv, pv > v AND pt > ((1700000000000 + i * 60000) - 300000)) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
-      sum(v) AS sv, min(v) AS minv, max(v) AS maxv, sum(v * pow(2, -512)) AS svs, countIf(NOT isFinite(v)) AS nonfinite
+    SELECT sid, i, lv - fv + resets AS change,
+        (lt - ft) / 1000 AS sampled,
+        sampled / (n - 1) AS avg_gap,
+        (ft - ws) / 1000 AS to_start0,
+        if(to_start0 >= avg_gap * 1.1, avg_gap / 2, to_start0) AS to_start1,
+        if(change > 0 AND fv >= 0 AND sampled * (fv / change) < to_start1, sampled * (fv / change), to_start1) AS to_start,
+        (ws + 300000 - lt) / 1000 AS to_end0,
+        if(to_end0 >= avg_gap * 1.1, avg_gap / 2, to_end0) AS to_end,
+        if(sampled != 0, (sampled + to_start + to_end) / sampled, 1) AS factor,
+        change * (factor / toFloat64(300)) AS v
     FROM (
-      SELECT labels, t, v,
-        lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,
-        lagInFrame(v, 1, nan) OVER w AS pv
+      SELECT sid, i, ((1700000000000 + i * 60000) - 300000) AS ws,
+        count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
+        sumIf(pv, pv > v AND pt > ((1700000000000 + i * 60000) - 300000)) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
+        sum(v) AS sv, min(v) AS minv, max(v) AS maxv, sum(v * pow(2, -512)) AS svs, countIf(NOT isFinite(v)) AS nonfinite
       FROM (
-        SELECT labels, t, v, stale FROM (
-          SELECT arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
-                arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(Attributes), mapValues(Attributes)), 'Array(Tuple(String, String))')),
-                CAST([('__name__', 'traefik_service_requests_total'), ('job', ServiceName), ('instance', ResourceAttributes['service.instance.id']), ('namespace', if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name'])), ('pod', if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name'])), ('node', if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS labels, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
+        SELECT sid, t, v,
+          lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,
+          lagInFrame(v, 1, nan) OVER w AS pv
+        FROM (
+          SELECT cityHash64('traefik_service_requests_total', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS sid, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
           FROM `otel`.`otel_metrics_sum`
           WHERE MetricName = 'traefik_service_requests_total'
             AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
             AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
-        ) WHERE NOT stale
+            AND bitAnd(Flags, 1) = 0
+        )
+        WINDOW w AS (PARTITION BY sid ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
       )
-      WINDOW w AS (PARTITION BY labels ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+      ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
+      GROUP BY sid, i
     )
-    ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
-    GROUP BY labels, i
-  )
-  WHERE n >= 2
+    WHERE n >= 2
+  ) AS w
+  INNER JOIN (
+    SELECT sid, slabels FROM (
+      SELECT sid, slabels, count() OVER (PARTITION BY slabels) AS copies FROM (
+        SELECT cityHash64('traefik_service_requests_total', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS sid, arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
+              arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(any(Attributes)), mapValues(any(Attributes))), 'Array(Tuple(String, String))')),
+              CAST([('__name__', 'traefik_service_requests_total'), ('job', any(ServiceName)), ('instance', any(ResourceAttributes)['service.instance.id']), ('namespace', if(mapContains(any(Attributes), 'namespace'), '', any(ResourceAttributes)['k8s.namespace.name'])), ('pod', if(mapContains(any(Attributes), 'pod'), '', any(ResourceAttributes)['k8s.pod.name'])), ('node', if(mapContains(any(Attributes), 'node'), '', any(ResourceAttributes)['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS slabels
+        FROM `otel`.`otel_metrics_sum`
+        WHERE MetricName = 'traefik_service_requests_total'
+          AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
+          AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+          AND bitAnd(Flags, 1) = 0
+        GROUP BY sid
+      )
+    )
+    WHERE throwIf(copies > 1, 'two stored series have the same label set but different attribute columns (an empty attribute value, or a label given as both point and resource attribute); the dialect cannot merge them') = 0
+  ) AS s USING (sid)
 ),
 sum_4 AS (
   SELECT grp AS labels, i, sum(v) AS v

@@ -1,22 +1,35 @@
 -- label_replace(up, "ns", "$1", "service", "([^-]+)-.*")
 WITH
 selector_1 AS (
-  SELECT labels, i, newest.1 AS v
+  SELECT slabels AS labels, i, newest.1 AS v
   FROM (
-    SELECT labels, i, argMax((v, stale), t) AS newest
+    SELECT sid, i, argMax((v, stale), t) AS newest
     FROM (
-      SELECT arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
-            arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(Attributes), mapValues(Attributes)), 'Array(Tuple(String, String))')),
-            CAST([('__name__', 'up'), ('job', ServiceName), ('instance', ResourceAttributes['service.instance.id']), ('namespace', if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name'])), ('pod', if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name'])), ('node', if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS labels, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
+      SELECT cityHash64('up', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS sid, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
       FROM `otel`.`otel_metrics_gauge`
       WHERE MetricName = 'up'
         AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
         AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
     )
     ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
-    GROUP BY labels, i
-  )
-  WHERE NOT newest.2
+    GROUP BY sid, i
+    HAVING NOT newest.2
+  ) AS w
+  INNER JOIN (
+    SELECT sid, slabels FROM (
+      SELECT sid, slabels, count() OVER (PARTITION BY slabels) AS copies FROM (
+        SELECT cityHash64('up', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS sid, arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
+              arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(any(Attributes)), mapValues(any(Attributes))), 'Array(Tuple(String, String))')),
+              CAST([('__name__', 'up'), ('job', any(ServiceName)), ('instance', any(ResourceAttributes)['service.instance.id']), ('namespace', if(mapContains(any(Attributes), 'namespace'), '', any(ResourceAttributes)['k8s.namespace.name'])), ('pod', if(mapContains(any(Attributes), 'pod'), '', any(ResourceAttributes)['k8s.pod.name'])), ('node', if(mapContains(any(Attributes), 'node'), '', any(ResourceAttributes)['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS slabels
+        FROM `otel`.`otel_metrics_gauge`
+        WHERE MetricName = 'up'
+          AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
+          AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+        GROUP BY sid
+      )
+    )
+    WHERE throwIf(copies > 1, 'two stored series have the same label set but different attribute columns (an empty attribute value, or a label given as both point and resource attribute); the dialect cannot merge them') = 0
+  ) AS s USING (sid)
 ),
 label_replace_2 AS (
   SELECT arraySort(arrayFilter(x -> x.2 != '', arrayConcat(arrayFilter(x -> x.1 != 'ns', labels), [('ns', if(match(arrayFirst(x -> x.1 = 'service', labels).2, '^(?s:([^-]+)-.*)$'), replaceRegexpOne(arrayFirst(x -> x.1 = 'service', labels).2, '^(?s:([^-]+)-.*)$', '\\1'), arrayFirst(x -> x.1 = 'ns', labels).2))]))) AS labels, i, v FROM selector_1

@@ -1,45 +1,67 @@
 -- histogram_quantile(0.99, sum by (le, service) (rate(traefik_service_request_duration_seconds_bucket[5m])))
 WITH
 range_1 AS (
-  SELECT arrayFilter(x -> x.1 != '__name__', labels) AS labels, i, lv - fv + resets AS change,
-      (lt - ft) / 1000 AS sampled,
-      sampled / (n - 1) AS avg_gap,
-      (ft - ws) / 1000 AS to_start0,
-      if(to_start0 >= avg_gap * 1.1, avg_gap / 2, to_start0) AS to_start1,
-      if(change > 0 AND fv >= 0 AND sampled * (fv / change) < to_start1, sampled * (fv / change), to_start1) AS to_start,
-      (ws + 300000 - lt) / 1000 AS to_end0,
-      if(to_end0 >= avg_gap * 1.1, avg_gap / 2, to_end0) AS to_end,
-      if(sampled != 0, (sampled + to_start + to_end) / sampled, 1) AS factor,
-      change * (factor / toFloat64(300)) AS v
+  SELECT arrayFilter(x -> x.1 != '__name__', slabels) AS labels, i, v
   FROM (
-    SELECT labels, i, ((1700000000000 + i * 60000) - 300000) AS ws,
-      count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
-      sumIf(pv, pv > v AND pt > ((1700000000000 + i * 60000) - 300000)) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
-      sum(v) AS sv, min(v) AS minv, max(v) AS maxv, sum(v * pow(2, -512)) AS svs, countIf(NOT isFinite(v)) AS nonfinite
+    SELECT sid, i, lv - fv + resets AS change,
+        (lt - ft) / 1000 AS sampled,
+        sampled / (n - 1) AS avg_gap,
+        (ft - ws) / 1000 AS to_start0,
+        if(to_start0 >= avg_gap * 1.1, avg_gap / 2, to_start0) AS to_start1,
+        if(change > 0 AND fv >= 0 AND sampled * (fv / change) < to_start1, sampled * (fv / change), to_start1) AS to_start,
+        (ws + 300000 - lt) / 1000 AS to_end0,
+        if(to_end0 >= avg_gap * 1.1, avg_gap / 2, to_end0) AS to_end,
+        if(sampled != 0, (sampled + to_start + to_end) / sampled, 1) AS factor,
+        change * (factor / toFloat64(300)) AS v
     FROM (
-      SELECT labels, t, v,
-        lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,
-        lagInFrame(v, 1, nan) OVER w AS pv
+      SELECT sid, i, ((1700000000000 + i * 60000) - 300000) AS ws,
+        count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t) AS fv, argMax(v, t) AS lv,
+        sumIf(pv, pv > v AND pt > ((1700000000000 + i * 60000) - 300000)) AS resets, argMax(pt, t) AS lpt, argMax(pv, t) AS lpv,
+        sum(v) AS sv, min(v) AS minv, max(v) AS maxv, sum(v * pow(2, -512)) AS svs, countIf(NOT isFinite(v)) AS nonfinite
       FROM (
-        SELECT labels, t, v, stale FROM (
-          SELECT arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
-                arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(Attributes), mapValues(Attributes)), 'Array(Tuple(String, String))')),
-                CAST([('__name__', 'traefik_service_request_duration_seconds_bucket'), ('job', ServiceName), ('instance', ResourceAttributes['service.instance.id']), ('namespace', if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name'])), ('pod', if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name'])), ('node', if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])), ('le', le)], 'Array(Tuple(String, String))')))) AS labels, t, v, stale FROM (
-            SELECT Attributes, ServiceName, ResourceAttributes, if(bucket.1 = inf, '+Inf', if(match(toString(bucket.1), '[.e]'), toString(bucket.1), concat(toString(bucket.1), '.0'))) AS le, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, bucket.2 AS v, bitAnd(Flags, 1) = 1 AS stale
+        SELECT sid, t, v,
+          lagInFrame(t, 1, toInt64(-1)) OVER w AS pt,
+          lagInFrame(v, 1, nan) OVER w AS pv
+        FROM (
+          SELECT cityHash64(base, bucket.1) AS sid, t, bucket.2 AS v, stale
+          FROM (
+            SELECT cityHash64('traefik_service_request_duration_seconds_bucket', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS base, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, bitAnd(Flags, 1) = 1 AS stale, arrayMap(k -> if(k <= length(ExplicitBounds), ExplicitBounds[k], inf), arrayEnumerate(BucketCounts)) AS eb, arrayMap(c -> toFloat64(c), arrayCumSum(BucketCounts)) AS counts
             FROM `otel`.`otel_metrics_histogram`
-            ARRAY JOIN arrayMap(k -> (if(k <= length(ExplicitBounds), ExplicitBounds[k], inf), toFloat64(arrayCumSum(BucketCounts)[k])), arrayEnumerate(BucketCounts)) AS bucket
             WHERE MetricName = 'traefik_service_request_duration_seconds'
               AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
               AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+              AND bitAnd(Flags, 1) = 0
           )
-        ) WHERE NOT stale
+          ARRAY JOIN arrayZip(eb, counts) AS bucket
+        )
+        WINDOW w AS (PARTITION BY sid ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
       )
-      WINDOW w AS (PARTITION BY labels ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+      ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
+      GROUP BY sid, i
     )
-    ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
-    GROUP BY labels, i
-  )
-  WHERE n >= 2
+    WHERE n >= 2
+  ) AS w
+  INNER JOIN (
+    SELECT sid, slabels FROM (
+      SELECT sid, slabels, count() OVER (PARTITION BY slabels) AS copies FROM (
+        SELECT cityHash64(base, bound) AS sid, arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
+              arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(any(a0)), mapValues(any(a0))), 'Array(Tuple(String, String))')),
+              CAST([('__name__', 'traefik_service_request_duration_seconds_bucket'), ('job', any(s0)), ('instance', any(r0)['service.instance.id']), ('namespace', if(mapContains(any(a0), 'namespace'), '', any(r0)['k8s.namespace.name'])), ('pod', if(mapContains(any(a0), 'pod'), '', any(r0)['k8s.pod.name'])), ('node', if(mapContains(any(a0), 'node'), '', any(r0)['k8s.node.name'])), ('le', if(any(bound) = inf, '+Inf', if(match(toString(any(bound)), '[.e]'), toString(any(bound)), concat(toString(any(bound)), '.0'))))], 'Array(Tuple(String, String))')))) AS slabels
+        FROM (
+          SELECT cityHash64('traefik_service_request_duration_seconds_bucket', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS base, arrayMap(k -> if(k <= length(ExplicitBounds), ExplicitBounds[k], inf), arrayEnumerate(BucketCounts)) AS eb, any(ServiceName) AS s0, any(ResourceAttributes) AS r0, any(Attributes) AS a0
+          FROM `otel`.`otel_metrics_histogram`
+          WHERE MetricName = 'traefik_service_request_duration_seconds'
+            AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
+            AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+            AND bitAnd(Flags, 1) = 0
+          GROUP BY base, eb
+        )
+        ARRAY JOIN eb AS bound
+        GROUP BY sid
+      )
+    )
+    WHERE throwIf(copies > 1, 'two stored series have the same label set but different attribute columns (an empty attribute value, or a label given as both point and resource attribute); the dialect cannot merge them') = 0
+  ) AS s USING (sid)
 ),
 sum_2 AS (
   SELECT grp AS labels, i, sum(v) AS v

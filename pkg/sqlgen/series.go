@@ -1,0 +1,160 @@
+package sqlgen
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/forma3d/meshmetrics/pkg/plan"
+)
+
+// Selectors read a stored series' points keyed by series, and its label
+// set once per series.
+//
+// Building every point's label set (sorting and concatenating the attribute
+// maps) and grouping points by those arrays was most of a query's time and
+// memory: on 13.8 M points, seconds and gigabytes (docs/benchmarks.md). A
+// point's series key (sid) is instead a hash of the columns its label set is
+// built from, so windows and groups compare one UInt64; the label sets are
+// built per series and joined to the per-series results.
+//
+// Two stored series can still carry one label set while their hashes
+// differ: an attribute with an empty value, job or instance given as a point
+// attribute, namespace, pod or node given as a point attribute in one and a
+// resource attribute in the other. Prometheus would see one series;
+// merging them would cost a join on every point, so such a statement fails
+// with duplicateSeries instead of answering with two.
+const duplicateSeries = "two stored series have the same label set but different attribute columns (an empty attribute value, or a label given as both point and resource attribute); the dialect cannot merge them"
+
+// selectorSQL is a selector's points and series.
+type selectorSQL struct {
+	// rows are the points: sid UInt64, t Int64 (Unix ms), v Float64, stale.
+	rows string
+	// series are the series: sid UInt64, slabels Array(Tuple(String, String)),
+	// one row per sid.
+	series string
+}
+
+// labels are the series, refused when two have one label set.
+func (s selectorSQL) labels() string {
+	return fmt.Sprintf(`SELECT sid, slabels FROM (
+  SELECT sid, slabels, count() OVER (PARTITION BY slabels) AS copies FROM (
+%s
+  )
+)
+WHERE throwIf(copies > 1, %s) = 0`, indent(indent(s.series)), quote(duplicateSeries))
+}
+
+// samples renders the points of a selector in loMs < t <= hiMs and its
+// series' label sets; stale is OTel's "no recorded value" flag, PromQL's
+// stale marker. withStale=false drops stale points (range functions do
+// not see stale markers).
+func (b *builder) samples(sel plan.Selector, loMs, hiMs int64, withStale bool) (selectorSQL, error) {
+	var rows, series []string
+	for _, src := range sel.Sources {
+		r, s, ok, err := b.source(src, sel.Matchers, loMs, hiMs, withStale)
+		if err != nil {
+			return selectorSQL{}, err
+		}
+		if ok {
+			rows, series = append(rows, r), append(series, s)
+		}
+	}
+	if len(rows) == 0 {
+		// Nothing can match: keep the shapes, return no rows.
+		rows = []string{"SELECT toUInt64(0) AS sid, toInt64(0) AS t, toFloat64(0) AS v, toUInt8(0) AS stale WHERE 0"}
+		series = []string{"SELECT toUInt64(0) AS sid, CAST([], 'Array(Tuple(String, String))') AS slabels WHERE 0"}
+	}
+	return selectorSQL{rows: strings.Join(rows, "\nUNION ALL\n"), series: strings.Join(series, "\nUNION ALL\n")}, nil
+}
+
+// joinLabels gives the rows of a per-series query (a column sid) their
+// series' label sets (slabels).
+func joinLabels(rows string, sel selectorSQL) string {
+	return fmt.Sprintf("(\n%s\n) AS w\nINNER JOIN (\n%s\n) AS s USING (sid)", indent(rows), indent(sel.labels()))
+}
+
+// source reads one source: its points (sid, t, v, stale), without stale
+// markers unless withStale, and its series (sid, slabels). ok is false when
+// the matchers can never match its rows (a __name__ or le matcher decided
+// without reading).
+func (b *builder) source(src plan.Source, matchers []*labels.Matcher, loMs, hiMs int64, withStale bool) (rows, series string, ok bool, err error) {
+	table, value := b.schema.Gauge, "Value"
+	switch src.Table {
+	case plan.TableSum:
+		table = b.schema.Sum
+	case plan.TableHistogram:
+		table = b.schema.Histogram
+		value = map[plan.Part]string{plan.PartCount: "toFloat64(Count)", plan.PartSum: "Sum"}[src.Part]
+	}
+	where := []string{
+		"MetricName = " + quote(src.Metric),
+		b.timeBounds(loMs, hiMs),
+	}
+	var leConds []*labels.Matcher
+	for _, m := range matchers {
+		switch {
+		case m.Name == labels.MetricName:
+			if !m.Matches(src.Name) {
+				return "", "", false, nil
+			}
+		case m.Name == "le" && src.Part == plan.PartBucket:
+			leConds = append(leConds, m)
+		case m.Name == "le" && src.Table == plan.TableHistogram:
+			// _count and _sum carry no le.
+			if !m.Matches("") {
+				return "", "", false, nil
+			}
+		default:
+			where = append(where, matcherSQL(m, labelColumn(m.Name)))
+		}
+	}
+	t := b.timeMs()
+	from := fmt.Sprintf("FROM %s.%s\nWHERE %s\n  AND %s > %d AND %s <= %d",
+		ident(b.schema.Database), ident(table), strings.Join(where, "\n  AND "), t, loMs, t, hiMs)
+	if !withStale {
+		from += "\n  AND bitAnd(Flags, 1) = 0"
+	}
+	hash := seriesHash(src.Name)
+	if src.Part != plan.PartBucket {
+		rows = fmt.Sprintf("SELECT %s AS sid, %s AS t, %s AS v, bitAnd(Flags, 1) = 1 AS stale\n%s", hash, t, value, from)
+		series = fmt.Sprintf("SELECT %s AS sid, %s AS slabels\n%s\nGROUP BY sid", hash, labelsColumn(src.Name, seriesLabels), from)
+		return rows, series, true, nil
+	}
+	return b.bucketSource(src, hash, t, from, leConds)
+}
+
+// bucketSource reads a classic histogram's buckets. A row holds per-bucket
+// counts and the finite upper bounds; PromQL sees one cumulative series per
+// bucket, +Inf last. A bucket's sid adds its bound to its row's hash, which
+// is computed once per row, before the buckets are expanded.
+func (b *builder) bucketSource(src plan.Source, hash, t, from string, leConds []*labels.Matcher) (rows, series string, ok bool, err error) {
+	bounds := "arrayMap(k -> if(k <= length(ExplicitBounds), ExplicitBounds[k], inf), arrayEnumerate(BucketCounts))"
+	from = strings.ReplaceAll(from, "\n", "\n  ")
+	rows = fmt.Sprintf(`SELECT cityHash64(base, bucket.1) AS sid, t, bucket.2 AS v, stale
+FROM (
+  SELECT %s AS base, %s AS t, bitAnd(Flags, 1) = 1 AS stale, %s AS eb, arrayMap(c -> toFloat64(c), arrayCumSum(BucketCounts)) AS counts
+  %s
+)
+ARRAY JOIN arrayZip(eb, counts) AS bucket`, hash, t, bounds, from)
+	// The series: each series' bucket layouts, then one series per bound.
+	var conds []string
+	for _, m := range leConds {
+		conds = append(conds, matcherSQL(m, leLabel("bound")))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = "\nWHERE " + strings.Join(conds, " AND ")
+	}
+	layouts := fmt.Sprintf("SELECT %s AS base, %s AS eb, any(ServiceName) AS s0, any(ResourceAttributes) AS r0, any(Attributes) AS a0\n  %s\n  GROUP BY base, eb",
+		hash, bounds, from)
+	series = fmt.Sprintf("SELECT cityHash64(base, bound) AS sid, %s AS slabels\nFROM (\n  %s\n)\nARRAY JOIN eb AS bound%s\nGROUP BY sid",
+		labelsColumn(src.Name, labelSource{"any(s0)", "any(r0)", "any(a0)"}, [2]string{"le", leLabel("any(bound)")}), layouts, where)
+	return rows, series, true, nil
+}
+
+// leLabel formats a bucket bound as Prometheus 3 writes le (1 → "1.0").
+func leLabel(bound string) string {
+	return fmt.Sprintf("if(%[1]s = inf, '+Inf', if(match(toString(%[1]s), '[.e]'), toString(%[1]s), concat(toString(%[1]s), '.0')))", bound)
+}
