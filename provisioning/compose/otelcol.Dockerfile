@@ -14,14 +14,18 @@ ENV CGO_ENABLED=0 GOTOOLCHAIN=local
 RUN go install go.opentelemetry.io/collector/cmd/builder@v0.161.0
 WORKDIR /build
 COPY collector/builder-config.yaml builder-config.yaml
-RUN --mount=type=cache,target=/root/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     builder --config builder-config.yaml --skip-strict-versioning=false \
  && cp .bin/otelcol-meshmetrics.src/otelcol-meshmetrics /otelcol-meshmetrics
+# The queue directory, owned by the collector's user: a Docker named volume
+# mounted there starts with this owner (distroless has no shell to chown).
+RUN mkdir -p /rootfs/var/lib/otelcol/file_storage && chown -R 65532:65532 /rootfs/var/lib/otelcol
 
 # Static binary, no shell; runs as the distroless nonroot user (65532), the
 # uid the Kubernetes Deployment's securityContext names.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /otelcol-meshmetrics /otelcol-meshmetrics
+COPY --from=build --chown=65532:65532 /rootfs/var/lib/otelcol /var/lib/otelcol
 USER 65532:65532
 # 4317/4318 OTLP (the logs pipeline), 13133 health_check.
 EXPOSE 4317 4318 13133
