@@ -8,12 +8,12 @@ var alertBase = time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC)
 
 // Scenario start times.
 var (
-	ratioStart   = alertBase                       // 5xx ratio
-	latencyStart = alertBase.Add(1 * time.Hour)    // p99 latency
-	downStart    = alertBase.Add(2 * time.Hour)    // a proxy's up turns 0
-	noUpAt       = alertBase.Add(3 * time.Hour)    // no up series at all
-	missingStart = alertBase.Add(4 * time.Hour)    // a proxy vanishes
-	certStart    = alertBase.Add(7 * time.Hour)    // certificates
+	ratioStart   = alertBase                    // 5xx ratio
+	latencyStart = alertBase.Add(1 * time.Hour) // p99 latency
+	downStart    = alertBase.Add(2 * time.Hour) // a proxy's up turns 0
+	noUpAt       = alertBase.Add(3 * time.Hour) // no up series at all
+	missingStart = alertBase.Add(4 * time.Hour) // a proxy vanishes
+	certStart    = alertBase.Add(7 * time.Hour) // certificates
 	noCertAt     = alertBase.Add(7*time.Hour + 30*time.Minute)
 )
 
