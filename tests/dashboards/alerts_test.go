@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
 	"github.com/forma3d/meshmetrics/pkg/dialect"
 )
 
@@ -140,6 +142,26 @@ func TestAlertRulesFireOnCraftedData(t *testing.T) {
 		if len(last) != 0 {
 			t.Errorf("with no certificates the rule has instances %v", last)
 		}
+		// The dashboard's stat then gets no value (not 0, not an error) and
+		// shows its noValue text.
+		d := loadDashboard(t)
+		for _, p := range leafPanels(d) {
+			if p.Title != "Certificate expiry" {
+				continue
+			}
+			if p.FieldConfig.Defaults.NoValue != "no certificates — Traefik Mesh has no mTLS" {
+				t.Errorf("certificate stat noValue %q", p.FieldConfig.Defaults.NoValue)
+			}
+			for _, at := range []time.Time{certStart.Add(5 * time.Minute), noCertAt} {
+				resp, _ := e.query(t, p.Targets[0], defaultVars(t, d), backend.TimeRange{From: at.Add(-time.Hour), To: at}, nil)
+				a := framesAnswer(t, resp.Frames, at)
+				if resp.Error != nil || (at.Equal(noCertAt) != (len(a) == 0)) {
+					t.Errorf("certificate stat at %s: error %v, values %v", at.Format(time.TimeOnly), resp.Error, a)
+				}
+			}
+			return
+		}
+		t.Error("no Certificate expiry panel")
 	})
 }
 

@@ -190,7 +190,7 @@ type varValue struct {
 
 var (
 	// Grafana's variable syntax: $name, ${name}, ${name:format}.
-	varRef = regexp.MustCompile(`\$(\w+)|\$\{(\w+)(?::([^}]+))?\}`)
+	varRef = regexp.MustCompile(`\$(\w+)|\$\{([\w.]+)(?::([^}]+))?\}`)
 	// RE2 metacharacters, escaped as src/interpolate.ts escapeRegex does.
 	regexMeta = regexp.MustCompile(`[\\^$.|?*+()\[\]{}]`)
 )

@@ -96,6 +96,8 @@ func (e *meshEnv) query(t *testing.T, tg map[string]json.RawMessage, vars map[st
 func TestPanelsOnKnownData(t *testing.T) {
 	e := startMesh(t, meshSeries(true))
 	d := loadDashboard(t)
+	t.Run("variables", func(t *testing.T) { e.checkVariables(t, d) })
+	t.Run("correlate logs", func(t *testing.T) { e.checkCorrelate(t, d) })
 	base := defaultVars(t, d)
 	selections := map[string]map[string]varValue{
 		"forma3d/api": base,
