@@ -106,5 +106,13 @@ func alertSeries() []*series {
 		out = append(out, gaugeOf("traefik_tls_certs_not_after", proxyJob, proxy1, attrs("cn", cn, "serial", cn, "sans", cn), ct,
 			func(int, time.Time) float64 { return float64(certStart.Unix()) + days*86400 }))
 	}
+	// Traefik v3 in the certificate window: no per-service gauge, open
+	// connections per entrypoint (traefik is the API and metrics one).
+	for ep, n := range v3Connections {
+		out = append(out, gaugeOf("traefik_open_connections", proxyJob, proxy1, attrs("entrypoint", ep, "protocol", "TCP"), ct,
+			func(int, time.Time) float64 { return n }))
+	}
 	return out
 }
+
+var v3Connections = map[string]float64{"http-5000": 3, "http-5001": 2, "traefik": 1}

@@ -130,6 +130,31 @@ func TestAlertRulesFireOnCraftedData(t *testing.T) {
 		down := e.timeline(t, rules["mesh-proxy-down"], minutes(missingStart, 31, 35))
 		quiet(t, down, proxy1I, proxy2I, `{__name__="up", instance="10.0.0.3:8080", job="traefik-mesh"}`)
 	})
+	t.Run("active connections on Traefik v3", func(t *testing.T) {
+		d := loadDashboard(t)
+		want := 0.0
+		for ep, n := range v3Connections {
+			if ep != "traefik" {
+				want += n
+			}
+		}
+		at := certStart.Add(5 * time.Minute)
+		for _, p := range leafPanels(d) {
+			if p.Title != "Active connections" {
+				continue
+			}
+			resp, q := e.query(t, p.Targets[0], defaultVars(t, d), backend.TimeRange{From: at.Add(-time.Hour), To: at}, nil)
+			got := framesAnswer(t, resp.Frames, at)
+			if resp.Error != nil || len(got) != 1 || got["{}"][0].v != want {
+				t.Errorf("active connections on v3: %v %v, want %v", resp.Error, got, want)
+			}
+			if err := sameAnswer(got, e.o.instant(t, q["expr"], at)); err != nil {
+				t.Error(err)
+			}
+			return
+		}
+		t.Error("no Active connections panel")
+	})
 	t.Run("certificate expiry", func(t *testing.T) {
 		r := rules["mesh-certificate-expiry"]
 		tl := e.timeline(t, r, append(minutes(certStart, 5, 6), noCertAt))

@@ -3,6 +3,8 @@ package dashboards
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -62,6 +64,13 @@ func TestPluginIncludesTheBundledDashboard(t *testing.T) {
 	}
 	if !strings.Contains(string(repoFile(t, ".config/bundler/copyFiles.ts")), `'**/*.json'`) {
 		t.Error("the webpack copy patterns no longer copy src/**/*.json: the included dashboard would be missing from dist/")
+	}
+	// After a build (make test builds first), dist/ holds it where
+	// plugin.json says.
+	if _, err := os.Stat(filepath.Join(repoRoot(t), "dist", "plugin.json")); err == nil {
+		if !bytes.Equal(repoFile(t, "dist/"+paths[0]), repoFile(t, "dashboards/service-mesh-traffic.json")) {
+			t.Error("dist/" + paths[0] + " is missing or stale: run make build")
+		}
 	}
 }
 
