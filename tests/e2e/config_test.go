@@ -76,9 +76,11 @@ func TestShippedConfigsValidate(t *testing.T) {
 	}
 	dir := collectorDir(t)
 	env := append(os.Environ(), meshstack.ValidateEnv(t.TempDir())...)
+	// Each metrics file runs alone (a collector of its own, as
+	// provisioning/kubernetes deploys it) or merged after the logs file.
 	combos := [][]string{{"logs-pipeline.yaml"}}
 	for _, m := range shippedMetricsConfigs {
-		combos = append(combos, []string{"logs-pipeline.yaml", m})
+		combos = append(combos, []string{m}, []string{"logs-pipeline.yaml", m})
 	}
 	for _, files := range combos {
 		t.Run(strings.Join(files, "+"), func(t *testing.T) {
