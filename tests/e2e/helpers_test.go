@@ -51,10 +51,12 @@ func chConn(t *testing.T, addr string) driver.Conn {
 }
 
 // storedScrapes returns the distinct stored timestamps (Unix seconds) of
-// one sum metric's series, oldest first; an error while ClickHouse is down.
+// one sum metric's samples, oldest first, without staleness markers (Flags
+// bit 1: the receiver writes them when a target stops answering); an
+// error while ClickHouse is down.
 func storedScrapes(ctx context.Context, conn driver.Conn, metric string) ([]int64, error) {
 	rows, err := conn.Query(ctx, `SELECT DISTINCT toInt64(toUnixTimestamp(TimeUnix)) AS t
-		FROM otel.otel_metrics_sum WHERE MetricName = {metric:String} ORDER BY t`, clickhouse.Named("metric", metric))
+		FROM otel.otel_metrics_sum WHERE MetricName = {metric:String} AND bitAnd(Flags, 1) = 0 ORDER BY t`, clickhouse.Named("metric", metric))
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +143,7 @@ type scrapeRecorder struct {
 	upstream string
 	served   []time.Time
 	failing  bool
+	inflight sync.WaitGroup
 	// body, when set, produces the exposition for scrape n (1-based)
 	// instead of the upstream's.
 	body func(n int) []byte
@@ -161,6 +164,10 @@ func (r *scrapeRecorder) start(t *testing.T, upstream string) (string, error) {
 func (r *scrapeRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	failing, body, n := r.failing, r.body, len(r.served)+1
+	if !failing {
+		r.inflight.Add(1)
+		defer r.inflight.Done()
+	}
 	r.mu.Unlock()
 	if failing {
 		http.Error(w, "scrapes stopped by the test", http.StatusServiceUnavailable)
@@ -189,12 +196,15 @@ func (r *scrapeRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, _ = w.Write(b)
 }
 
-// stop makes every further scrape fail (no samples) and returns the
-// successful scrapes so far.
+// stop makes every further scrape fail (no samples), waits for the one in
+// flight and returns the successful scrapes.
 func (r *scrapeRecorder) stop() []time.Time {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.failing = true
+	r.mu.Unlock()
+	r.inflight.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return append([]time.Time(nil), r.served...)
 }
 

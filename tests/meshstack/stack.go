@@ -34,9 +34,10 @@ type Stack struct {
 	Collector *Collector
 	Targets   []Target
 
-	readiness *http.Server
-	stopProbe context.CancelFunc
-	probeDone chan struct{}
+	collectorOptions CollectorOptions
+	readiness        *http.Server
+	stopProbe        context.CancelFunc
+	probeDone        chan struct{}
 }
 
 // Start starts the backends, Traefik and the collector. On error everything
@@ -83,11 +84,29 @@ func Start(o StackOptions) (s *Stack, err error) {
 	if err := os.MkdirAll(collectorDir, 0o755); err != nil {
 		return s, err
 	}
-	s.Collector, err = StartCollector(CollectorOptions{
+	s.collectorOptions = CollectorOptions{
 		ClickHouseAddr: o.ClickHouseAddr, Targets: []string{target},
 		ScrapeInterval: o.ScrapeInterval, Dir: collectorDir,
-	})
+	}
+	s.Collector, err = StartCollector(s.collectorOptions)
 	return s, err
+}
+
+// StopCollector stops the collector (SIGTERM: what is queued stays in its
+// persistent queue on disk).
+func (s *Stack) StopCollector() error {
+	return s.Collector.Stop(30 * time.Second)
+}
+
+// StartCollectorAgain starts a new collector on the same directory, so it
+// picks up the persistent queue the previous one left.
+func (s *Stack) StartCollectorAgain() error {
+	c, err := StartCollector(s.collectorOptions)
+	if err != nil {
+		return err
+	}
+	s.Collector = c
+	return nil
 }
 
 // startProbes hits the readiness entrypoint every second, as the kubelet
