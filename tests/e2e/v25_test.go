@@ -149,12 +149,14 @@ func TestTraefikV25Exposition(t *testing.T) {
 	conn := chConn(t, ch.Addr)
 	q := startPlugin(t, ch.Addr)
 
-	ts := waitScrapes(t, conn, "traefik_config_reloads_total", 5, 0, 90*time.Second)
-	if served := len(rec.stop()); served < len(ts) {
-		t.Fatalf("%d scrapes stored, only %d served", len(ts), served)
+	waitScrapes(t, conn, "traefik_config_reloads_total", 5, 0, 90*time.Second)
+	// Every scrape served is stored, so stored scrape i is the recorder's
+	// scrape i+1; the window (ts[m1], ts[m2]] holds m2-m1 scrapes.
+	served := len(rec.stop())
+	ts := waitScrapes(t, conn, "traefik_config_reloads_total", served, 0, 60*time.Second)
+	if len(ts) != served {
+		t.Fatalf("%d scrapes stored, %d served: stored scrapes cannot be matched to the fixture's multiples", len(ts), served)
 	}
-	// Stored scrape i is the recorder's scrape i+1 (none is lost: see the
-	// outage test); the window (ts[m1], ts[m2]] holds m2-m1 scrapes.
 	m1, m2 := 1, len(ts)-1
 	at, window := time.Unix(ts[m2], 0), fmt.Sprintf("%ds", ts[m2]-ts[m1])
 	scrapes := float64(m2 - m1)
