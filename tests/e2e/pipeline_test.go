@@ -146,6 +146,11 @@ func TestPipelineMatchesGroundTruth(t *testing.T) {
 			meshstack.ByLabel(exact, "service")[tg.Label], meshstack.ByLabel(inc, "service")[tg.Label],
 			meshstack.ByLabel(ratio, "service")[tg.Label], meshstack.ByLabel(p99, "service")[tg.Label])
 	}
+	// Every panel of the bundled dashboard works on what the pipeline
+	// stored (this Traefik serves no TLS: no certificate to show).
+	checkDashboard(t, q, map[string]string{"namespace": "forma3d-dev", "service": stack.Targets[0].Label, "interval": "1m"},
+		time.Unix(ts[0], 0), at, "Certificate expiry")
+
 	checkTTL(t, conn)
 	health, err := q.Plugin.CheckHealth(ctx, q.DS)
 	if err != nil || health.Status.String() != "OK" {

@@ -94,3 +94,20 @@ func ByLabel(samples []Sample, label string) map[string]float64 {
 	}
 	return m
 }
+
+// Target runs one panel target (its JSON model, as Grafana sends it) over
+// the time range [from, to].
+func (q *Querier) Target(ctx context.Context, model []byte, from, to time.Time, interval time.Duration) (backend.DataResponse, error) {
+	resp, err := q.Plugin.QueryData(ctx, q.DS, nil, backend.DataQuery{
+		RefID: "A", JSON: model, Interval: interval, MaxDataPoints: 200,
+		TimeRange: backend.TimeRange{From: from, To: to},
+	})
+	if err != nil {
+		return backend.DataResponse{}, err
+	}
+	r, ok := resp.Responses["A"]
+	if !ok {
+		return backend.DataResponse{}, fmt.Errorf("no response for ref A")
+	}
+	return r, nil
+}
