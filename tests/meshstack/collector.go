@@ -38,6 +38,8 @@ func ConfigFiles(metricsFile string) ([]string, error) {
 type Collector struct {
 	*Proc
 	HealthURL string
+	// OTLPHTTP is the logs pipeline's OTLP/HTTP receiver (host:port).
+	OTLPHTTP string
 }
 
 // collectorEnv is the environment the shipped configs read.
@@ -91,7 +93,7 @@ func StartCollector(o CollectorOptions) (*Collector, error) {
 	if err := os.MkdirAll(filepath.Join(o.Dir, "queue"), 0o755); err != nil {
 		return nil, err
 	}
-	c := &Collector{HealthURL: "http://" + hostPort(ports[0]) + "/"}
+	c := &Collector{HealthURL: "http://" + hostPort(ports[0]) + "/", OTLPHTTP: hostPort(ports[2])}
 	if c.Proc, err = startProc("otelcol", bin, args, collectorEnv(o, hostPort(ports[0])), o.Dir); err != nil {
 		return nil, err
 	}
