@@ -15,7 +15,7 @@ STAMPS    := .stamps
 PLUGIN    := dist/gpx_meshmetrics_linux_amd64
 COLLECTOR := $(BIN)/otelcol-meshmetrics
 TRAEFIK   := $(BIN)/traefik
-GO_PKGS   := ./pkg/... ./cmd/... ./tests/...
+GO_PKGS   := ./pkg/... ./cmd/... ./tests/... ./dashboards/...
 GO_SRC    := $(shell find pkg -name '*.go' -not -name '*_test.go') go.mod go.sum Magefile.go
 TS_SRC    := $(shell find src -type f -not -name '*.test.tsx' -not -name '*.test.ts') package.json
 
@@ -81,13 +81,15 @@ test-frontend: $(STAMPS)/npm
 	npm run test:ci
 
 lint-go:
-	@unformatted="$$(gofmt -l pkg tests cmd Magefile.go 2>/dev/null)"; \
+	@unformatted="$$(gofmt -l pkg tests cmd dashboards Magefile.go 2>/dev/null)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(GO_PKGS)
 
 test-go: $(PLUGIN) $(COLLECTOR) $(TRAEFIK)
 	$(GO) test -count=1 -run '^$$' -fuzz FuzzTranslate -fuzztime 20s ./pkg/sqlgen
-	$(GO) test -count=1 $(GO_PKGS)
+	# The slowest packages (promdiff, e2e) need more than go test's default
+	# 10 minutes when they share this 2-core machine with the others.
+	$(GO) test -count=1 -timeout 45m $(GO_PKGS)
 
 clean:
 	rm -rf dist .bin $(STAMPS) node_modules/.cache
