@@ -1,99 +1,148 @@
-// Command demo is the docker-less demo: it starts the project's real parts on
-// loopback and shows what the plugin sees, then cleans up every process it
-// started. Today it starts the embedded ClickHouse and the plugin binary and
-// runs Grafana's health check through the plugin protocol; the Traefik →
-// collector pipeline and the live mesh view come with the pipeline work.
+// Command demo is the docker-less demo (`make demo`): on 127.0.0.1 only it
+// starts the embedded ClickHouse, demo services behind Traefik configured as
+// a Traefik Mesh proxy, a steady load, the collector built from
+// provisioning/collector scraping Traefik into ClickHouse, and the plugin
+// binary over Grafana's plugin protocol. Every few seconds it prints the mesh
+// as the plugin answers the dashboard's queries, until Ctrl-C (or -duration),
+// and then stops every process it started. With a Grafana installation
+// (GRAFANA_HOME or grafana on PATH) it also starts Grafana with the plugin,
+// this project's provisioning and the dashboard.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/forma3d/meshmetrics/tests/clickhouse/chtest"
+	"github.com/forma3d/meshmetrics/tests/meshstack"
 	"github.com/forma3d/meshmetrics/tests/pluginharness"
 )
 
+type options struct {
+	duration time.Duration
+	every    time.Duration
+	scrape   time.Duration
+	rps      int
+	window   time.Duration
+}
+
 func main() {
-	if err := run(); err != nil {
+	var o options
+	flag.DurationVar(&o.duration, "duration", 0, "stop after this long (0: run until Ctrl-C)")
+	flag.DurationVar(&o.every, "every", 5*time.Second, "how often the view is printed")
+	flag.DurationVar(&o.scrape, "scrape-interval", 2*time.Second, "the collector's scrape interval (the shipped config says 15s)")
+	flag.IntVar(&o.rps, "rps", 20, "requests per second sent to each demo service")
+	flag.DurationVar(&o.window, "window", 30*time.Second, "the rate window of the view's queries")
+	flag.Parse()
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(o options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	dataDir, err := os.MkdirTemp("", "meshmetrics-demo-")
+	if o.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.duration)
+		defer cancel()
+	}
+	for _, find := range []func() (string, error){meshstack.CollectorBinary, meshstack.TraefikBinary, pluginharness.Binary} {
+		if _, err := find(); err != nil {
+			return err
+		}
+	}
+	dir, err := os.MkdirTemp("", "meshmetrics-demo-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dataDir)
+	defer os.RemoveAll(dir)
 
 	fmt.Println("starting the embedded ClickHouse (chDB) …")
-	ch, err := chtest.Launch(chtest.Options{DataDir: dataDir})
+	ch, err := chtest.Launch(chtest.Options{DataDir: dir + "/clickhouse"})
 	if err != nil {
 		return fmt.Errorf("embedded clickhouse: %w", err)
 	}
-	defer func() {
-		if err := ch.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "demo: stopping clickhouse:", err)
-		}
-	}()
-	fmt.Printf("  ClickHouse HTTP interface on %s\n", ch.URL())
+	defer stopped("clickhouse", ch.Stop)
+	fmt.Printf("  ClickHouse HTTP interface on %s (database otel)\n", ch.URL())
 
-	bin, err := pluginharness.Binary()
+	fmt.Println("starting the demo services, Traefik and the collector …")
+	stack, err := meshstack.Start(meshstack.StackOptions{Dir: dir, ClickHouseAddr: ch.Addr, ScrapeInterval: o.scrape})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("starting the plugin %s over Grafana's plugin protocol …\n", bin)
+	defer stopped("the mesh stack", stack.Close)
+	fmt.Printf("  Traefik (pid %d): metrics on http://%s/metrics\n", stack.Traefik.PID(), stack.Traefik.MetricsAddr)
+	for _, b := range stack.Backends {
+		key := b.Service.Key()
+		fmt.Printf("    %-9s %-22s → %s\n", stack.Traefik.EntrypointNames[key], stack.Traefik.Entrypoints[key], b.Service.Label())
+	}
+	fmt.Printf("  collector (pid %d): scrapes every %v into ClickHouse, health %s\n", stack.Collector.PID(), o.scrape, stack.Collector.HealthURL)
+
+	bin, _ := pluginharness.Binary()
 	plugin, err := pluginharness.StartBinary(bin)
 	if err != nil {
 		return err
 	}
 	defer plugin.Kill()
-
-	host, port, err := splitAddr(ch.Addr)
+	q, err := meshstack.NewQuerier(plugin, ch.Addr, o.scrape)
 	if err != nil {
 		return err
 	}
-	ds, err := pluginharness.Datasource("demo", map[string]any{
-		"host": host, "port": port, "protocol": "http", "database": "default",
-	}, nil)
-	if err != nil {
-		return err
-	}
-	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	health, err := plugin.CheckHealth(hctx, ds)
-	if err != nil {
-		return fmt.Errorf("health check over gRPC: %w", err)
-	}
-	fmt.Printf("health check: %s: %s\n", health.Status, health.Message)
+	fmt.Printf("  plugin %s over Grafana's plugin protocol\n", bin)
 
-	fmt.Println()
-	fmt.Println("The health check fails as it should on an empty server: the collector's exporter creates the")
-	fmt.Println("metric tables and Traefik's metrics fill them. Not in the demo yet: Traefik and the")
-	fmt.Println("OpenTelemetry Collector feeding mesh metrics, and the live terminal view of the mesh (the")
-	fmt.Println("query path it needs is done: try `go run ./cmd/meshql explain 'rate(traefik_service_requests_total[5m])'`).")
-	fmt.Println("Everything started has been stopped.")
-	return nil
+	gf, err := startGrafana(dir, ch.Addr)
+	if err != nil {
+		fmt.Println("  Grafana:", err)
+	}
+	if gf != nil {
+		defer stopped("grafana", func() error { return gf.Stop(15 * time.Second) })
+	}
+
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	loadDone := make(chan struct{})
+	truth := meshstack.NewTruth()
+	go func() {
+		defer close(loadDone)
+		meshstack.Steady(loadCtx, stack.Targets, o.rps, truth)
+	}()
+	defer func() { stopLoad(); <-loadDone }()
+	fmt.Printf("sending %d requests/s to each service; the first numbers need a few scrapes. Ctrl-C stops.\n\n", o.rps)
+
+	// The collector flushes its batch every 5 s: look that far back and one
+	// scrape more, so that all of the view's queries see the same data.
+	v := &view{q: q, window: o.window, lag: o.scrape + 6*time.Second, truth: truth, targets: stack.Targets}
+	tick := time.NewTicker(o.every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Println("\nstopping everything the demo started …")
+			return nil
+		case <-tick.C:
+		}
+		if stack.Collector.Exited() {
+			return fmt.Errorf("the collector exited:\n%s", stack.Collector.Output())
+		}
+		if err := v.print(ctx, os.Stdout); err != nil {
+			// The plugin may see the end of the run a moment before ctx does.
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+				fmt.Println("query:", err)
+			}
+		}
+	}
 }
 
-func splitAddr(addr string) (string, int, error) {
-	host, portText, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", 0, fmt.Errorf("clickhouse address %q: %w", addr, err)
+func stopped(what string, stop func() error) {
+	if err := stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "demo: stopping %s: %v\n", what, err)
 	}
-	port, err := strconv.Atoi(portText)
-	if err != nil {
-		return "", 0, fmt.Errorf("clickhouse address %q: port: %w", addr, err)
-	}
-	return host, port, nil
 }

@@ -9,7 +9,7 @@
 // package. Plain `go test` runs only a quick check of the generator; the
 // benchmark starts the embedded ClickHouse and needs minutes:
 //
-//	go test ./tests/bench -run '^$' -bench . -benchtime 2x -timeout 90m
+//	go test ./tests/bench -run '^$' -bench . -benchtime 2x -timeout 90m -v
 //	go test ./tests/bench -run '^$' -bench Day/rate -benchtime 1x -args -small  # the machinery on a tiny data set
 //
 // Files: data_test.go (the data set: one formula, in Go and in SQL),

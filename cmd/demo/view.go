@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/forma3d/meshmetrics/tests/meshstack"
+)
+
+// noReadiness is the dashboard's filter of the mesh's probe noise.
+const noReadiness = `service!~"readiness@.*"`
+
+// view prints the mesh as the plugin answers the dashboard's queries.
+type view struct {
+	q       *meshstack.Querier
+	window  time.Duration
+	lag     time.Duration // evaluate this far back: every query sees the same stored scrapes
+	truth   *meshstack.Truth
+	targets []meshstack.Target
+}
+
+func (v *view) queries() map[string]string {
+	w := fmt.Sprintf("%ds", int(v.window.Seconds()))
+	reqs := fmt.Sprintf("traefik_service_requests_total{%s}", noReadiness)
+	buckets := fmt.Sprintf("traefik_service_request_duration_seconds_bucket{%s}", noReadiness)
+	q := map[string]string{
+		"rps":     fmt.Sprintf("sum by (service) (rate(%s[%s]))", reqs, w),
+		"success": fmt.Sprintf(`sum by (service) (rate(traefik_service_requests_total{code!~"5..",%s}[%s])) / sum by (service) (rate(%s[%s]))`, noReadiness, w, reqs, w),
+		"counted": fmt.Sprintf("sum by (service) (%s)", reqs),
+		"edges":   fmt.Sprintf("sum by (instance, service) (rate(%s[%s]))", reqs, w),
+		"up":      `up{job="traefik-mesh"}`,
+	}
+	for _, p := range []string{"50", "95", "99"} {
+		q["p"+p] = fmt.Sprintf("histogram_quantile(0.%s, sum by (le, service) (rate(%s[%s])))", p, buckets, w)
+	}
+	return q
+}
+
+func (v *view) print(ctx context.Context, out io.Writer) error {
+	now := time.Now().Add(-v.lag).Truncate(time.Second)
+	ans := map[string][]meshstack.Sample{}
+	for name, expr := range v.queries() {
+		qctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		s, err := v.q.Instant(qctx, expr, now)
+		cancel()
+		if err != nil {
+			return err
+		}
+		ans[name] = s
+	}
+	by := func(name string) map[string]float64 { return meshstack.ByLabel(ans[name], "service") }
+	rps, success, counted := by("rps"), by("success"), by("counted")
+	p50, p95, p99 := by("p50"), by("p95"), by("p99")
+
+	var b strings.Builder
+	if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		b.WriteString("\033[H\033[2J") // a terminal: redraw in place
+	}
+	fmt.Fprintf(&b, "Service Mesh Traffic as of %s (%v ago: scrape and batch delay; rates over %v; queries through gpx_meshmetrics over gRPC)\n\n",
+		now.Format(time.TimeOnly), v.lag, v.window)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "service\tRPS\tsuccess\tp50\tp95\tp99\tcounted by Traefik\tsent\t")
+	for _, tg := range v.targets {
+		s := tg.Label
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", s, num(rps, s, "%.1f"), pct(success, s),
+			dur(p50, s), dur(p95, s), dur(p99, s), num(counted, s, "%.0f"), v.truth.Total(s))
+	}
+	_ = tw.Flush()
+	b.WriteString("quantiles interpolate within Traefik's buckets (0.1, 0.3, 1.2, 5 s), as histogram_quantile does;\n" +
+		"\"counted\" is the newest stored counter and trails \"sent\" by a scrape plus the collector's batch\n")
+
+	b.WriteString("\nproxy → service edges (Traefik Mesh metrics name no source service: the source is the proxy)\n")
+	type edge struct {
+		proxy, service string
+		rps            float64
+	}
+	var edges []edge
+	for _, s := range ans["edges"] {
+		edges = append(edges, edge{s.Labels["instance"], s.Labels["service"], s.Value})
+	}
+	sort.Slice(edges, func(i, j int) bool { return edges[i].proxy+edges[i].service < edges[j].proxy+edges[j].service })
+	for _, e := range edges {
+		fmt.Fprintf(&b, "  %s ──%6.1f req/s──▶ %s\n", e.proxy, e.rps, e.service)
+	}
+	for _, s := range ans["up"] {
+		state := "up"
+		if s.Value != 1 {
+			state = "DOWN"
+		}
+		fmt.Fprintf(&b, "  proxy %s scrape: %s\n", s.Labels["instance"], state)
+	}
+	if len(edges) == 0 {
+		b.WriteString("  (no data yet: waiting for scrapes to reach ClickHouse)\n")
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(out, b.String())
+	return err
+}
+
+func num(m map[string]float64, k, format string) string {
+	v, ok := m[k]
+	if !ok || math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+func pct(m map[string]float64, k string) string {
+	v, ok := m[k]
+	if !ok || math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f %%", 100*v)
+}
+
+func dur(m map[string]float64, k string) string {
+	v, ok := m[k]
+	if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	return (time.Duration(v * float64(time.Second))).Round(time.Millisecond).String()
+}

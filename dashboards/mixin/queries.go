@@ -1,0 +1,139 @@
+package mixin
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// Traefik metric names (v2.5 as Traefik Mesh runs it; v3 where it differs).
+const (
+	requestsTotal      = "traefik_service_requests_total"
+	durationBucket     = "traefik_service_request_duration_seconds_bucket"
+	durationSum        = "traefik_service_request_duration_seconds_sum"
+	durationCount      = "traefik_service_request_duration_seconds_count"
+	serviceConnections = "traefik_service_open_connections" // v2 only
+	openConnections    = "traefik_open_connections"         // v3 only
+	entrypointRequests = "traefik_entrypoint_requests_total"
+	certsNotAfter      = "traefik_tls_certs_not_after"
+)
+
+// Template variable references, as Grafana interpolates them.
+const (
+	varNamespace = "$namespace"
+	varService   = "$service"
+	varInterval  = "$interval"
+)
+
+// sel renders a selector of metric with the given matchers.
+func sel(metric string, matchers ...string) string {
+	return metric + "{" + strings.Join(matchers, ", ") + "}"
+}
+
+// dur renders a Go duration as PromQL does ("5m", "1h", "7d").
+func dur(d time.Duration) string { return model.Duration(d).String() }
+
+func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// meshSel selects a service metric of the whole mesh without probe noise.
+func (c Config) meshSel(metric string, extra ...string) string {
+	return sel(metric, append([]string{c.ServiceNoise}, extra...)...)
+}
+
+// nsSel selects a service metric of the services of $namespace.
+func (c Config) nsSel(metric string, extra ...string) string {
+	return sel(metric, append([]string{`service=~"` + varNamespace + `-.+"`, c.ServiceNoise}, extra...)...)
+}
+
+// svcSel selects a service metric of $service; the noise filter stays so
+// that a stale variable value can never show probe traffic.
+func (c Config) svcSel(metric string, extra ...string) string {
+	return sel(metric, append([]string{`service="` + varService + `"`, c.ServiceNoise}, extra...)...)
+}
+
+func rate(selector, window string) string {
+	return "rate(" + selector + "[" + window + "])"
+}
+
+func sumBy(labels, expr string) string {
+	if labels == "" {
+		return "sum(" + expr + ")"
+	}
+	return "sum by (" + labels + ") (" + expr + ")"
+}
+
+func quantile(q float64, by, bucketSel, window string) string {
+	lb := "le"
+	if by != "" {
+		lb = by + ", le"
+	}
+	return fmt.Sprintf("histogram_quantile(%s, %s)", num(q), sumBy(lb, rate(bucketSel, window)))
+}
+
+// errorRatio is the 5xx share of requests, by the given labels, over window.
+func errorRatio(selFn func(string, ...string) string, by, window string) string {
+	return sumBy(by, rate(selFn(requestsTotal, `code=~"5.."`), window)) + " / " + sumBy(by, rate(selFn(requestsTotal), window))
+}
+
+// activeConnections works on either Traefik: v2's per-service gauge, or
+// when it is absent v3's per-entrypoint gauge.
+func (c Config) activeConnections() string {
+	return sumBy("", c.meshSel(serviceConnections)) + " or " + sumBy("", sel(openConnections, c.EntrypointNoise))
+}
+
+// certRemaining is the time left on the soonest-expiring certificate, by
+// the given labels; nothing at all when the proxies hold no certificate.
+func certRemaining(by string) string {
+	if by == "" {
+		return "min(" + certsNotAfter + ") - time()"
+	}
+	return "min by (" + by + ") (" + certsNotAfter + ") - time()"
+}
+
+// Alert rule expressions: no variables, the windows fixed by Config.
+
+// AlertErrorRatioExpr is the 5xx ratio per service.
+func (c Config) AlertErrorRatioExpr() string {
+	return errorRatio(c.meshSel, "service", dur(c.AlertWindow))
+}
+
+// AlertLatencyExpr is the latency quantile per service, in seconds.
+func (c Config) AlertLatencyExpr() string {
+	return quantile(c.LatencyQuantile, "service", c.meshSel(durationBucket), dur(c.AlertWindow))
+}
+
+// AlertProxyDownExpr is each proxy scrape target's up gauge.
+func (c Config) AlertProxyDownExpr() string {
+	return sel("up", `job="`+c.ProxyJob+`"`)
+}
+
+// AlertProxiesMissingExpr is how many proxy targets that reported during
+// the lookback do not report up now (0 when all do).
+func (c Config) AlertProxiesMissingExpr() string {
+	up := c.AlertProxyDownExpr()
+	return fmt.Sprintf("count(max_over_time(%s[%s])) - (count(%s == 1) or vector(0))", up, dur(c.ProxyLookback), up)
+}
+
+// AlertCertExpr is the seconds left per certificate.
+func (c Config) AlertCertExpr() string { return certRemaining("cn, serial") }
+
+// logsSQL is the correlate query for the users' ClickHouse datasource:
+// the application's logs for the service's Kubernetes name, which is the
+// <service> part of the mesh label <namespace>-<service>-<port>@provider,
+// over the panel's time range. serviceRef is a Grafana variable reference
+// that renders a quoted SQL string (e.g. ${service:sqlstring}).
+func (c Config) logsSQL(serviceRef string) string {
+	return "SELECT Timestamp AS timestamp, SeverityText AS level, Body AS body, ServiceName, TraceId\n" +
+		"FROM " + c.LogsTable + "\n" +
+		"WHERE $__timeFilter(Timestamp)\n" +
+		"  AND ServiceName = extract(" + serviceRef + ", '" + meshServiceNameRE + "')\n" +
+		"ORDER BY Timestamp DESC\n" +
+		"LIMIT 1000"
+}
+
+// meshServiceNameRE captures <service> of <namespace>-<service>-<port>@…
+// (SMI forms end in -traffic-target… / -traffic-split… before the @).
+const meshServiceNameRE = `^[^-]+-(.+)-[0-9]+(?:-traffic-(?:target|split)[^@]*)?@`

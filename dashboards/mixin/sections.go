@@ -1,0 +1,127 @@
+package mixin
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+const bucketNote = "Traefik's default buckets are 0.1, 0.3, 1.2 and 5 s: a quantile between two bounds is interpolated linearly, so a p99 shown as 2 s only says it lies between 1.2 and 5 s (see docs/alerts.md)."
+
+func (c Config) traffic(l *layout) {
+	l.row("Traffic: $namespace")
+	by := func(labels string, extra ...string) string {
+		return sumBy(labels, rate(c.nsSel(requestsTotal, extra...), varInterval))
+	}
+	l.add(12, 8, timeseries("Request rate by service", "Requests per second each service received through the mesh.", "reqps",
+		c.q("A", "range", by("service"), "{{service}}")))
+	l.add(12, 8, timeseries("Request rate by proxy → service", "Requests per second per proxy and destination service. The source is the proxy (instance): Traefik Mesh metrics carry no source service.", "reqps",
+		c.q("A", "range", by("instance, service"), "{{instance}} → {{service}}")))
+	l.add(8, 8, timeseries("Errors by service and status code", "4xx and 5xx answers per second, by service and status code.", "reqps",
+		c.q("A", "range", by("service, code", `code=~"4..|5.."`), "{{service}} {{code}}")))
+	ratio := timeseries("5xx ratio by service", fmt.Sprintf("Share of each service's requests answered 5xx; the alert warns above %s%%.", num(c.ErrorRatio*100)), "percentunit",
+		c.q("A", "range", errorRatio(c.nsSel, "service", varInterval), "{{service}}"))
+	ratio.FieldConfig.Defaults.Thresholds = steps("transparent", c.ErrorRatio, "red")
+	ratio.FieldConfig.Defaults.Custom["thresholdsStyle"] = map[string]string{"mode": "line"}
+	l.add(8, 8, ratio)
+	var lat []Target
+	for i, qv := range []float64{0.5, 0.95, 0.99} {
+		label := fmt.Sprintf("p%s", num(qv*100))
+		lat = append(lat, c.q(string(rune('A'+i)), "range", quantile(qv, "service", c.nsSel(durationBucket), varInterval), "{{service}} "+label))
+	}
+	l.add(8, 8, timeseries("Latency p50 / p95 / p99 by service", "Request duration quantiles from the proxies' histogram. "+bucketNote, "s", lat...))
+}
+
+func (c Config) deepDive(l *layout) {
+	l.row("Deep dive: $service")
+	in := func(labels string) string { return sumBy(labels, rate(c.svcSel(requestsTotal), varInterval)) }
+	l.add(8, 8, timeseries("Inbound request rate", "Requests per second $service received, by status code.", "reqps",
+		c.q("A", "range", in("code"), "{{code}}")))
+	l.add(8, 8, timeseries("Requests by method", "Requests per second to $service by HTTP method.", "reqps",
+		c.q("A", "range", in("method"), "{{method}}")))
+	l.add(8, 8, timeseries("Requests by entrypoint (all services)", "Traefik's entrypoint metrics carry no service label: this is every service's traffic per proxy entrypoint (port), the traefik entrypoint (API, metrics) excluded.", "reqps",
+		c.q("A", "range", sumBy("entrypoint", rate(sel(entrypointRequests, c.EntrypointNoise), varInterval)), "{{entrypoint}}")))
+
+	hm := Panel{Type: "heatmap", Title: "Latency distribution", Description: "Requests per second of $service in each duration bucket. " + bucketNote,
+		Targets:     []Target{c.q("A", "heatmap", sumBy("le", rate(c.svcSel(durationBucket), "$__rate_interval")), "{{le}}")},
+		FieldConfig: &FieldConfig{Overrides: []map[string]any{}},
+		Options: map[string]any{"calculate": false, "yAxis": map[string]any{"unit": "s", "axisPlacement": "left"},
+			"cellValues": map[string]any{"unit": "reqps"}, "color": map[string]any{"mode": "scheme", "scheme": "Oranges", "exponent": 0.5},
+			"rowsFrame": map[string]any{"layout": "le"}, "tooltip": map[string]any{"mode": "single", "yHistogram": true}}}
+	l.add(10, 8, hm)
+	pie := Panel{Type: "piechart", Title: "Status codes", Description: "Requests to $service by status code over the dashboard's time range.",
+		Targets:     []Target{c.q("A", "instant", sumBy("code", "increase("+c.svcSel(requestsTotal)+"[$__range])"), "{{code}}")},
+		FieldConfig: &FieldConfig{Defaults: FieldDefaults{Unit: "short", Color: map[string]any{"mode": "palette-classic"}}, Overrides: []map[string]any{}},
+		Options: map[string]any{"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false},
+			"pieType": "donut", "legend": map[string]any{"displayMode": "table", "placement": "right", "values": []string{"value", "percent"}}}}
+	l.add(6, 8, pie)
+	l.add(8, 8, Panel{Type: "text", Title: "Outbound traffic of $service", Options: map[string]any{"mode": "markdown", "content": outboundText}})
+
+	logs := Panel{Type: "logs", Title: "Application logs of $service", Datasource: c.logs(),
+		Description: "The application's logs (" + c.LogsTable + ", through your ClickHouse datasource) for the same time range, matched on the OTel service.name = the <service> part of the mesh label. Edit the query if your services report another service.name.",
+		Targets:     []Target{c.logsTarget(`${service:sqlstring}`)},
+		Options:     map[string]any{"showTime": true, "wrapLogMessage": true, "sortOrder": "Descending", "enableLogDetails": true, "dedupStrategy": "none"},
+		Links:       []Link{{Title: "Open these logs in Explore", URL: c.exploreLogsURL("${service:percentencode}"), TargetBlank: true}},
+	}
+	l.add(24, 10, logs)
+}
+
+const outboundText = `**What $service calls is not in the mesh's metrics.**
+
+Traefik Mesh proxies count requests by their *destination* (` + "`service`" + `) only: the
+metrics carry no source service, and Traefik Mesh has no mTLS, so a proxy
+cannot tell which service sent a request. The panels above show traffic *into*
+$service. To see what $service calls, look at the other services' inbound
+panels, the service map (edges start at the proxy that forwarded the request),
+or $service's own logs below.`
+
+func (c Config) logsTarget(serviceRef string) Target {
+	logsFormat := 2 // sqlutil.FormatOptionLogs
+	return Target{RefID: "A", Datasource: *c.logs(), EditorType: "sql", QueryType: "logs", Format: &logsFormat, RawSQL: c.logsSQL(serviceRef)}
+}
+
+// exploreLogsURL opens Explore on the logs datasource with the correlate
+// query for one service over the panel's time range. The pane JSON is
+// percent-encoded; Grafana fills in the ${…} references when the link is
+// clicked (serviceRef must be a :percentencode reference).
+func (c Config) exploreLogsURL(serviceRef string) string {
+	const svc, uid, from, to = "MESHSERVICE", "MESHLOGSUID", "MESHFROM", "MESHTO"
+	t := c.logsTarget("'" + svc + "'")
+	t.Datasource.UID = uid
+	pane := map[string]any{"logs": map[string]any{"datasource": uid, "queries": []Target{t}, "range": map[string]string{"from": from, "to": to}}}
+	b, _ := json.Marshal(pane) // plain maps and strings: cannot fail
+	enc := url.QueryEscape(string(b))
+	enc = strings.NewReplacer(svc, serviceRef, uid, "${logs}", from, "${__from}", to, "${__to}").Replace(enc)
+	return "/explore?schemaVersion=1&orgId=${__org}&panes=" + enc
+}
+
+func (c Config) mapAndLatency(l *layout) {
+	l.row("Service map and slow services: $namespace")
+	graph := c.q("A", "serviceGraph", sumBy("instance, service", rate(c.nsSel(requestsTotal), varInterval)), "")
+	graph.SourceLabel, graph.TargetLabel = "instance", "service"
+	graph.ErrorExpr = sumBy("instance, service", rate(c.nsSel(requestsTotal, `code=~"5.."`), varInterval))
+	graph.LatencyExpr = quantile(0.99, "instance, service", c.nsSel(durationBucket), varInterval)
+	l.add(14, 12, Panel{Type: "nodeGraph", Title: "Service map", Targets: []Target{graph},
+		Description: "Proxy → service edges: requests per second, 5xx ratio, p99 latency. Traefik Mesh metrics carry no source service, so edges start at the proxy (instance) that forwarded the request, never at a calling service.",
+		Options:     map[string]any{"nodes": map[string]any{"mainStatUnit": "reqps", "secondaryStatUnit": "s"}, "edges": map[string]any{"mainStatUnit": "reqps", "secondaryStatUnit": "percentunit"}}})
+
+	slow := Panel{Type: "table", Title: "Slowest services", Description: "Services of $namespace by p99 latency over the last $interval, with the mean (sum / count). Click a service for its logs. " + bucketNote,
+		Targets: []Target{
+			c.q("A", "table", quantile(0.99, "service", c.nsSel(durationBucket), varInterval), ""),
+			c.q("B", "table", sumBy("service", rate(c.nsSel(durationSum), varInterval))+" / "+sumBy("service", rate(c.nsSel(durationCount), varInterval)), ""),
+		},
+		Transformations: []map[string]any{
+			{"id": "merge", "options": map[string]any{}},
+			{"id": "organize", "options": map[string]any{"excludeByName": map[string]bool{"Time": true},
+				"renameByName": map[string]string{"Value #A": "p99", "Value #B": "mean"}, "indexByName": map[string]int{"service": 0, "Value #A": 1, "Value #B": 2}}},
+			{"id": "sortBy", "options": map[string]any{"sort": []map[string]any{{"field": "p99", "desc": true}}}},
+		},
+		FieldConfig: &FieldConfig{Defaults: FieldDefaults{Unit: "s", Decimals: new(3)},
+			Overrides: []map[string]any{{
+				"matcher":    map[string]string{"id": "byName", "options": "service"},
+				"properties": []map[string]any{{"id": "links", "value": []Link{{Title: "Logs of ${__data.fields.service}", URL: c.exploreLogsURL("${__data.fields.service:percentencode}"), TargetBlank: true}}}},
+			}}},
+		Options: map[string]any{"showHeader": true, "cellHeight": "sm"}}
+	l.add(10, 12, slow)
+}

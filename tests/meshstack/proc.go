@@ -1,0 +1,189 @@
+// Package meshstack starts the demo's and the end-to-end test's real parts
+// on 127.0.0.1: Traefik (built by scripts/build-traefik.sh) with mesh-style
+// entrypoints and services, demo backends with known status-code and latency
+// mixes, a bounded load generator that keeps ground truth, and the collector
+// (built by scripts/build-collector.sh) running the shipped static-target
+// config. The embedded ClickHouse comes from tests/clickhouse/chtest and the
+// plugin from tests/pluginharness.
+//
+// Every process is started with Pdeathsig and stopped by its own PID:
+// nothing is ever signalled by name.
+package meshstack
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Proc is one child process with the tail of its output.
+type Proc struct {
+	Name string
+	cmd  *exec.Cmd
+	out  *tailBuffer
+	done chan struct{}
+	mu   sync.Mutex
+}
+
+// startProc starts bin with args and env (added to this process's
+// environment) in dir.
+func startProc(name, bin string, args, env []string, dir string) (*Proc, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out := &tailBuffer{max: 256 << 10}
+	cmd.Stdout, cmd.Stderr = out, out
+	// If the test or demo process dies, the child gets SIGTERM.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
+	}
+	p := &Proc{Name: name, cmd: cmd, out: out, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// PID is the child's process id.
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
+// Output is the tail of what the child wrote to stdout and stderr.
+func (p *Proc) Output() string { return p.out.String() }
+
+// Exited reports whether the child has ended.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop sends SIGTERM to this child only, waits up to grace and then kills
+// it. Calling it again is harmless.
+func (p *Proc) Stop(grace time.Duration) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.Exited() {
+		return nil
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("stop %s (pid %d): %w", p.Name, p.PID(), err)
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s (pid %d) ignored SIGTERM for %v and was killed", p.Name, p.PID(), grace)
+	}
+}
+
+// RepoRoot is the module root, found from this source file.
+func RepoRoot() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("meshstack: cannot locate its own source file")
+	}
+	dir := filepath.Dir(file)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("meshstack: no go.mod above %s", filepath.Dir(file))
+		}
+		dir = parent
+	}
+}
+
+// binary returns .bin/<name> of the repository, or $envVar when set.
+func binary(name, envVar, makeTarget string) (string, error) {
+	if p := os.Getenv(envVar); p != "" {
+		return p, nil
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(root, ".bin", name)
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("%s not found: build it with `make %s` (or set %s)", bin, makeTarget, envVar)
+	}
+	return bin, nil
+}
+
+// CollectorBinary is the collector built from provisioning/collector.
+func CollectorBinary() (string, error) {
+	return binary("otelcol-meshmetrics", "MESHMETRICS_COLLECTOR_BINARY", "build-pipeline")
+}
+
+// TraefikBinary is Traefik built by scripts/build-traefik.sh.
+func TraefikBinary() (string, error) {
+	return binary("traefik", "MESHMETRICS_TRAEFIK_BINARY", "build-pipeline")
+}
+
+// FreePorts returns n distinct free TCP ports on 127.0.0.1. They are free
+// when returned; a process started right after takes them.
+func FreePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - b.max; over > 0 {
+		b.buf = b.buf[over:]
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
+
+// StartProcess starts a child process as the stack's own are started
+// (Pdeathsig, output kept); the demo runs Grafana with it.
+func StartProcess(name, bin string, args, env []string, dir string) (*Proc, error) {
+	return startProc(name, bin, args, env, dir)
+}
