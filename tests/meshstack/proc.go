@@ -22,13 +22,15 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/forma3d/meshmetrics/tests/clickhouse/chtest"
 )
 
 // Proc is one child process with the tail of its output.
 type Proc struct {
 	Name string
 	cmd  *exec.Cmd
-	out  *tailBuffer
+	out  *chtest.TailBuffer
 	done chan struct{}
 	mu   sync.Mutex
 }
@@ -39,7 +41,7 @@ func startProc(name, bin string, args, env []string, dir string) (*Proc, error) 
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	out := &tailBuffer{max: 256 << 10}
+	out := chtest.NewTailBuffer(256 << 10)
 	cmd.Stdout, cmd.Stderr = out, out
 	// If the test or demo process dies, the child gets SIGTERM.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
@@ -158,29 +160,6 @@ func FreePorts(n int) ([]int, error) {
 }
 
 func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = b.buf[over:]
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
-}
 
 // StartProcess starts a child process as the stack's own are started
 // (Pdeathsig, output kept); the demo runs Grafana with it.

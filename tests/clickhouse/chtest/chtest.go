@@ -54,7 +54,7 @@ type Server struct {
 
 	opts   Options
 	cmd    *exec.Cmd
-	stderr *tailBuffer
+	stderr *TailBuffer
 	exited chan struct{}
 	mu     sync.Mutex
 }
@@ -125,7 +125,7 @@ func (s *Server) start(bin, root string) error {
 	if err != nil {
 		return fmt.Errorf("chtest: stdout pipe: %w", err)
 	}
-	s.stderr = &tailBuffer{max: 64 << 10}
+	s.stderr = NewTailBuffer(64 << 10)
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("chtest: start %s: %w", bin, err)
@@ -335,14 +335,18 @@ func moduleRoot() (string, error) {
 	}
 }
 
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
+// TailBuffer keeps the last bytes written to it, up to its size: the end
+// of a child process's output, for error messages. Safe for concurrent use.
+type TailBuffer struct {
 	mu  sync.Mutex
 	buf []byte
 	max int
 }
 
-func (b *tailBuffer) Write(p []byte) (int, error) {
+// NewTailBuffer keeps the last max bytes.
+func NewTailBuffer(max int) *TailBuffer { return &TailBuffer{max: max} }
+
+func (b *TailBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf = append(b.buf, p...)
@@ -352,7 +356,7 @@ func (b *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (b *tailBuffer) String() string {
+func (b *TailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return string(b.buf)
