@@ -66,7 +66,7 @@ ARRAY JOIN grid AS cell, arrayEnumerate(grid) AS k
 WHERE cell IS NOT NULL`,
 		value, fn, startSec, endSec, g.StepMs/1000, int64(f.Range.Seconds()),
 		b.sampleTimeSeconds(), indent(indent(rows.rows)))
-	return b.add("native_"+f.Func, fmt.Sprintf("SELECT %s AS labels, i, v\nFROM %s", withoutName("slabels"), joinLabels(perSeries, rows))), true, nil
+	return b.add("native_"+f.Func, withLabels(withoutName("slabels"), "v", perSeries, rows)), true, nil
 }
 
 // sampleTimeSeconds is the sample time column t (Unix ms) as the ToGrid

@@ -69,10 +69,12 @@ func (b *builder) samples(sel plan.Selector, loMs, hiMs int64, withStale bool) (
 	return selectorSQL{rows: strings.Join(rows, "\nUNION ALL\n"), series: strings.Join(series, "\nUNION ALL\n")}, nil
 }
 
-// joinLabels gives the rows of a per-series query (a column sid) their
-// series' label sets (slabels).
-func joinLabels(rows string, sel selectorSQL) string {
-	return fmt.Sprintf("(\n%s\n) AS w\nINNER JOIN (\n%s\n) AS s USING (sid)", indent(rows), indent(sel.labels()))
+// withLabels is a vector step (labels, i, v) from the rows of a per-series
+// query (a column sid): labels is an expression over its columns and its
+// series' label set, slabels; value is the select item of v.
+func withLabels(labels, value, perSeries string, sel selectorSQL) string {
+	return fmt.Sprintf("SELECT %s AS labels, i, %s\nFROM (\n%s\n) AS w\nINNER JOIN (\n%s\n) AS s USING (sid)",
+		labels, value, indent(perSeries), indent(sel.labels()))
 }
 
 // source reads one source: its points (sid, t, v, stale), without stale

@@ -54,7 +54,7 @@ FROM (
 ARRAY JOIN %s AS i
 GROUP BY sid, i
 HAVING NOT newest.2`, indent(rows.rows), b.windowIndexes(s.Offset, s.Lookback))
-	return b.add("selector", "SELECT slabels AS labels, i, newest.1 AS v\nFROM "+joinLabels(perSeries, rows)), nil
+	return b.add("selector", withLabels("slabels", "newest.1 AS v", perSeries, rows)), nil
 }
 
 // windowAggregates are the per-window values the range functions need:
@@ -104,7 +104,7 @@ FROM (
 )
 WHERE %s`, value, ws, fmt.Sprintf(windowAggregates, ws),
 		indent(indent(indent(rows.rows))), b.windowIndexes(f.Offset, f.Range), cond)
-	return b.add("range", fmt.Sprintf("SELECT %s AS labels, i, v\nFROM %s", labels, joinLabels(perSeries, rows))), nil
+	return b.add("range", withLabels(labels, "v", perSeries, rows)), nil
 }
 
 // rangeValue is a range function's value over the window aggregates (the
