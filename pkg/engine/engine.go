@@ -5,6 +5,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -180,7 +181,14 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (sql 
 	if err != nil {
 		return "", false, err
 	}
-	sql, err = sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: e.cfg.MaxSeries, Native: strategy == StrategyNative, Fold: e.fold()})
+	sql, err = sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: e.cfg.MaxSeries, Native: strategy == StrategyNative, Fold: e.fold(), MaxStatementBytes: sqlgen.MaxQuerySize})
+	var tooLarge *sqlgen.StatementTooLargeError
+	if errors.As(err, &tooLarge) {
+		// Point at the selector in the user's expression, not a byte offset.
+		return "", false, &dialect.Error{Pos: tooLarge.Pos, Expr: expr, Msg: fmt.Sprintf(
+			"the query is too large for one ClickHouse statement: its SQL would be %d bytes, more than ClickHouse's max_query_size of %d bytes, which it passes at this selector; split it into several queries or use fewer selectors",
+			tooLarge.Bytes, tooLarge.Limit)}
+	}
 	return sql, p.Root.Scalar(), err
 }
 

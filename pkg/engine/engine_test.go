@@ -51,6 +51,12 @@ func checkByHand(t *testing.T, e *engine.Engine) {
 	if _, err := e.InstantQuery(ctx, `rate(otlp_delta_total[5m])`, t0); err == nil || !strings.Contains(err.Error(), "delta temporality") {
 		t.Errorf("a delta sum: error %v, want one saying delta temporality is not supported", err)
 	}
+	// 200 selectors make a statement longer than ClickHouse parses: the
+	// error names the limit and a position in the expression, not SQL.
+	huge := strings.Repeat("requests_total + ", 199) + "requests_total"
+	if _, err := e.InstantQuery(ctx, huge, t0); err == nil || !strings.Contains(err.Error(), "max_query_size of 262144 bytes") || !strings.HasPrefix(err.Error(), "at line 1, column ") {
+		t.Errorf("200 selectors: error %v, want one at a line and column naming ClickHouse's max_query_size", err)
+	}
 	if _, err := e.InstantQuery(ctx, `sum(rate(mixed_total[10m]))`, t0.Add(10*time.Minute)); err == nil || !strings.Contains(err.Error(), "metric mixed_total is stored with delta temporality") {
 		t.Errorf("a sum with one delta point among cumulative ones: error %v, want one naming mixed_total's delta temporality", err)
 	}
