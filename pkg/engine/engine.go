@@ -64,6 +64,9 @@ type Config struct {
 	// increase, delta, irate and idelta; 25.9+) or "auto" (the default:
 	// native when the server is 25.9 or newer).
 	Strategy string
+	// Cache keeps range answers' immutable past (cache.go); the zero value
+	// keeps nothing.
+	Cache CacheConfig
 }
 
 // Engine evaluates queries over one ClickHouse connection pool.
@@ -74,6 +77,8 @@ type Engine struct {
 	mu      sync.Mutex
 	schema  *sqlgen.Schema // detected on first use
 	version [2]int         // the server's major.minor, read with the schema
+
+	cache *resultCache // nil: no cache
 }
 
 // strategy is the SQL strategy in force: the configured one, or for auto
@@ -128,7 +133,7 @@ func New(conn driver.Conn, cfg Config) *Engine {
 	if cfg.Strategy == "" {
 		cfg.Strategy = StrategyAuto
 	}
-	return &Engine{conn: conn, cfg: cfg}
+	return &Engine{conn: conn, cfg: cfg, cache: newResultCache(cfg.Cache)}
 }
 
 // RangeQuery evaluates expr at start, start+step, … up to end.
@@ -137,7 +142,20 @@ func (e *Engine) RangeQuery(ctx context.Context, expr string, start, end time.Ti
 	if err != nil {
 		return nil, err
 	}
-	return e.run(ctx, expr, grid, ValueMatrix)
+	if e.cache == nil {
+		return e.run(ctx, expr, grid, ValueMatrix)
+	}
+	if _, err := e.detectSchema(ctx); err != nil {
+		return nil, err
+	}
+	strategy, err := e.strategy()
+	if err != nil {
+		return nil, err
+	}
+	key := cacheKey{expr: expr, stepMs: grid.StepMs, phaseMs: grid.StartMs % grid.StepMs, strategy: strategy}
+	return e.cache.cachedRange(ctx, key, grid, e.cfg.MaxSeries, func(ctx context.Context, g plan.Grid) (*Result, error) {
+		return e.run(ctx, expr, g, ValueMatrix)
+	})
 }
 
 // InstantQuery evaluates expr at one time.
@@ -239,7 +257,7 @@ func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want Valu
 		return nil, e.timeoutError(queryError(err))
 	}
 	defer rows.Close()
-	res := &Result{Type: want, SQL: sql}
+	res := &Result{Type: want, SQL: sql, scalar: scalar}
 	if scalar && want == ValueVector {
 		res.Type = ValueScalar
 	}
