@@ -24,16 +24,62 @@ type catalog struct {
 	schema sqlgen.Schema
 	// fromMs and toMs bound the stored points looked at (Unix ms).
 	fromMs, toMs int64
+
+	// probed are the (table, metric) pairs already asked about, and known
+	// those of them that are stored: one query's selectors share answers.
+	probed map[plan.Source]bool
+	known  storedNames
+}
+
+// Prefetch asks about the exact metric names of all of a query's
+// selectors in one round trip, before planning resolves them one by one.
+func (c *catalog) Prefetch(ctx context.Context, names []string) error {
+	var candidates []plan.Source
+	for _, name := range names {
+		candidates = append(candidates, plan.Candidates(name)...)
+	}
+	_, err := c.probe(ctx, candidates)
+	return err
+}
+
+// probe returns what the tables hold of the candidates, asking the server
+// only about pairs not asked about before.
+func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNames, error) {
+	if c.probed == nil {
+		c.probed = map[plan.Source]bool{}
+	}
+	var ask []plan.Source
+	for _, cand := range candidates {
+		key := plan.Source{Table: cand.Table, Metric: cand.Metric}
+		if !c.probed[key] {
+			c.probed[key] = true
+			ask = append(ask, key)
+		}
+	}
+	if len(ask) > 0 {
+		stored, err := c.storedNames(ctx, ask)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range stored {
+			c.known = c.known.add(n)
+		}
+	}
+	return c.known, nil
 }
 
 // Resolve lists the sources of every stored metric whose PromQL name the
 // matcher accepts.
 func (c *catalog) Resolve(ctx context.Context, m *labels.Matcher) ([]plan.Source, error) {
 	var candidates []plan.Source
+	var stored storedNames
+	var err error
 	if m.Type == labels.MatchEqual {
 		candidates = plan.Candidates(m.Value)
+		stored, err = c.probe(ctx, candidates)
+	} else {
+		stored, err = c.storedNames(ctx, nil)
 	}
-	stored, err := c.storedNames(ctx, candidates)
 	if err != nil {
 		return nil, err
 	}

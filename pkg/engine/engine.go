@@ -16,6 +16,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/forma3d/meshmetrics/pkg/dialect"
@@ -195,6 +196,9 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (sql 
 	}
 	cat := &catalog{conn: e.conn, schema: schema,
 		fromMs: grid.StartMs - (behind + e.cfg.Lookback).Milliseconds(), toMs: grid.EndMs() + ahead.Milliseconds()}
+	if err := cat.Prefetch(ctx, exactNames(ast)); err != nil {
+		return "", false, err
+	}
 	p, err := plan.Build(ctx, ast, grid, plan.Options{Lookback: e.cfg.Lookback}, cat)
 	if err != nil {
 		return "", false, err
@@ -224,6 +228,22 @@ func (e *Engine) statementContext(ctx context.Context) (context.Context, func())
 		inner = clickhouse.Context(inner, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": secs}))
 	}
 	return inner, func() { stop(); cancel() }
+}
+
+// exactNames are the metric names expr's selectors name exactly.
+func exactNames(expr parser.Expr) []string {
+	var names []string
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			for _, m := range vs.LabelMatchers {
+				if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+					names = append(names, m.Value)
+				}
+			}
+		}
+		return nil
+	})
+	return names
 }
 
 // reach is how far before the first evaluation time (the longest range
