@@ -81,8 +81,9 @@ func newResultCache(cfg CacheConfig) *resultCache {
 }
 
 // cachedRange answers a range query from the cache where it can and runs
-// the rest with run, which evaluates expr over a grid.
-func (c *resultCache) cachedRange(ctx context.Context, key cacheKey, grid plan.Grid, maxSeries int,
+// the rest with run, which evaluates expr over a grid; ahead is how far
+// after an evaluation time the expression reads (a negative offset).
+func (c *resultCache) cachedRange(ctx context.Context, key cacheKey, grid plan.Grid, ahead time.Duration, maxSeries int,
 	run func(context.Context, plan.Grid) (*Result, error)) (*Result, error) {
 	now := c.cfg.Now()
 	e := c.lookup(key, grid, now)
@@ -120,8 +121,8 @@ func (c *resultCache) cachedRange(ctx context.Context, key cacheKey, grid plan.G
 		return nil, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", maxSeries)
 	}
 	// What is old enough now is kept: up to the last grid time at or
-	// before now − Freshness.
-	if keepTo := lastGridTime(grid, now.Add(-c.cfg.Freshness).UnixMilli()); keepTo >= fromMs {
+	// before now − Freshness whose samples (up to ahead after it) are too.
+	if keepTo := lastGridTime(grid, now.Add(-c.cfg.Freshness-ahead).UnixMilli()); keepTo >= fromMs {
 		c.store(&cacheEntry{key: key, fromMs: fromMs, toMs: keepTo, computed: computed, scalar: fresh.scalar}, merged)
 	}
 	sql := fresh.SQL

@@ -104,6 +104,21 @@ func TestResultCache(t *testing.T) {
 	recentEnd := now.Sub(t0)
 	query("recent, cold", recentEnd-time.Hour, recentEnd, 1, recentEnd-time.Hour)
 	query("recent, again", recentEnd-time.Hour, recentEnd, 1, recentEnd-9*time.Minute)
+	// With offset -5m an evaluation reads 5 minutes after itself: 5
+	// minutes fewer are kept.
+	ahead, err := cached.RangeQuery(ctx, `requests_total offset -5m`, t0.Add(recentEnd-time.Hour), t0.Add(recentEnd), step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.take()
+	if _, err := cached.RangeQuery(ctx, `requests_total offset -5m`, t0.Add(recentEnd-time.Hour), t0.Add(recentEnd), step); err != nil {
+		t.Fatal(err)
+	}
+	// An instant selector's statement places points on the grid with
+	// (t + … - start) / step.
+	if first := fmt.Sprintf("- %d) / %d)", t0.Add(recentEnd-14*time.Minute).UnixMilli(), step.Milliseconds()); len(ahead.Series) == 0 || !strings.Contains(strings.Join(rec.take(), ""), first) {
+		t.Errorf("offset -5m: the second request should evaluate from %s on (%d series)", t0.Add(recentEnd-14*time.Minute), len(ahead.Series))
+	}
 
 	// A late series inside the cached range: not seen within TTL (the
 	// answer is the one computed before), seen after it.

@@ -153,8 +153,15 @@ func (e *Engine) RangeQuery(ctx context.Context, expr string, start, end time.Ti
 	if err != nil {
 		return nil, err
 	}
+	ast, err := dialect.Parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	// A negative offset reads samples after the evaluation time: those
+	// must be old enough too.
+	_, ahead := reach(ast)
 	key := cacheKey{expr: expr, stepMs: grid.StepMs, phaseMs: grid.StartMs % grid.StepMs, strategy: strategy}
-	return e.cache.cachedRange(ctx, key, grid, e.cfg.MaxSeries, func(ctx context.Context, g plan.Grid) (*Result, error) {
+	return e.cache.cachedRange(ctx, key, grid, ahead, e.cfg.MaxSeries, func(ctx context.Context, g plan.Grid) (*Result, error) {
 		return e.run(ctx, expr, g, ValueMatrix)
 	})
 }
