@@ -1,7 +1,6 @@
 package sqlgen_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -20,16 +19,7 @@ import (
 func TestStatementTooLarge(t *testing.T) {
 	grid := plan.NewInstantGrid(time.Unix(1700000000, 0))
 	build := func(expr string, limit int) (string, error) {
-		t.Helper()
-		ast, err := dialect.Parse(expr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := plan.Build(context.Background(), ast, grid, plan.Options{}, plan.NamingCatalog{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sqlgen.Build(p, schema, sqlgen.Options{MaxStatementBytes: limit})
+		return offlineSQL(t, expr, grid, sqlgen.Options{MaxStatementBytes: limit})
 	}
 	for _, terms := range []int{2, 30, 200} {
 		expr := strings.Repeat("up{job=\"mesh\"} + ", terms-1) + "up{job=\"mesh\"}"
