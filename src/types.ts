@@ -61,6 +61,7 @@ export interface MeshDataSourceOptions extends DataSourceJsonData {
   scrapeInterval?: string;
   sqlStrategy?: SqlStrategy;
   maxSeries?: number | string;
+  resultCacheTTL?: string;
 }
 
 /** secureJsonData: sent to the backend only, never read back. */

@@ -24,20 +24,62 @@ type catalog struct {
 	schema sqlgen.Schema
 	// fromMs and toMs bound the stored points looked at (Unix ms).
 	fromMs, toMs int64
+
+	// probed are the (table, metric) pairs already asked about, and known
+	// those of them that are stored: one query's selectors share answers.
+	probed map[plan.Source]bool
+	known  storedNames
+}
+
+// Prefetch asks about the exact metric names of all of a query's
+// selectors in one round trip, before planning resolves them one by one.
+func (c *catalog) Prefetch(ctx context.Context, names []string) error {
+	var candidates []plan.Source
+	for _, name := range names {
+		candidates = append(candidates, plan.Candidates(name)...)
+	}
+	_, err := c.probe(ctx, candidates)
+	return err
+}
+
+// probe returns what the tables hold of the candidates, asking the server
+// only about pairs not asked about before.
+func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNames, error) {
+	if c.probed == nil {
+		c.probed = map[plan.Source]bool{}
+	}
+	var ask []plan.Source
+	for _, cand := range candidates {
+		key := plan.Source{Table: cand.Table, Metric: cand.Metric}
+		if !c.probed[key] {
+			c.probed[key] = true
+			ask = append(ask, key)
+		}
+	}
+	if len(ask) > 0 {
+		stored, err := c.storedNames(ctx, ask)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range stored {
+			c.known = c.known.add(n)
+		}
+	}
+	return c.known, nil
 }
 
 // Resolve lists the sources of every stored metric whose PromQL name the
 // matcher accepts.
 func (c *catalog) Resolve(ctx context.Context, m *labels.Matcher) ([]plan.Source, error) {
 	var candidates []plan.Source
-	var names []string
+	var stored storedNames
+	var err error
 	if m.Type == labels.MatchEqual {
 		candidates = plan.Candidates(m.Value)
-		for _, cand := range candidates {
-			names = append(names, cand.Metric)
-		}
+		stored, err = c.probe(ctx, candidates)
+	} else {
+		stored, err = c.storedNames(ctx, nil)
 	}
-	stored, err := c.storedNames(ctx, names)
 	if err != nil {
 		return nil, err
 	}
@@ -117,25 +159,13 @@ func (s storedNames) find(t plan.TableKind, metric string) (found, delta bool) {
 }
 
 // storedNames lists the metric names the tables hold in the catalog's time
-// range, restricted to names when it is not empty.
-func (c *catalog) storedNames(ctx context.Context, names []string) (storedNames, error) {
-	filter := ""
-	if len(names) > 0 {
-		filter = " AND MetricName IN " + sqlgen.StringList(names)
+// range: the candidates' names when there are candidates (an exact
+// __name__), else every name (a __name__ regex), at most maxCatalogNames.
+func (c *catalog) storedNames(ctx context.Context, candidates []plan.Source) (storedNames, error) {
+	query := c.probeQuery(candidates)
+	if len(candidates) == 0 {
+		query = c.listQuery()
 	}
-	var parts []string
-	for _, t := range []struct {
-		kind  plan.TableKind
-		table string
-	}{{plan.TableSum, c.schema.Sum}, {plan.TableGauge, c.schema.Gauge}, {plan.TableHistogram, c.schema.Histogram}} {
-		delta := "max(AggregationTemporality = 1)"
-		if t.kind == plan.TableGauge {
-			delta = "false"
-		}
-		parts = append(parts, fmt.Sprintf("SELECT %s AS kind, MetricName AS name, toBool(%s) AS delta FROM %s WHERE %s%s GROUP BY MetricName",
-			sqlgen.QuoteString(string(t.kind)), delta, c.schema.Table(t.table), c.schema.TimeRange(c.fromMs, c.toMs), filter))
-	}
-	query := strings.Join(parts, "\nUNION ALL\n") + fmt.Sprintf("\nLIMIT %d", maxCatalogNames)
 	rows, err := c.conn.Query(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("list metric names: %w", err)
@@ -148,7 +178,83 @@ func (c *catalog) storedNames(ctx context.Context, names []string) (storedNames,
 		if err := rows.Scan(&kind, &name, &delta); err != nil {
 			return nil, fmt.Errorf("list metric names: %w", err)
 		}
-		out = append(out, storedName{table: plan.TableKind(kind), metric: name, delta: delta})
+		out = out.add(storedName{table: plan.TableKind(kind), metric: name, delta: delta})
 	}
 	return out, rows.Err()
+}
+
+// add records a name, merging a second row of the same name (the delta
+// probe's) into the first.
+func (s storedNames) add(n storedName) storedNames {
+	for i := range s {
+		if s[i].table == n.table && s[i].metric == n.metric {
+			s[i].delta = s[i].delta || n.delta
+			return s
+		}
+	}
+	return append(s, n)
+}
+
+// catalogTables are the tables the catalog reads, with their kinds.
+func (c *catalog) catalogTables() []struct {
+	kind  plan.TableKind
+	table string
+} {
+	return []struct {
+		kind  plan.TableKind
+		table string
+	}{{plan.TableSum, c.schema.Sum}, {plan.TableGauge, c.schema.Gauge}, {plan.TableHistogram, c.schema.Histogram}}
+}
+
+// listQuery lists every stored name with its temporality: it reads the
+// MetricName column of every row in the range, so it serves only regex
+// matchers on __name__.
+func (c *catalog) listQuery() string {
+	var parts []string
+	for _, t := range c.catalogTables() {
+		delta := "max(AggregationTemporality = 1)"
+		if t.kind == plan.TableGauge {
+			delta = "false"
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %s AS kind, MetricName AS name, toBool(%s) AS delta FROM %s WHERE %s GROUP BY MetricName",
+			sqlgen.QuoteString(string(t.kind)), delta, c.schema.Table(t.table), c.schema.TimeRange(c.fromMs, c.toMs)))
+	}
+	return strings.Join(parts, "\nUNION ALL\n") + fmt.Sprintf("\nLIMIT %d", maxCatalogNames)
+}
+
+// probeQuery asks, for each candidate, whether its table holds a point of
+// it in the range, and whether one of those points has delta temporality.
+// Each probe is a LIMIT 1 read that the table's primary key (ServiceName,
+// MetricName, hour, …) narrows to the metric's granules and that stops at
+// the first row found, so an existing metric costs one granule, not a
+// scan of every row in the range as listing names does. The delta probe
+// reads only the AggregationTemporality column of the metric's rows.
+func (c *catalog) probeQuery(candidates []plan.Source) string {
+	var parts []string
+	seen := map[plan.Source]bool{}
+	for _, cand := range candidates {
+		key := plan.Source{Table: cand.Table, Metric: cand.Metric}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		table := c.schema.Table(c.tableName(cand.Table))
+		where := fmt.Sprintf("MetricName = %s AND %s", sqlgen.QuoteString(cand.Metric), c.schema.TimeRange(c.fromMs, c.toMs))
+		kind := sqlgen.QuoteString(string(cand.Table))
+		parts = append(parts, fmt.Sprintf("SELECT * FROM (SELECT %s AS kind, MetricName AS name, false AS delta FROM %s WHERE %s LIMIT 1)", kind, table, where))
+		if cand.Table != plan.TableGauge {
+			parts = append(parts, fmt.Sprintf("SELECT * FROM (SELECT %s AS kind, MetricName AS name, true AS delta FROM %s WHERE %s AND AggregationTemporality = 1 LIMIT 1)", kind, table, where))
+		}
+	}
+	return strings.Join(parts, "\nUNION ALL\n")
+}
+
+// tableName is the configured table of a kind.
+func (c *catalog) tableName(kind plan.TableKind) string {
+	for _, t := range c.catalogTables() {
+		if t.kind == kind {
+			return t.table
+		}
+	}
+	return ""
 }

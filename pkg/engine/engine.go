@@ -5,6 +5,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/forma3d/meshmetrics/pkg/dialect"
@@ -63,6 +65,9 @@ type Config struct {
 	// increase, delta, irate and idelta; 25.9+) or "auto" (the default:
 	// native when the server is 25.9 or newer).
 	Strategy string
+	// Cache keeps range answers' immutable past (cache.go); the zero value
+	// keeps nothing.
+	Cache CacheConfig
 }
 
 // Engine evaluates queries over one ClickHouse connection pool.
@@ -73,6 +78,8 @@ type Engine struct {
 	mu      sync.Mutex
 	schema  *sqlgen.Schema // detected on first use
 	version [2]int         // the server's major.minor, read with the schema
+
+	cache *resultCache // nil: no cache
 }
 
 // strategy is the SQL strategy in force: the configured one, or for auto
@@ -127,7 +134,7 @@ func New(conn driver.Conn, cfg Config) *Engine {
 	if cfg.Strategy == "" {
 		cfg.Strategy = StrategyAuto
 	}
-	return &Engine{conn: conn, cfg: cfg}
+	return &Engine{conn: conn, cfg: cfg, cache: newResultCache(cfg.Cache)}
 }
 
 // RangeQuery evaluates expr at start, start+step, … up to end.
@@ -136,7 +143,27 @@ func (e *Engine) RangeQuery(ctx context.Context, expr string, start, end time.Ti
 	if err != nil {
 		return nil, err
 	}
-	return e.run(ctx, expr, grid, ValueMatrix)
+	if e.cache == nil {
+		return e.run(ctx, expr, grid, ValueMatrix)
+	}
+	if _, err := e.detectSchema(ctx); err != nil {
+		return nil, err
+	}
+	strategy, err := e.strategy()
+	if err != nil {
+		return nil, err
+	}
+	ast, err := dialect.Parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	// A negative offset reads samples after the evaluation time: those
+	// must be old enough too.
+	_, ahead := reach(ast)
+	key := cacheKey{expr: expr, stepMs: grid.StepMs, phaseMs: grid.StartMs % grid.StepMs, strategy: strategy}
+	return e.cache.cachedRange(ctx, key, grid, ahead, e.cfg.MaxSeries, func(ctx context.Context, g plan.Grid) (*Result, error) {
+		return e.run(ctx, expr, g, ValueMatrix)
+	})
 }
 
 // InstantQuery evaluates expr at one time.
@@ -176,11 +203,21 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (sql 
 	}
 	cat := &catalog{conn: e.conn, schema: schema,
 		fromMs: grid.StartMs - (behind + e.cfg.Lookback).Milliseconds(), toMs: grid.EndMs() + ahead.Milliseconds()}
+	if err := cat.Prefetch(ctx, exactNames(ast)); err != nil {
+		return "", false, err
+	}
 	p, err := plan.Build(ctx, ast, grid, plan.Options{Lookback: e.cfg.Lookback}, cat)
 	if err != nil {
 		return "", false, err
 	}
-	sql, err = sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: e.cfg.MaxSeries, Native: strategy == StrategyNative, Fold: e.fold()})
+	sql, err = sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: e.cfg.MaxSeries, Native: strategy == StrategyNative, Fold: e.fold(), MaxStatementBytes: sqlgen.MaxQuerySize})
+	var tooLarge *sqlgen.StatementTooLargeError
+	if errors.As(err, &tooLarge) {
+		// Point at the selector in the user's expression, not a byte offset.
+		return "", false, &dialect.Error{Pos: tooLarge.Pos, Expr: expr, Msg: fmt.Sprintf(
+			"the query is too large for one ClickHouse statement: its SQL would be %d bytes, more than ClickHouse's max_query_size of %d bytes, which it passes at this selector; split it into several queries or use fewer selectors",
+			tooLarge.Bytes, tooLarge.Limit)}
+	}
 	return sql, p.Root.Scalar(), err
 }
 
@@ -198,6 +235,22 @@ func (e *Engine) statementContext(ctx context.Context) (context.Context, func())
 		inner = clickhouse.Context(inner, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": secs}))
 	}
 	return inner, func() { stop(); cancel() }
+}
+
+// exactNames are the metric names expr's selectors name exactly.
+func exactNames(expr parser.Expr) []string {
+	var names []string
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			for _, m := range vs.LabelMatchers {
+				if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+					names = append(names, m.Value)
+				}
+			}
+		}
+		return nil
+	})
+	return names
 }
 
 // reach is how far before the first evaluation time (the longest range
@@ -231,7 +284,7 @@ func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want Valu
 		return nil, e.timeoutError(queryError(err))
 	}
 	defer rows.Close()
-	res := &Result{Type: want, SQL: sql}
+	res := &Result{Type: want, SQL: sql, scalar: scalar}
 	if scalar && want == ValueVector {
 		res.Type = ValueScalar
 	}

@@ -31,6 +31,15 @@ func TestEngineByHand(t *testing.T) {
 		[]otelfixture.Point{{At: t0, Value: 7}, {At: t0.Add(time.Minute), Value: 9}, {At: t0.Add(2 * time.Minute), Stale: true}})
 
 	otelfixture.InsertTemporality(t, conn, "otel_metrics_sum", "otlp_delta_total", nil, []otelfixture.Point{{At: t0, Value: 1}}, 1)
+	// A sum whose points are cumulative but for one delta point in the
+	// middle: the catalog's first-row probe sees a cumulative point, its
+	// delta probe must still find the delta one.
+	var mixed []otelfixture.Point
+	for s := 0; s <= 600; s += 15 {
+		mixed = append(mixed, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: float64(s)})
+	}
+	otelfixture.Insert(t, conn, "otel_metrics_sum", "mixed_total", map[string]string{"service": "api"}, mixed)
+	otelfixture.InsertTemporality(t, conn, "otel_metrics_sum", "mixed_total", map[string]string{"service": "web"}, []otelfixture.Point{{At: t0.Add(5 * time.Minute), Value: 1}}, 1)
 
 	for _, strategy := range []string{engine.StrategyPortable, engine.StrategyNative} {
 		t.Run(strategy, func(t *testing.T) { checkByHand(t, engine.New(conn, engine.Config{Strategy: strategy})) })
@@ -41,6 +50,15 @@ func checkByHand(t *testing.T, e *engine.Engine) {
 	ctx := context.Background()
 	if _, err := e.InstantQuery(ctx, `rate(otlp_delta_total[5m])`, t0); err == nil || !strings.Contains(err.Error(), "delta temporality") {
 		t.Errorf("a delta sum: error %v, want one saying delta temporality is not supported", err)
+	}
+	// 200 selectors make a statement longer than ClickHouse parses: the
+	// error names the limit and a position in the expression, not SQL.
+	huge := strings.Repeat("requests_total + ", 199) + "requests_total"
+	if _, err := e.InstantQuery(ctx, huge, t0); err == nil || !strings.Contains(err.Error(), "max_query_size of 262144 bytes") || !strings.HasPrefix(err.Error(), "at line 1, column ") {
+		t.Errorf("200 selectors: error %v, want one at a line and column naming ClickHouse's max_query_size", err)
+	}
+	if _, err := e.InstantQuery(ctx, `sum(rate(mixed_total[10m]))`, t0.Add(10*time.Minute)); err == nil || !strings.Contains(err.Error(), "metric mixed_total is stored with delta temporality") {
+		t.Errorf("a sum with one delta point among cumulative ones: error %v, want one naming mixed_total's delta temporality", err)
 	}
 	cases := []struct {
 		expr string

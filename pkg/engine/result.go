@@ -77,6 +77,9 @@ type Result struct {
 	SQL string
 	// Stats are ClickHouse's counters for the statement.
 	Stats Stats
+	// scalar: the expression is a scalar, whose answer has its one series
+	// even without points.
+	scalar bool
 }
 
 // Stats describe the work ClickHouse did for a query.

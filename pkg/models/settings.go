@@ -49,6 +49,9 @@ type Settings struct {
 	ScrapeInterval time.Duration
 	SQLStrategy    string
 	MaxSeries      int
+	// ResultCacheTTL is how long the plugin reuses the past of a range
+	// answer (0: never); every answer reflects rows stored longer ago.
+	ResultCacheTTL time.Duration
 
 	Secrets Secrets
 }
@@ -80,6 +83,7 @@ const (
 	DefaultLookbackDelta  = 5 * time.Minute
 	DefaultScrapeInterval = 15 * time.Second
 	DefaultMaxSeries      = 10000
+	DefaultResultCacheTTL = 10 * time.Minute
 )
 
 // DefaultTables are the table names the clickhouse exporter creates.
@@ -125,6 +129,7 @@ type jsonSettings struct {
 	ScrapeInterval string          `json:"scrapeInterval"`
 	SQLStrategy    string          `json:"sqlStrategy"`
 	MaxSeries      json.RawMessage `json:"maxSeries"`
+	ResultCacheTTL string          `json:"resultCacheTTL"`
 }
 
 // wholeNumber reads a setting written as a JSON number or a numeric string
@@ -350,6 +355,7 @@ func (s *Settings) parseDurations(js jsonSettings) error {
 		{"jsonData.queryTimeout", js.QueryTimeout, DefaultQueryTimeout, time.Second, &s.QueryTimeout},
 		{"jsonData.lookbackDelta", js.LookbackDelta, DefaultLookbackDelta, time.Second, &s.LookbackDelta},
 		{"jsonData.scrapeInterval", js.ScrapeInterval, DefaultScrapeInterval, time.Second, &s.ScrapeInterval},
+		{"jsonData.resultCacheTTL", js.ResultCacheTTL, DefaultResultCacheTTL, 0, &s.ResultCacheTTL},
 	}
 	for _, f := range fields {
 		d, err := parseDuration(f.raw, f.def)

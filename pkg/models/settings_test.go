@@ -23,6 +23,7 @@ func TestLoadSettingsDefaults(t *testing.T) {
 		Host: "ch.local", Port: 9000, Protocol: ProtocolNative, Database: "otel", Tables: DefaultTables,
 		DialTimeout: 10 * time.Second, QueryTimeout: 60 * time.Second, MaxOpenConns: 10,
 		LookbackDelta: 5 * time.Minute, ScrapeInterval: 15 * time.Second, SQLStrategy: StrategyAuto, MaxSeries: 10000,
+		ResultCacheTTL: 10 * time.Minute,
 	}
 	if s != want {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", s, want)
@@ -31,7 +32,7 @@ func TestLoadSettingsDefaults(t *testing.T) {
 
 func TestLoadSettingsValues(t *testing.T) {
 	s, err := load(t, `{"host":" ch ","protocol":"HTTP","secure":true,"port":"8444","dialTimeout":"2s",
-		"queryTimeout":"30","lookbackDelta":"1m","scrapeInterval":"30s","maxOpenConns":4,"maxSeries":"500",
+		"queryTimeout":"30","lookbackDelta":"1m","scrapeInterval":"30s","maxOpenConns":4,"maxSeries":"500","resultCacheTTL":"0s",
 		"sqlStrategy":"portable","database":"metrics","sumTable":"sums","username":"grafana"}`,
 		map[string]string{"password": "hunter2"})
 	if err != nil {
@@ -50,6 +51,7 @@ func TestLoadSettingsValues(t *testing.T) {
 		{"scrapeInterval", s.ScrapeInterval, 30 * time.Second},
 		{"maxOpenConns", s.MaxOpenConns, 4},
 		{"maxSeries", s.MaxSeries, 500},
+		{"resultCacheTTL (0: off)", s.ResultCacheTTL, time.Duration(0)},
 		{"sqlStrategy", s.SQLStrategy, StrategyPortable},
 		{"database", s.Database, "metrics"},
 		{"sumTable", s.Tables.Sum, "sums"},
@@ -103,6 +105,8 @@ func TestLoadSettingsErrorsNameTheSetting(t *testing.T) {
 		{"dial timeout", `{"host":"h","dialTimeout":"soon"}`, nil, "jsonData.dialTimeout", "duration"},
 		{"query timeout too small", `{"host":"h","queryTimeout":"10ms"}`, nil, "jsonData.queryTimeout", "at least"},
 		{"lookback", `{"host":"h","lookbackDelta":"-5m"}`, nil, "jsonData.lookbackDelta", "at least"},
+		{"result cache ttl", `{"host":"h","resultCacheTTL":"-1m"}`, nil, "jsonData.resultCacheTTL", "at least"},
+		{"result cache ttl not a duration", `{"host":"h","resultCacheTTL":"soon"}`, nil, "jsonData.resultCacheTTL", "expected a duration"},
 		{"scrape interval", `{"host":"h","scrapeInterval":"x"}`, nil, "jsonData.scrapeInterval", "duration"},
 		{"max open conns", `{"host":"h","maxOpenConns":0}`, nil, "jsonData.maxOpenConns", "1 to 1000"},
 		{"max series", `{"host":"h","maxSeries":2000000}`, nil, "jsonData.maxSeries", "1 to 1000000"},

@@ -73,7 +73,7 @@ func (b *builder) node(e parser.Expr) (Node, error) {
 }
 
 func (b *builder) selector(vs *parser.VectorSelector) (Selector, error) {
-	sel := Selector{Offset: vs.OriginalOffset}
+	sel := Selector{Offset: vs.OriginalOffset, Pos: int(vs.PosRange.Start)}
 	var name *labels.Matcher
 	for _, m := range vs.LabelMatchers {
 		if m.Name == labels.MetricName && name == nil {

@@ -97,6 +97,9 @@ type Selector struct {
 	Sources  []Source
 	Matchers []*labels.Matcher
 	Offset   time.Duration
+	// Pos is the selector's byte offset in the expression, for errors that
+	// point at it.
+	Pos int
 }
 
 // InstantSelector is a selector evaluated at every grid time: the newest

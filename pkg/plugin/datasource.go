@@ -57,6 +57,9 @@ func engineConfig(s models.Settings) engine.Config {
 		// The pool's read timeout is the same: the client gives up then.
 		QueryTimeout: s.QueryTimeout,
 		Strategy:     s.SQLStrategy, // auto, native and portable mean the same to both
+		// A dashboard refresh computes only what is new (engine/cache.go
+		// has the bound on late rows, docs/dialect.md the rest).
+		Cache: engine.CacheConfig{TTL: s.ResultCacheTTL, Freshness: engine.DefaultCache.Freshness, MaxPoints: engine.DefaultCache.MaxPoints},
 	}
 }
 

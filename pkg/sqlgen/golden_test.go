@@ -38,15 +38,7 @@ func TestGoldenSQL(t *testing.T) {
 	}
 	for name, expr := range cases {
 		t.Run(name, func(t *testing.T) {
-			ast, err := dialect.Parse(expr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := plan.Build(context.Background(), ast, grid, plan.Options{}, plan.NamingCatalog{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sql, err := sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: 10000})
+			sql, err := offlineSQL(t, expr, grid, sqlgen.Options{MaxSeries: 10000})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,6 +62,21 @@ func TestGoldenSQL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// offlineSQL is expr's statement on grid, names resolved by convention
+// (no server); a parse or plan error fails the test, sqlgen's is returned.
+func offlineSQL(t *testing.T, expr string, grid plan.Grid, opts sqlgen.Options) (string, error) {
+	t.Helper()
+	ast, err := dialect.Parse(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Build(context.Background(), ast, grid, plan.Options{}, plan.NamingCatalog{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sqlgen.Build(p, schema, opts)
 }
 
 // firstDiff shows the first line where two texts differ.

@@ -51,6 +51,7 @@ WHERE throwIf(copies > 1, %s) = 0`, indent(indent(s.series)), quote(duplicateSer
 // stale marker. withStale=false drops stale points (range functions do
 // not see stale markers).
 func (b *builder) samples(sel plan.Selector, loMs, hiMs int64, withStale bool) (selectorSQL, error) {
+	b.lastPos = sel.Pos
 	var rows, series []string
 	for _, src := range sel.Sources {
 		r, s, ok, err := b.source(src, sel.Matchers, loMs, hiMs, withStale)

@@ -52,6 +52,23 @@ type Options struct {
 	Native bool
 	// Fold is the server's arrayFold signature; FoldNone before 23.10.
 	Fold FoldSyntax
+	// MaxStatementBytes is the longest statement Build returns (0: no
+	// limit); a longer one is a *StatementTooLargeError.
+	MaxStatementBytes int
+}
+
+// MaxQuerySize is ClickHouse's default max_query_size: the server refuses
+// to parse a longer statement (code 62).
+const MaxQuerySize = 262144
+
+// StatementTooLargeError says a plan's SQL is longer than the limit, and
+// at which selector (its Pos) the statement passed it.
+type StatementTooLargeError struct {
+	Bytes, Limit, Pos int
+}
+
+func (e *StatementTooLargeError) Error() string {
+	return fmt.Sprintf("the query's SQL is %d bytes, more than the %d bytes of ClickHouse's max_query_size; it passes the limit at the selector at byte %d: split the query or use fewer selectors", e.Bytes, e.Limit, e.Pos)
 }
 
 // FoldSyntax is how a server's arrayFold takes its lambda.
@@ -82,7 +99,7 @@ func FoldFor(major, minor int) FoldSyntax {
 // time order. With Options.MaxSeries, at most MaxSeries+1 rows come back,
 // so the caller can tell that the limit was passed.
 func Build(p *plan.Plan, schema Schema, opts Options) (string, error) {
-	b := &builder{schema: schema, grid: p.Grid, native: opts.Native, fold: opts.Fold}
+	b := &builder{schema: schema, grid: p.Grid, native: opts.Native, fold: opts.Fold, maxBytes: opts.MaxStatementBytes, overAt: -1}
 	root, err := b.node(p.Root)
 	if err != nil {
 		return "", err
@@ -114,6 +131,13 @@ func Build(p *plan.Plan, schema Schema, opts Options) (string, error) {
 		settings = append(settings, "allow_experimental_ts_to_grid_aggregate_function = 1")
 	}
 	sb.WriteString("\nSETTINGS " + strings.Join(settings, ", "))
+	if b.maxBytes > 0 && sb.Len() > b.maxBytes {
+		pos := b.overAt
+		if pos < 0 {
+			pos = b.lastPos
+		}
+		return "", &StatementTooLargeError{Bytes: sb.Len(), Limit: b.maxBytes, Pos: pos}
+	}
 	return sb.String(), nil
 }
 
@@ -149,12 +173,20 @@ type builder struct {
 	// ClickHouse still flags as experimental.
 	usesToGrid bool
 	ctes       []cte
+	// maxBytes is Options.MaxStatementBytes; size the CTEs' running
+	// length; lastPos the Pos of the selector rendered last, and overAt
+	// the lastPos when size first passed maxBytes (-1: not yet).
+	maxBytes, size, lastPos, overAt int
 }
 
 // add appends a CTE and returns its name; prefix says what it is.
 func (b *builder) add(prefix, sql string) string {
 	name := fmt.Sprintf("%s_%d", prefix, len(b.ctes)+1)
 	b.ctes = append(b.ctes, cte{name: name, sql: sql})
+	b.size += len(sql)
+	if b.maxBytes > 0 && b.size > b.maxBytes && b.overAt < 0 {
+		b.overAt = b.lastPos
+	}
 	return name
 }
 

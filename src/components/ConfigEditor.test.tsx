@@ -120,11 +120,14 @@ describe('ConfigEditor', () => {
           queryTimeout: '1m30s',
           dialTimeout: '500ms',
           maxSeries: 500,
+          resultCacheTTL: '0s',
         })}
         onOptionsChange={onOptionsChange}
       />
     );
     expect(screen.queryByText(/^Must be/)).not.toBeInTheDocument();
+    fireEvent.change(screen.getByPlaceholderText('10m'), { target: { value: '2m' } });
+    expect(lastSettings(onOptionsChange).jsonData.resultCacheTTL).toBe('2m');
     fireEvent.change(screen.getByPlaceholderText('10'), { target: { value: '20' } });
     expect(lastSettings(onOptionsChange).jsonData.maxOpenConns).toBe(20);
   });

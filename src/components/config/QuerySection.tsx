@@ -46,6 +46,16 @@ export function QuerySection({ jsonData, setJson }: SectionProps) {
         problem={durationProblem(jsonData.lookbackDelta, 1)}
         onChange={(lookbackDelta) => setJson({ lookbackDelta })}
       />
+      <TextSetting
+        id="config-result-cache-ttl"
+        label="Result cache TTL"
+        description="How long the past of a range answer is reused, so a refresh computes only new minutes; rows stored later show after at most this (0s turns the cache off)"
+        width={12}
+        value={jsonData.resultCacheTTL}
+        placeholder="10m"
+        problem={durationProblem(jsonData.resultCacheTTL, 0)}
+        onChange={(resultCacheTTL) => setJson({ resultCacheTTL })}
+      />
       <Field label="SQL strategy">
         <RadioButtonGroup<SqlStrategy>
           options={strategyOptions}

@@ -1,0 +1,234 @@
+package engine
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/forma3d/meshmetrics/pkg/plan"
+)
+
+// CacheConfig bounds the range-answer cache. A range query is one
+// evaluation per grid time, each independent of the others, so an answer
+// can be cut at any grid time and continued later: the cache keeps a
+// query's answer for the evaluation times that were already old when they
+// were computed (the immutable past), and a later request for the same
+// expression and step, its start on the same step grid, runs one statement
+// only for the times after that (Mimir's query-frontend caches the past
+// the same way). A dashboard refresh, its range moved forward by a minute,
+// then reads minutes of samples instead of hours.
+//
+// The bound on late rows: every answer reflects every row stored more than
+// TTL before it (a cached evaluation is at most TTL old, and then the whole
+// entry is computed again). Rows the collector's queue replays after an
+// outage are late by the outage's length: an outage under Freshness never
+// reaches the cache, a longer one shows in cached answers after at most TTL.
+type CacheConfig struct {
+	// TTL is how long a cached evaluation is served; 0: no cache.
+	TTL time.Duration
+	// Freshness: evaluation times newer than now − Freshness are never
+	// cached (samples of the last minutes may still be on their way).
+	Freshness time.Duration
+	// MaxPoints bounds the points all entries hold; the least recently
+	// used entries go first.
+	MaxPoints int
+	// Now is the clock (tests set it); nil: time.Now.
+	Now func() time.Time
+}
+
+// DefaultCache is the cache a datasource runs with: 10 minutes for both
+// bounds, 2 million points (about 50 MB with labels).
+var DefaultCache = CacheConfig{TTL: 10 * time.Minute, Freshness: 10 * time.Minute, MaxPoints: 2_000_000}
+
+// cacheKey is what makes two range queries' evaluations the same: the
+// expression and the grid's step and phase (start modulo step).
+type cacheKey struct {
+	expr            string
+	stepMs, phaseMs int64
+	strategy        string
+}
+
+// cacheEntry is one query's answer at every grid time in [fromMs, toMs].
+type cacheEntry struct {
+	key          cacheKey
+	fromMs, toMs int64
+	computed     time.Time // when its oldest evaluation was computed
+	scalar       bool
+	series       map[string]*Series
+	points       int
+	elem         *list.Element
+}
+
+type resultCache struct {
+	cfg     CacheConfig
+	mu      sync.Mutex
+	entries map[cacheKey]*cacheEntry
+	lru     *list.List // front: most recently used
+	points  int
+}
+
+func newResultCache(cfg CacheConfig) *resultCache {
+	if cfg.TTL <= 0 {
+		return nil
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &resultCache{cfg: cfg, entries: map[cacheKey]*cacheEntry{}, lru: list.New()}
+}
+
+// cachedRange answers a range query from the cache where it can and runs
+// the rest with run, which evaluates expr over a grid; ahead is how far
+// after an evaluation time the expression reads (a negative offset).
+func (c *resultCache) cachedRange(ctx context.Context, key cacheKey, grid plan.Grid, ahead time.Duration, maxSeries int,
+	run func(context.Context, plan.Grid) (*Result, error)) (*Result, error) {
+	now := c.cfg.Now()
+	e := c.lookup(key, grid, now)
+	if e != nil && e.toMs >= grid.EndMs() {
+		sql := fmt.Sprintf("-- every evaluation from the result cache (computed %s ago)", now.Sub(e.computed).Round(time.Second))
+		return answer(&Result{Type: ValueMatrix, SQL: sql}, e.series, grid, e.scalar), nil
+	}
+	runGrid := grid
+	if e != nil {
+		first := e.toMs + grid.StepMs
+		runGrid = plan.Grid{StartMs: first, StepMs: grid.StepMs, N: int((grid.EndMs()-first)/grid.StepMs) + 1}
+	}
+	fresh, err := run(ctx, runGrid)
+	if err != nil {
+		return nil, err
+	}
+	merged := map[string]*Series{}
+	fromMs, computed := grid.StartMs, now
+	if e != nil {
+		fromMs, computed = e.fromMs, e.computed
+		for k, s := range e.series {
+			merged[k] = s
+		}
+	}
+	for _, s := range fresh.Series {
+		k := s.Labels.String()
+		if old, ok := merged[k]; ok {
+			// A new array: the cached one is shared with readers.
+			merged[k] = &Series{Labels: old.Labels, Points: append(append([]Point(nil), old.Points...), s.Points...)}
+		} else {
+			merged[k] = &Series{Labels: s.Labels, Points: s.Points}
+		}
+	}
+	if len(merged) > maxSeries {
+		return nil, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", maxSeries)
+	}
+	// What is old enough now is kept: up to the last grid time at or
+	// before now − Freshness whose samples (up to ahead after it) are too.
+	if keepTo := lastGridTime(grid, now.Add(-c.cfg.Freshness-ahead).UnixMilli()); keepTo >= fromMs {
+		c.store(&cacheEntry{key: key, fromMs: fromMs, toMs: keepTo, computed: computed, scalar: fresh.scalar}, merged)
+	}
+	sql := fresh.SQL
+	if e != nil {
+		sql = fmt.Sprintf("-- evaluations before %s from the result cache (computed %s ago)\n%s",
+			time.UnixMilli(runGrid.StartMs).UTC().Format(time.RFC3339), now.Sub(e.computed).Round(time.Second), fresh.SQL)
+	}
+	return answer(&Result{Type: ValueMatrix, SQL: sql, Stats: fresh.Stats}, merged, grid, fresh.scalar), nil
+}
+
+// answer fills res with the series' points on grid, as run would: sorted
+// by labels, and a scalar's one series even when it has no points.
+func answer(res *Result, series map[string]*Series, grid plan.Grid, scalar bool) *Result {
+	res.Series = clip(series, grid.StartMs, grid.EndMs())
+	res.scalar = scalar
+	if scalar && len(res.Series) == 0 {
+		res.Series = []Series{{Labels: Labels{}}}
+	}
+	return res
+}
+
+// lastGridTime is grid's last time at or before ms (below StartMs when
+// there is none).
+func lastGridTime(grid plan.Grid, ms int64) int64 {
+	if ms >= grid.EndMs() {
+		return grid.EndMs()
+	}
+	if ms < grid.StartMs {
+		return grid.StartMs - grid.StepMs
+	}
+	return grid.StartMs + (ms-grid.StartMs)/grid.StepMs*grid.StepMs
+}
+
+// lookup returns the entry of key when it is younger than TTL and covers
+// the grid's start (so it holds a prefix of the request).
+func (c *resultCache) lookup(key cacheKey, grid plan.Grid, now time.Time) *cacheEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok {
+		return nil
+	}
+	if now.Sub(e.computed) >= c.cfg.TTL {
+		c.remove(e)
+		return nil
+	}
+	if grid.StartMs < e.fromMs || grid.StartMs > e.toMs {
+		return nil
+	}
+	c.lru.MoveToFront(e.elem)
+	return e
+}
+
+// store makes e, with the series' points in [e.fromMs, e.toMs], key's
+// entry. Entries are never changed once stored: readers use them unlocked.
+func (c *resultCache) store(e *cacheEntry, series map[string]*Series) {
+	e.series = map[string]*Series{}
+	for k, s := range series {
+		if pts := clipPoints(s.Points, e.fromMs, e.toMs); len(pts) > 0 {
+			e.series[k] = &Series{Labels: s.Labels, Points: pts}
+			e.points += len(pts)
+		}
+	}
+	if e.points > c.cfg.MaxPoints {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.entries[e.key]; ok {
+		if old.toMs > e.toMs && e.computed.Sub(old.computed) < c.cfg.TTL {
+			// A request before the cached span was computed whole: the
+			// older entry still reaches further, keep it.
+			return
+		}
+		c.remove(old)
+	}
+	e.elem = c.lru.PushFront(e)
+	c.entries[e.key] = e
+	c.points += e.points
+	for c.points > c.cfg.MaxPoints {
+		c.remove(c.lru.Back().Value.(*cacheEntry))
+	}
+}
+
+func (c *resultCache) remove(e *cacheEntry) {
+	c.lru.Remove(e.elem)
+	delete(c.entries, e.key)
+	c.points -= e.points
+}
+
+// clip is the series' points in [fromMs, toMs], series without any left
+// out, sorted by labels as run sorts them.
+func clip(series map[string]*Series, fromMs, toMs int64) []Series {
+	var out []Series
+	for _, s := range series {
+		if pts := clipPoints(s.Points, fromMs, toMs); len(pts) > 0 {
+			out = append(out, Series{Labels: s.Labels, Points: pts})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Labels.String() < out[j].Labels.String() })
+	return out
+}
+
+// clipPoints is the points (in time order) with fromMs <= T <= toMs.
+func clipPoints(pts []Point, fromMs, toMs int64) []Point {
+	lo := sort.Search(len(pts), func(i int) bool { return pts[i].T.UnixMilli() >= fromMs })
+	hi := sort.Search(len(pts), func(i int) bool { return pts[i].T.UnixMilli() > toMs })
+	return pts[lo:hi]
+}
