@@ -98,20 +98,22 @@ func startGrafana(dir, clickhouseAddr string) (*grafana, error) {
 			}
 		}
 	}
+	env, err := meshstack.GrafanaEnv(clickhouseAddr)
+	if err != nil {
+		return nil, err
+	}
 	logs, err := os.MkdirTemp("", "meshmetrics-demo-grafana-logs-")
 	if err != nil {
 		return nil, err
 	}
 	iniPath := filepath.Join(gdir, "grafana.ini")
-	if err := os.WriteFile(iniPath, []byte(meshstack.GrafanaIni(gdir, logs)), 0o644); err != nil {
-		return nil, err
+	err = os.WriteFile(iniPath, []byte(meshstack.GrafanaIni(gdir, logs)), 0o644)
+	var p *meshstack.Proc
+	if err == nil {
+		p, err = meshstack.StartProcessGroup("grafana", bin, []string{"server", "--homepath", home, "--config", iniPath}, env, gdir)
 	}
-	env, err := meshstack.GrafanaEnv(clickhouseAddr)
 	if err != nil {
-		return nil, err
-	}
-	p, err := meshstack.StartProcessGroup("grafana", bin, []string{"server", "--homepath", home, "--config", iniPath}, env, gdir)
-	if err != nil {
+		_ = os.RemoveAll(logs)
 		return nil, err
 	}
 	g := &grafana{Proc: p, logs: logs}
