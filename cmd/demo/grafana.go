@@ -16,10 +16,14 @@ import (
 	"github.com/forma3d/meshmetrics/tests/meshstack"
 )
 
-const (
-	pluginID    = "forma3d-meshmetrics-datasource"
-	grafanaAddr = "127.0.0.1:3000"
-)
+const grafanaAddr = "127.0.0.1:3000"
+
+// causeLines is how many of Grafana's error lines a failed start prints.
+const causeLines = 8
+
+// grafanaStartTimeout is how long Grafana may take to answer /api/health
+// (its first start runs some 1,700 database migrations).
+var grafanaStartTimeout = 90 * time.Second
 
 var errNoGrafana = errors.New("no Grafana here (GRAFANA_HOME with bin/grafana and public/, or grafana on PATH): " +
 	"for the dashboard view run `docker compose up` where Docker is available (see docker-compose.yaml)")
@@ -50,8 +54,12 @@ func findGrafana() (bin, home string, err error) {
 
 // startGrafana starts Grafana on 127.0.0.1:3000 with the built plugin
 // (unsigned, allowed by id), provisioning/grafana and a data dir of its own
-// under dir. It returns nil and the reason when there is no Grafana.
-func startGrafana(dir, clickhouseAddr string) (*meshstack.Proc, error) {
+// under dir. Grafana runs in a process group of its own, so stopping it
+// also stops the plugin process it started. Its log goes to a directory
+// outside dir, removed when Grafana was stopped cleanly and kept (its path
+// printed) when Grafana failed. It returns nil and the reason when there
+// is no Grafana or it did not start.
+func startGrafana(dir, clickhouseAddr string) (*grafana, error) {
 	bin, home, err := findGrafana()
 	if err != nil {
 		return nil, err
@@ -66,12 +74,12 @@ func startGrafana(dir, clickhouseAddr string) (*meshstack.Proc, error) {
 	}
 	gdir := filepath.Join(dir, "grafana")
 	prov := filepath.Join(gdir, "provisioning")
-	for _, d := range []string{"data", "logs", "plugins", "provisioning/datasources", "provisioning/dashboards", "provisioning/alerting", "provisioning/plugins"} {
+	for _, d := range []string{"data", "plugins", "provisioning/datasources", "provisioning/dashboards", "provisioning/alerting", "provisioning/plugins"} {
 		if err := os.MkdirAll(filepath.Join(gdir, d), 0o755); err != nil {
 			return nil, err
 		}
 	}
-	if err := os.Symlink(filepath.Join(root, "dist"), filepath.Join(gdir, "plugins", pluginID)); err != nil {
+	if err := os.Symlink(filepath.Join(root, "dist"), filepath.Join(gdir, "plugins", meshstack.PluginID)); err != nil {
 		return nil, err
 	}
 	// The provisioning as shipped; the dashboards provider's container path
@@ -90,50 +98,67 @@ func startGrafana(dir, clickhouseAddr string) (*meshstack.Proc, error) {
 			}
 		}
 	}
-	ini := fmt.Sprintf(`[server]
-http_addr = 127.0.0.1
-http_port = 3000
-[paths]
-data = %[1]s/data
-logs = %[1]s/logs
-plugins = %[1]s/plugins
-provisioning = %[1]s/provisioning
-[plugins]
-allow_loading_unsigned_plugins = %[2]s
-[security]
-admin_user = admin
-admin_password = admin
-[auth.anonymous]
-enabled = true
-org_role = Editor
-[analytics]
-reporting_enabled = false
-check_for_updates = false
-check_for_plugin_updates = false
-[news]
-news_feed_enabled = false
-`, gdir, pluginID)
-	iniPath := filepath.Join(gdir, "grafana.ini")
-	if err := os.WriteFile(iniPath, []byte(ini), 0o644); err != nil {
-		return nil, err
-	}
-	host, port, _ := net.SplitHostPort(clickhouseAddr)
-	env := []string{
-		"MESHMETRICS_CLICKHOUSE_HOST=" + host, "MESHMETRICS_CLICKHOUSE_PORT=" + port,
-		"MESHMETRICS_CLICKHOUSE_PROTOCOL=http", "MESHMETRICS_CLICKHOUSE_USER=default", "MESHMETRICS_CLICKHOUSE_PASSWORD=",
-		// Grafana's built-in contact point: the demo has no log alerts.
-		"MESH_ALERTS_CONTACT_POINT=grafana-default-email",
-	}
-	p, err := meshstack.StartProcess("grafana", bin, []string{"server", "--homepath", home, "--config", iniPath}, env, gdir)
+	env, err := meshstack.GrafanaEnv(clickhouseAddr)
 	if err != nil {
 		return nil, err
 	}
-	if err := waitGrafana(p, 90*time.Second); err != nil {
-		_ = p.Stop(10 * time.Second)
+	logs, err := os.MkdirTemp("", "meshmetrics-demo-grafana-logs-")
+	if err != nil {
 		return nil, err
 	}
-	fmt.Printf("  Grafana on http://%s (admin/admin): dashboard %s\n", grafanaAddr, dashboardURL(root))
-	return p, nil
+	iniPath := filepath.Join(gdir, "grafana.ini")
+	err = os.WriteFile(iniPath, []byte(meshstack.GrafanaIni(gdir, logs)), 0o644)
+	var p *meshstack.Proc
+	if err == nil {
+		p, err = meshstack.StartProcessGroup("grafana", bin, []string{"server", "--homepath", home, "--config", iniPath}, env, gdir)
+	}
+	if err != nil {
+		_ = os.RemoveAll(logs)
+		return nil, err
+	}
+	g := &grafana{Proc: p, logs: logs}
+	if err := waitGrafana(p, grafanaStartTimeout); err != nil {
+		return nil, g.failed(err)
+	}
+	fmt.Printf("  Grafana on http://%s (admin/admin, anonymous Viewer): dashboard %s\n", grafanaAddr, dashboardURL(root))
+	return g, nil
+}
+
+// grafana is a running Grafana and its log directory.
+type grafana struct {
+	*meshstack.Proc
+	logs string
+}
+
+// stop stops Grafana and the plugin it started and removes its logs.
+func (g *grafana) stop() error {
+	err := g.Stop(15 * time.Second)
+	if err == nil {
+		err = os.RemoveAll(g.logs)
+	}
+	return err
+}
+
+// failed stops what is left of a Grafana that did not start and returns
+// why, in a few lines, with the log's path (kept for reading).
+func (g *grafana) failed(why error) error {
+	stopErr := g.Stop(10 * time.Second)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v; the cause, from its log:\n", why)
+	for _, l := range meshstack.GrafanaFailureCause(g.Output(), causeLines) {
+		fmt.Fprintf(&b, "    %s\n", l)
+	}
+	logFile := filepath.Join(g.logs, meshstack.GrafanaLogFile)
+	if _, err := os.Stat(logFile); err == nil {
+		fmt.Fprintf(&b, "  the whole log: %s", logFile)
+	} else {
+		fmt.Fprintf(&b, "  grafana wrote no log file; the lines above are from its output")
+		_ = os.RemoveAll(g.logs)
+	}
+	if stopErr != nil {
+		fmt.Fprintf(&b, "\n  stopping it: %v", stopErr)
+	}
+	return errors.New(b.String())
 }
 
 func waitGrafana(p *meshstack.Proc, timeout time.Duration) error {
@@ -141,7 +166,7 @@ func waitGrafana(p *meshstack.Proc, timeout time.Duration) error {
 	defer cancel()
 	for {
 		if p.Exited() {
-			return fmt.Errorf("grafana exited during startup:\n%s", p.Output())
+			return errors.New("grafana exited during startup")
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+grafanaAddr+"/api/health", nil)
 		if res, err := http.DefaultClient.Do(req); err == nil {
@@ -152,7 +177,7 @@ func waitGrafana(p *meshstack.Proc, timeout time.Duration) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("grafana not healthy within %v:\n%s", timeout, p.Output())
+			return fmt.Errorf("grafana not healthy within %v", timeout)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}

@@ -102,7 +102,7 @@ func run(o options) error {
 		fmt.Println("  Grafana:", err)
 	}
 	if gf != nil {
-		defer stopped("grafana", func() error { return gf.Stop(15 * time.Second) })
+		defer stopped("grafana", gf.stop)
 	}
 
 	loadCtx, stopLoad := context.WithCancel(ctx)

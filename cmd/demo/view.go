@@ -17,6 +17,12 @@ import (
 // noReadiness is the dashboard's filter of the mesh's probe noise.
 const noReadiness = `service!~"readiness@.*"`
 
+// byDestination groups by Traefik's service label and the destination
+// labels the collector derives from it (provisioning/collector's
+// destination-namespaces.txt): the view shows namespace and service from
+// those labels, never from splitting the service label itself.
+const byDestination = "service, destination_namespace, destination_service, destination_port"
+
 // view prints the mesh as the plugin answers the dashboard's queries.
 type view struct {
 	q       *meshstack.Querier
@@ -31,14 +37,14 @@ func (v *view) queries() map[string]string {
 	reqs := fmt.Sprintf("traefik_service_requests_total{%s}", noReadiness)
 	buckets := fmt.Sprintf("traefik_service_request_duration_seconds_bucket{%s}", noReadiness)
 	q := map[string]string{
-		"rps":     fmt.Sprintf("sum by (service) (rate(%s[%s]))", reqs, w),
-		"success": fmt.Sprintf(`sum by (service) (rate(traefik_service_requests_total{code!~"5..",%s}[%s])) / sum by (service) (rate(%s[%s]))`, noReadiness, w, reqs, w),
-		"counted": fmt.Sprintf("sum by (service) (%s)", reqs),
-		"edges":   fmt.Sprintf("sum by (instance, service) (rate(%s[%s]))", reqs, w),
+		"rps":     fmt.Sprintf("sum by (%s) (rate(%s[%s]))", byDestination, reqs, w),
+		"success": fmt.Sprintf(`sum by (%[1]s) (rate(traefik_service_requests_total{code!~"5..",%[2]s}[%[3]s])) / sum by (%[1]s) (rate(%[4]s[%[3]s]))`, byDestination, noReadiness, w, reqs),
+		"counted": fmt.Sprintf("sum by (%s) (%s)", byDestination, reqs),
+		"edges":   fmt.Sprintf("sum by (instance, %s) (rate(%s[%s]))", byDestination, reqs, w),
 		"up":      `up{job="traefik-mesh"}`,
 	}
 	for _, p := range []string{"50", "95", "99"} {
-		q["p"+p] = fmt.Sprintf("histogram_quantile(0.%s, sum by (le, service) (rate(%s[%s])))", p, buckets, w)
+		q["p"+p] = fmt.Sprintf("histogram_quantile(0.%s, sum by (le, %s) (rate(%s[%s])))", p, byDestination, buckets, w)
 	}
 	return q
 }
@@ -66,10 +72,15 @@ func (v *view) print(ctx context.Context, out io.Writer) error {
 	fmt.Fprintf(&b, "Service Mesh Traffic as of %s (%v ago: scrape and batch delay; rates over %v; queries through gpx_meshmetrics over gRPC)\n\n",
 		now.Format(time.TimeOnly), v.lag, v.window)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "service\tRPS\tsuccess\tp50\tp95\tp99\tcounted by Traefik\tsent\t")
+	dest := destinations(ans["counted"])
+	fmt.Fprintln(tw, "namespace\tservice\tport\tRPS\tsuccess\tp50\tp95\tp99\tcounted by Traefik\tsent\t")
 	for _, tg := range v.targets {
 		s := tg.Label
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", s, num(rps, s, "%.1f"), pct(success, s),
+		d, ok := dest[s]
+		if !ok {
+			d = destination{"–", "–", "–"}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", d.namespace, d.service, d.port, num(rps, s, "%.1f"), pct(success, s),
 			dur(p50, s), dur(p95, s), dur(p99, s), num(counted, s, "%.0f"), v.truth.Total(s))
 	}
 	_ = tw.Flush()
@@ -83,7 +94,7 @@ func (v *view) print(ctx context.Context, out io.Writer) error {
 	}
 	var edges []edge
 	for _, s := range ans["edges"] {
-		edges = append(edges, edge{s.Labels["instance"], s.Labels["service"], s.Value})
+		edges = append(edges, edge{s.Labels["instance"], destinationOf(s).String(), s.Value})
 	}
 	sort.Slice(edges, func(i, j int) bool { return edges[i].proxy+edges[i].service < edges[j].proxy+edges[j].service })
 	for _, e := range edges {
@@ -102,6 +113,31 @@ func (v *view) print(ctx context.Context, out io.Writer) error {
 	b.WriteString("\n")
 	_, err := io.WriteString(out, b.String())
 	return err
+}
+
+// destination is a series' destination labels, "–" where one is missing
+// (a service outside the collector's namespace list).
+type destination struct{ namespace, service, port string }
+
+func (d destination) String() string { return d.namespace + "/" + d.service + ":" + d.port }
+
+func destinationOf(s meshstack.Sample) destination {
+	get := func(name string) string {
+		if v := s.Labels[name]; v != "" {
+			return v
+		}
+		return "–"
+	}
+	return destination{get("destination_namespace"), get("destination_service"), get("destination_port")}
+}
+
+// destinations maps each Traefik service label to its destination labels.
+func destinations(samples []meshstack.Sample) map[string]destination {
+	out := map[string]destination{}
+	for _, s := range samples {
+		out[s.Labels["service"]] = destinationOf(s)
+	}
+	return out
 }
 
 func num(m map[string]float64, k, format string) string {

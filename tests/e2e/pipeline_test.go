@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -134,6 +135,26 @@ func TestPipelineMatchesGroundTruth(t *testing.T) {
 	}
 	if _, ok := meshstack.ByLabel(all, "service")["readiness@file"]; !ok {
 		t.Errorf("no readiness@file series: the probe noise the dashboard filters is not in the data")
+	}
+	// The collector's destination labels are each demo service's own
+	// namespace, name and port (forma3d-dev and forma3d, api-gateway in
+	// both); the readiness service gets none.
+	dests, err := q.Instant(ctx, "count by (service, destination_namespace, destination_service, destination_port) (traefik_service_requests_total)", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byService := map[string]meshstack.Sample{}
+	for _, s := range dests {
+		byService[s.Labels["service"]] = s
+	}
+	for _, tg := range stack.Targets {
+		l := byService[tg.Label].Labels
+		if l["destination_namespace"] != tg.Service.Namespace || l["destination_service"] != tg.Service.Name || l["destination_port"] != strconv.Itoa(tg.Service.Port) {
+			t.Errorf("%s: destination labels %v, want namespace %s, service %s, port %d", tg.Label, l, tg.Service.Namespace, tg.Service.Name, tg.Service.Port)
+		}
+	}
+	if l := byService["readiness@file"].Labels; l["destination_namespace"] != "" || l["destination_service"] != "" {
+		t.Errorf("readiness@file got destination labels %v", l)
 	}
 	// Only traefik_* families (plus the receiver's up and scrape_*).
 	if other, err := q.Instant(ctx, `count({__name__=~"go_.*|process_.*"})`, at); err != nil || len(other) != 0 {

@@ -32,10 +32,13 @@ func (s Service) Key() string { return fmt.Sprintf("%s-%s-%d", s.Namespace, s.Na
 // Label is the service label Traefik puts on its metrics.
 func (s Service) Label() string { return s.Key() + "@file" }
 
-// DemoServices are the mesh's services in the demo and the tests. Their
-// p99 lies well inside one of Traefik's default buckets (0.1, 0.3, 1.2, 5):
-// api-gateway and printer-registry all below 0.1 s, order-service 5 % at
-// 150 ms (p99 in 0.1–0.3), slicer 10 % at 500 ms (p99 in 0.3–1.2).
+// DemoServices are the mesh's services in the demo and the tests, in the
+// mesh's two namespaces: forma3d-dev (local dev) and forma3d (staging,
+// production), api-gateway in both, so that the destination labels are
+// what tells them apart. Their p99 lies well inside one of Traefik's
+// default buckets (0.1, 0.3, 1.2, 5): both api-gateways and
+// printer-registry all below 0.1 s, order-service 5 % at 150 ms (p99 in
+// 0.1–0.3), slicer 10 % at 500 ms (p99 in 0.3–1.2).
 var DemoServices = []Service{
 	{Namespace: "forma3d-dev", Name: "api-gateway", Port: 8080, Outcomes: []Outcome{
 		{Per100: 92, Status: 200, Delay: 8 * time.Millisecond},
@@ -47,11 +50,16 @@ var DemoServices = []Service{
 		{Per100: 5, Status: 200, Delay: 150 * time.Millisecond},
 		{Per100: 2, Status: 503, Delay: 10 * time.Millisecond},
 	}},
-	{Namespace: "forma3d-dev", Name: "slicer", Port: 3000, Outcomes: []Outcome{
+	{Namespace: "forma3d", Name: "api-gateway", Port: 8080, Outcomes: []Outcome{
+		{Per100: 98, Status: 200, Delay: 6 * time.Millisecond},
+		{Per100: 1, Status: 500, Delay: 4 * time.Millisecond},
+		{Per100: 1, Status: 404, Delay: 2 * time.Millisecond},
+	}},
+	{Namespace: "forma3d", Name: "slicer", Port: 3000, Outcomes: []Outcome{
 		{Per100: 90, Status: 200, Delay: 30 * time.Millisecond},
 		{Per100: 10, Status: 200, Delay: 500 * time.Millisecond},
 	}},
-	{Namespace: "forma3d-dev", Name: "printer-registry", Port: 80, Outcomes: []Outcome{
+	{Namespace: "forma3d", Name: "printer-registry", Port: 80, Outcomes: []Outcome{
 		{Per100: 80, Status: 200, Delay: 3 * time.Millisecond},
 		{Per100: 12, Status: 502, Delay: 3 * time.Millisecond},
 		{Per100: 8, Status: 201, Delay: 5 * time.Millisecond},

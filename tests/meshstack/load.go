@@ -80,15 +80,16 @@ func (t *Truth) Quantile(service string, q float64) time.Duration {
 
 // Target is one service the load generator sends requests to.
 type Target struct {
-	Label string // the service label Traefik reports
-	URL   string
+	Label   string // the service label Traefik reports
+	URL     string
+	Service Service
 }
 
 // Targets lists Traefik's entrypoints for the backends' services.
 func (t *Traefik) Targets(backends []*Backend) []Target {
 	out := make([]Target, 0, len(backends))
 	for _, b := range backends {
-		out = append(out, Target{Label: b.Service.Label(), URL: t.Entrypoints[b.Service.Key()] + "/"})
+		out = append(out, Target{Label: b.Service.Label(), URL: t.Entrypoints[b.Service.Key()] + "/", Service: b.Service})
 	}
 	return out
 }

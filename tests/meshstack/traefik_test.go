@@ -2,6 +2,7 @@ package meshstack
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -95,7 +96,7 @@ func TestTraefikCountsWhatTheLoadSent(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"http-5000", "http-5001", "http-5002", "http-5003"} {
+	for _, want := range entrypointNames(len(backends)) {
 		if !slices.Contains(eps, want) {
 			t.Errorf("entrypoint %s missing from the metrics (have %v)", want, eps)
 		}
@@ -103,4 +104,13 @@ func TestTraefikCountsWhatTheLoadSent(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "dynamic.yaml")); err != nil {
 		t.Error(err)
 	}
+}
+
+// entrypointNames are the first n service entrypoints' names.
+func entrypointNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("http-%d", 5000+i)
+	}
+	return out
 }

@@ -1,0 +1,227 @@
+package e2e
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// The destination_namespace, destination_service and destination_port
+// rules of the collector configs are generated from one list,
+// provisioning/collector/destination-namespaces.txt. This flag rewrites the
+// generated block of every config from it; without it the test fails when a
+// committed block differs from what the list gives.
+var updateDestinationRules = flag.Bool("update-destination-rules", false,
+	"rewrite the generated destination label rules in the collector configs from destination-namespaces.txt")
+
+const (
+	namespacesFile   = "destination-namespaces.txt"
+	destRulesBegin   = "# BEGIN destination labels"
+	destRulesEnd     = "# END destination labels"
+	serviceFamilyRe  = `traefik_service_[^;]*`
+	providerSuffixRe = `@[^@;]+`
+)
+
+// destinationConfigs are the files that carry the generated rules, relative
+// to the repository's provisioning/ directory.
+var destinationConfigs = []string{
+	"collector/otelcol-static.yaml",
+	"collector/otelcol-kubernetes.yaml",
+	"kubernetes/base/otelcol-kubernetes.yaml",
+}
+
+// dnsLabel is a Kubernetes namespace name (RFC 1123 label).
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// readNamespaces reads the namespace list: one name a line, # comments and
+// blank lines ignored, each a valid namespace name, none twice.
+func readNamespaces(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	for i, line := range strings.Split(string(b), "\n") {
+		name := strings.TrimSpace(line)
+		if name == "" || strings.HasPrefix(name, "#") {
+			continue
+		}
+		switch {
+		case len(name) > 63 || !dnsLabel.MatchString(name):
+			return nil, fmt.Errorf("%s line %d: %q is not a kubernetes namespace name (lower-case letters, digits and dashes, at most 63)", path, i+1, name)
+		case seen[name]:
+			return nil, fmt.Errorf("%s line %d: namespace %q listed twice", path, i+1, name)
+		}
+		seen[name] = true
+		out = append(out, name)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no namespace listed", path)
+	}
+	return out, nil
+}
+
+// destinationForm is one way Traefik Mesh names a service (its provider's
+// pkg/provider/key.go), as a regex after the namespace group, and which
+// groups hold the service and the port.
+type destinationForm struct {
+	comment            string
+	tail               string
+	serviceGroup, port int
+}
+
+var destinationForms = []destinationForm{
+	{"a mesh service: <ns>-<service>-<port>", `-(.+)-([0-9]+)`, 2, 3},
+	{"an SMI TrafficSplit: <ns>-<service>-<split>-<port>-traffic-split; service is <service>-<split> (both may hold dashes)",
+		`-(.+)-([0-9]+)-traffic-split`, 2, 3},
+	{"a TrafficSplit backend: <ns>-<service>-<split>-<port>-<backend>-traffic-split-backend; service is <backend>",
+		`-.+-([0-9]+)-([a-z][-a-z0-9]*)-traffic-split-backend`, 3, 2},
+	{"an SMI TrafficTarget (ACL mode): <ns>-<service>-<target>-<port>-traffic-target; service is <service>-<target>",
+		`-(.+)-([0-9]+)-traffic-target`, 2, 3},
+}
+
+// destinationRules renders the generated block, each line prefixed with
+// indent. Longer namespaces come first in the alternation: Go's regexp
+// prefers the leftmost alternative, so forma3d-dev-api-8080 reads as
+// namespace forma3d-dev, not forma3d with service dev-api.
+func destinationRules(namespaces []string, indent string) string {
+	ns := append([]string(nil), namespaces...)
+	sort.SliceStable(ns, func(i, j int) bool {
+		if len(ns[i]) != len(ns[j]) {
+			return len(ns[i]) > len(ns[j])
+		}
+		return ns[i] < ns[j]
+	})
+	alt := "(" + strings.Join(ns, "|") + ")"
+	var b strings.Builder
+	line := func(format string, args ...any) {
+		b.WriteString(indent + fmt.Sprintf(format, args...) + "\n")
+	}
+	line("%s: generated from %s by", destRulesBegin, namespacesFile)
+	line("# `go test ./tests/e2e -run TestDestinationLabelRulesGenerated -update-destination-rules`;")
+	line("# edit the list, not these lines. traefik_service_* series whose service")
+	line("# label starts with a listed namespace get destination_namespace,")
+	line("# destination_service and destination_port; others get none.")
+	for _, f := range destinationForms {
+		line("# %s", f.comment)
+		re := fmt.Sprintf("%s;%s%s%s", serviceFamilyRe, alt, f.tail, providerSuffixRe)
+		for _, t := range []struct {
+			label string
+			group int
+		}{{"destination_namespace", 1}, {"destination_service", f.serviceGroup}, {"destination_port", f.port}} {
+			line("- source_labels: [__name__, service]")
+			line("  regex: %s", re)
+			line("  target_label: %s", t.label)
+			line("  replacement: $${%d}", t.group)
+		}
+	}
+	line("%s", destRulesEnd)
+	return b.String()
+}
+
+// spliceDestinationRules replaces the block between the markers with the
+// rules for namespaces, at the BEGIN marker's indentation.
+func spliceDestinationRules(src []byte, namespaces []string) ([]byte, error) {
+	lines := strings.SplitAfter(string(src), "\n")
+	begin, end := -1, -1
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, destRulesBegin) {
+			if begin >= 0 {
+				return nil, fmt.Errorf("line %d: a second %q", i+1, destRulesBegin)
+			}
+			begin = i
+		}
+		if t == destRulesEnd && begin >= 0 && end < 0 {
+			end = i
+		}
+	}
+	if begin < 0 || end < 0 {
+		return nil, fmt.Errorf("no %q … %q block", destRulesBegin, destRulesEnd)
+	}
+	indent := lines[begin][:len(lines[begin])-len(strings.TrimLeft(lines[begin], " "))]
+	var out bytes.Buffer
+	for _, l := range lines[:begin] {
+		out.WriteString(l)
+	}
+	out.WriteString(destinationRules(namespaces, indent))
+	for _, l := range lines[end+1:] {
+		out.WriteString(l)
+	}
+	return out.Bytes(), nil
+}
+
+// Every config's generated block is what the namespace list gives.
+func TestDestinationLabelRulesGenerated(t *testing.T) {
+	prov := filepath.Dir(collectorDir(t))
+	namespaces, err := readNamespaces(filepath.Join(collectorDir(t), namespacesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rel := range destinationConfigs {
+		path := filepath.Join(prov, filepath.FromSlash(rel))
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := spliceDestinationRules(src, namespaces)
+		if err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		if bytes.Equal(src, want) {
+			continue
+		}
+		if *updateDestinationRules {
+			if err := os.WriteFile(path, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: destination label rules rewritten", rel)
+			continue
+		}
+		t.Errorf("%s: the destination label rules differ from %s; run go test ./tests/e2e -run TestDestinationLabelRulesGenerated -update-destination-rules", rel, namespacesFile)
+	}
+}
+
+// The list's checks, and the generator's order and splicing.
+func TestDestinationNamespaceList(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ name, text, wantErr string }{
+		{"ok", "# c\nforma3d\n\nforma3d-dev\n", ""},
+		{"upper", "Forma3d\n", `"Forma3d" is not a kubernetes namespace name`},
+		{"regex", "a|b\n", `"a|b" is not a kubernetes namespace name`},
+		{"dash end", "forma3d-\n", `"forma3d-" is not`},
+		{"twice", "a\nb\na\n", `line 3: namespace "a" listed twice`},
+		{"empty", "# only a comment\n", "no namespace listed"},
+	} {
+		p := filepath.Join(dir, c.name)
+		if err := os.WriteFile(p, []byte(c.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := readNamespaces(p)
+		if (c.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.wantErr)) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.wantErr)
+		}
+	}
+	block := destinationRules([]string{"a", "forma3d", "forma3d-dev", "b-c"}, "  ")
+	if !strings.Contains(block, "(forma3d-dev|forma3d|b-c|a)-") {
+		t.Errorf("alternation not longest first:\n%s", block)
+	}
+	if _, err := spliceDestinationRules([]byte("x: 1\n"), []string{"a"}); err == nil {
+		t.Error("a file without markers was spliced")
+	}
+	src := []byte("a:\n    " + destRulesBegin + "\n    old\n    " + destRulesEnd + "\nb: 2\n")
+	got, err := spliceDestinationRules(src, []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(got), "a:\n    "+destRulesBegin) || !strings.HasSuffix(string(got), "    "+destRulesEnd+"\nb: 2\n") || strings.Contains(string(got), "\n    old\n") {
+		t.Errorf("splice:\n%s", got)
+	}
+}
