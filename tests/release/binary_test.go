@@ -205,6 +205,7 @@ func TestPackagedBinaryAnswersCheckHealth(t *testing.T) {
 	if res.Status != backend.HealthStatusOk {
 		t.Fatalf("with mesh metrics: %v %q, want OK", res.Status, res.Message)
 	}
+	t.Logf("Save & test message: %s", res.Message)
 	if !strings.Contains(res.Message, "ClickHouse") {
 		t.Errorf("health message %q does not report the ClickHouse server", res.Message)
 	}

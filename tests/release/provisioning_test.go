@@ -230,3 +230,77 @@ func TestGrafanaExpansionRules(t *testing.T) {
 		}
 	}
 }
+
+// The removal files delete exactly the provisioned mesh rules and the
+// datasource the install files provision (Grafana keeps both when their
+// provisioning file is removed).
+func TestRemovalFiles(t *testing.T) {
+	var rules struct {
+		APIVersion  int `json:"apiVersion"`
+		DeleteRules []struct {
+			OrgID int    `json:"orgId"`
+			UID   string `json:"uid"`
+		} `json:"deleteRules"`
+	}
+	if err := yaml.UnmarshalStrict(repoFile(t, "provisioning/install/remove/delete-mesh-rules.yaml"), &rules); err != nil {
+		t.Fatal(err)
+	}
+	var provisioned struct {
+		Groups []struct {
+			OrgID int `json:"orgId"`
+			Rules []struct {
+				UID string `json:"uid"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := yaml.Unmarshal(repoFile(t, "provisioning/grafana/alerting/mesh-alerts.yaml"), &provisioned); err != nil {
+		t.Fatal(err)
+	}
+	var want, got []string
+	for _, g := range provisioned.Groups {
+		for _, r := range g.Rules {
+			want = append(want, fmt.Sprintf("%d/%s", g.OrgID, r.UID))
+		}
+	}
+	for _, r := range rules.DeleteRules {
+		got = append(got, fmt.Sprintf("%d/%s", r.OrgID, r.UID))
+	}
+	if rules.APIVersion != 1 || strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("delete-mesh-rules.yaml deletes %v; mesh-alerts.yaml provisions %v", got, want)
+	}
+
+	var ds struct {
+		APIVersion        int `json:"apiVersion"`
+		DeleteDatasources []struct {
+			Name  string `json:"name"`
+			OrgID int    `json:"orgId"`
+		} `json:"deleteDatasources"`
+	}
+	if err := yaml.UnmarshalStrict(repoFile(t, "provisioning/install/remove/delete-mesh-datasource.yaml"), &ds); err != nil {
+		t.Fatal(err)
+	}
+	if ds.APIVersion != 1 || len(ds.DeleteDatasources) != 1 {
+		t.Fatalf("delete-mesh-datasource.yaml: %+v", ds)
+	}
+	var values struct {
+		Datasources map[string]datasourcesFile `json:"datasources"`
+	}
+	if err := yaml.Unmarshal(repoFile(t, "provisioning/install/helm/values.yaml"), &values); err != nil {
+		t.Fatal(err)
+	}
+	var project datasourcesFile
+	if err := yaml.Unmarshal(repoFile(t, "provisioning/grafana/datasources/datasources.yml"), &project); err != nil {
+		t.Fatal(err)
+	}
+	sources := map[string]datasourcesFile{"datasources.yml": project}
+	for k, v := range values.Datasources {
+		sources["values.yaml "+k] = v
+	}
+	for where, f := range sources {
+		for _, d := range f.Datasources {
+			if d.Type == pluginID && (d.Name != ds.DeleteDatasources[0].Name || d.OrgID != ds.DeleteDatasources[0].OrgID) {
+				t.Errorf("%s provisions %q in org %d; delete-mesh-datasource.yaml deletes %q in org %d", where, d.Name, d.OrgID, ds.DeleteDatasources[0].Name, ds.DeleteDatasources[0].OrgID)
+			}
+		}
+	}
+}
