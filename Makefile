@@ -1,6 +1,7 @@
 # Mesh Metrics: the two commands the README promises, and their parts.
 #   make demo   the docker-less demo (builds what it needs first)
 #   make test   every check and test: Go, jest, typecheck, lint, gRPC harness
+#   make package   the release zip (and its .sha256) in release/
 # Each target installs what it needs (npm ci, Go modules, mage) by itself.
 
 SHELL := /bin/bash
@@ -22,11 +23,12 @@ TS_SRC    := $(shell find src -type f -not -name '*.test.tsx' -not -name '*.test
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export GOTOOLCHAIN := local
 
-.PHONY: help deps build build-frontend build-backend build-pipeline demo test test-go test-frontend lint-go clean
+.PHONY: help deps build build-frontend build-backend build-pipeline demo package test test-go test-frontend lint-go clean
 
 help:
 	@echo "make demo   run the docker-less demo"
 	@echo "make test   run every test"
+	@echo "make package   the release zip in release/ (PACKAGE_PLATFORMS=all for all six platforms)"
 
 ## deps: node_modules from the lock file, Go modules, mage pinned.
 deps: $(STAMPS)/npm $(STAMPS)/gomod $(MAGE)
@@ -71,8 +73,33 @@ $(TRAEFIK): scripts/build-traefik.sh
 demo: deps build build-pipeline
 	$(GO) run ./cmd/demo
 
+## package: release/forma3d-meshmetrics-datasource-<version>.zip and its
+## .sha256: the frontend and the backends of PACKAGE_PLATFORMS (default
+## linux amd64 and arm64; `all` adds linux/arm, darwin amd64/arm64 and
+## windows/amd64), version from package.json, CHANGELOG entry required.
+## Signed only when GRAFANA_ACCESS_POLICY_TOKEN and GRAFANA_ROOT_URLS are set.
+PACKAGE_PLATFORMS ?= linux/amd64 linux/arm64
+ifeq ($(strip $(PACKAGE_PLATFORMS)),all)
+override PACKAGE_PLATFORMS := linux/amd64 linux/arm64 linux/arm darwin/amd64 darwin/arm64 windows/amd64
+endif
+# The plugin SDK's mage target for each GOOS_GOARCH.
+MAGE_TARGET_linux_amd64   := build:linux
+MAGE_TARGET_linux_arm64   := build:linuxARM64
+MAGE_TARGET_linux_arm     := build:linuxARM
+MAGE_TARGET_darwin_amd64  := build:darwin
+MAGE_TARGET_darwin_arm64  := build:darwinARM64
+MAGE_TARGET_windows_amd64 := build:windows
+PACKAGE_BINS := $(foreach p,$(PACKAGE_PLATFORMS),dist/gpx_meshmetrics_$(subst /,_,$(p))$(if $(findstring windows,$(p)),.exe))
+
+dist/gpx_meshmetrics_%: $(STAMPS)/gomod $(MAGE) $(GO_SRC)
+	$(MAGE) -v $(MAGE_TARGET_$(basename $*))
+
+package: deps build-frontend $(PACKAGE_BINS)
+	$(GO) run ./scripts/releasezip -platforms "$(PACKAGE_PLATFORMS)"
+
 ## test: static checks first, then every test runner; Go's summary ends the run.
-test: deps build test-frontend lint-go test-go
+## The release zip is built first: tests/release checks it.
+test: deps build package test-frontend lint-go test-go
 
 test-frontend: $(STAMPS)/npm
 	npm run typecheck
@@ -92,4 +119,4 @@ test-go: $(PLUGIN) $(COLLECTOR) $(TRAEFIK)
 	$(GO) test -count=1 -timeout 45m $(GO_PKGS)
 
 clean:
-	rm -rf dist .bin $(STAMPS) node_modules/.cache
+	rm -rf dist .bin $(STAMPS) node_modules/.cache release
