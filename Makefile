@@ -16,7 +16,7 @@ STAMPS    := .stamps
 PLUGIN    := dist/gpx_meshmetrics_linux_amd64
 COLLECTOR := $(BIN)/otelcol-meshmetrics
 TRAEFIK   := $(BIN)/traefik
-GO_PKGS   := ./pkg/... ./cmd/... ./tests/... ./dashboards/...
+GO_PKGS   := ./pkg/... ./cmd/... ./tests/... ./dashboards/... ./scripts/...
 GO_SRC    := $(shell find pkg -name '*.go' -not -name '*_test.go') go.mod go.sum Magefile.go
 TS_SRC    := $(shell find src -type f -not -name '*.test.tsx' -not -name '*.test.ts') package.json
 
@@ -108,7 +108,7 @@ test-frontend: $(STAMPS)/npm
 	npm run test:ci
 
 lint-go:
-	@unformatted="$$(gofmt -l pkg tests cmd dashboards Magefile.go 2>/dev/null)"; \
+	@unformatted="$$(gofmt -l pkg tests cmd dashboards scripts Magefile.go 2>/dev/null)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(GO_PKGS)
 
