@@ -12,9 +12,9 @@ import (
 )
 
 // Every rule has what a page needs (severity, summary, description,
-// runbook), routes to the documented contact point parameter, queries
-// the provisioned Mesh Metrics datasource with an expression the dialect
-// accepts, and ends in reduce → threshold.
+// runbook), queries the provisioned Mesh Metrics datasource with an
+// expression the dialect accepts, and ends in reduce → threshold. How the
+// rules route: alertprovisioning_test.go.
 func TestAlertRulesAreComplete(t *testing.T) {
 	f, rules := loadRules(t)
 	if f.APIVersion != 1 || len(f.Groups) != 1 {
