@@ -116,15 +116,21 @@ func (c Config) mapAndLatency(l *layout) {
 		// the rows on the equal label fields (and Time, the same instant).
 		Transformations: []map[string]any{
 			{"id": "merge", "options": map[string]any{}},
-			{"id": "organize", "options": map[string]any{"excludeByName": map[string]bool{"Time": true, labelService: true},
+			// destination_service stays in the frame (the service's data
+			// link reads it; an excluded field would be gone) and is hidden
+			// from the table by an override instead.
+			{"id": "organize", "options": map[string]any{"excludeByName": map[string]bool{"Time": true},
 				"renameByName": map[string]string{"Value #A": "p99", "Value #B": "mean", labelNamespace: "namespace"},
-				"indexByName":  map[string]int{"service": 0, labelNamespace: 1, "Value #A": 2, "Value #B": 3}}},
+				"indexByName":  map[string]int{"service": 0, labelNamespace: 1, "Value #A": 2, "Value #B": 3, labelService: 4}}},
 			{"id": "sortBy", "options": map[string]any{"sort": []map[string]any{{"field": "p99", "desc": true}}}},
 		},
 		FieldConfig: &FieldConfig{Defaults: FieldDefaults{Unit: "s", Decimals: new(3)},
 			Overrides: []map[string]any{{
 				"matcher":    map[string]string{"id": "byName", "options": "service"},
 				"properties": []map[string]any{{"id": "links", "value": []Link{{Title: "Logs of ${__data.fields.service}", URL: c.exploreLogsURL("${__data.fields."+labelService+":percentencode}", "${__data.fields.service:percentencode}"), TargetBlank: true}}}},
+			}, {
+				"matcher":    map[string]string{"id": "byName", "options": labelService},
+				"properties": []map[string]any{{"id": "custom.hideFrom", "value": map[string]bool{"viz": true, "legend": false, "tooltip": false}}},
 			}}},
 		Options: map[string]any{"showHeader": true, "cellHeight": "sm"}}
 	l.add(10, 12, slow)

@@ -202,6 +202,23 @@ func (e *meshEnv) checkSlowest(t *testing.T, d dashboardJSON) {
 	if si < 0 || p99 < 0 || mean < 0 {
 		t.Fatalf("columns %v: want service, p99 and mean", tb.cols)
 	}
+	// The service's logs link reads destination_service from the row: the
+	// field must survive the transformations (hidden, not excluded).
+	if tb.col("destination_service") < 0 {
+		t.Errorf("columns %v: destination_service, which the logs link reads, was removed", tb.cols)
+	}
+	hidden := false
+	for _, o := range panel.FieldConfig.Overrides {
+		for _, p := range o.Properties {
+			var hide struct{ Viz bool }
+			if o.Matcher.Options == "destination_service" && p.ID == "custom.hideFrom" && json.Unmarshal(p.Value, &hide) == nil {
+				hidden = hidden || hide.Viz
+			}
+		}
+	}
+	if !hidden {
+		t.Error("destination_service is not hidden from the table")
+	}
 	if len(tb.rows) != len(want) {
 		t.Fatalf("%d rows, want one per service (%d): %v", len(tb.rows), len(want), tb.rows)
 	}
