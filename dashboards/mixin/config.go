@@ -6,7 +6,13 @@
 // files differ from what this package renders.
 package mixin
 
-import "time"
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
 
 // Config is everything an operator may want to change in one place.
 type Config struct {
@@ -24,11 +30,14 @@ type Config struct {
 	// ProxyJob is the collector's scrape job of the mesh proxies: the
 	// receiver's up gauge carries it as job (resource service.name).
 	ProxyJob string
-	// ServiceNoise and EntrypointNoise are the matchers that drop probe
-	// and scrape traffic: readiness probes land on readiness@…, the
-	// metrics scrape and API on entrypoint traefik.
-	ServiceNoise    string
-	EntrypointNoise string
+	// Noise is the probe and scrape traffic every dashboard query and
+	// alert rule leaves out.
+	Noise Noise
+	// Namespaces are the mesh's namespaces, as in the collector's
+	// relabelling list (docs/pipeline.md). Series scraped before that
+	// relabelling have no destination_* labels; the logs query reads their
+	// service name out of the service label with this list, longest first.
+	Namespaces []string
 
 	// AlertWindow is the rate window of the ratio and latency rules.
 	AlertWindow time.Duration
@@ -48,10 +57,10 @@ type Config struct {
 	// EvalInterval is how often Grafana evaluates the rule group.
 	EvalInterval time.Duration
 
-	// ContactPoint is the name of the users' existing contact point (the
-	// one their log alerts go to); the rules route there by name. The
-	// default reads it from Grafana's environment at provisioning time.
-	ContactPoint string
+	// RouteLabels are put on every rule for the users' notification
+	// policy tree to route on: the rules name no contact point, so no
+	// name can be missing or wrong (docs/alerts.md).
+	RouteLabels map[string]string
 	// AlertFolder is the Grafana folder of the rule group.
 	AlertFolder string
 	// RunbookURL is where docs/alerts.md is published; each rule links
@@ -67,9 +76,12 @@ func Default() Config {
 		LogsPluginType: "grafana-clickhouse-datasource",
 		LogsTable:      "otel.otel_logs",
 
-		ProxyJob:        "traefik-mesh",
-		ServiceNoise:    `service!~"readiness@.*"`,
-		EntrypointNoise: `entrypoint!="traefik"`,
+		ProxyJob: "traefik-mesh",
+		Noise: Noise{
+			Services:    []string{"readiness@.*"},
+			Entrypoints: []string{"readiness", "liveness", "traefik"},
+		},
+		Namespaces: []string{"forma3d-dev", "forma3d"},
 
 		AlertWindow:     5 * time.Minute,
 		ErrorRatio:      0.05,
@@ -81,8 +93,66 @@ func Default() Config {
 		CertExpiry:      7 * 24 * time.Hour,
 		EvalInterval:    time.Minute,
 
-		ContactPoint: "$MESH_ALERTS_CONTACT_POINT",
-		AlertFolder:  "Service Mesh",
-		RunbookURL:   "https://github.com/forma3d/meshmetrics/blob/main/docs/alerts.md",
+		RouteLabels: map[string]string{"component": "service-mesh"},
+		AlertFolder: "Service Mesh",
+		RunbookURL:  "https://github.com/forma3d/meshmetrics/blob/main/docs/alerts.md",
 	}
+}
+
+// Noise names probe and scrape traffic. Services are regular expressions
+// of the service label (kubelet readiness probes through a proxy land on
+// readiness@…); Entrypoints are the proxies' entrypoint names that carry
+// no mesh traffic: readiness and liveness (kubelet probes) and traefik
+// (the metrics scrape and the API).
+type Noise struct {
+	Services    []string
+	Entrypoints []string
+}
+
+// serviceMatcher leaves the probe services out of a service metric.
+func (n Noise) serviceMatcher() string {
+	return `service!~"` + strings.Join(n.Services, "|") + `"`
+}
+
+// entrypointMatcher leaves the probe entrypoints out of an entrypoint
+// metric.
+func (n Noise) entrypointMatcher() string {
+	quoted := make([]string, len(n.Entrypoints))
+	for i, e := range n.Entrypoints {
+		quoted[i] = regexp.QuoteMeta(e)
+	}
+	return `entrypoint!~"` + strings.Join(quoted, "|") + `"`
+}
+
+// namespaceName is a Kubernetes namespace name (an RFC 1123 label): it
+// goes into a regular expression inside a SQL string unescaped.
+var namespaceName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// Validate reports the first setting the files cannot be rendered with.
+func (c Config) Validate() error {
+	if len(c.Noise.Services) == 0 || len(c.Noise.Entrypoints) == 0 {
+		return fmt.Errorf("config Noise: services and entrypoints must both be set")
+	}
+	if len(c.Namespaces) == 0 {
+		return fmt.Errorf("config Namespaces: empty (list the mesh's namespaces as the collector does)")
+	}
+	for _, ns := range c.Namespaces {
+		if !namespaceName.MatchString(ns) {
+			return fmt.Errorf("config Namespaces: %q is not a Kubernetes namespace name", ns)
+		}
+	}
+	for k, v := range c.RouteLabels {
+		if k == "" || v == "" || strings.Contains(k+v, "$") {
+			return fmt.Errorf("config RouteLabels: %q=%q: routing labels need a literal name and value (an unset environment variable would leave them empty)", k, v)
+		}
+	}
+	return nil
+}
+
+// namespacesLongestFirst is the namespace list as the relabelling tries
+// it: forma3d-dev before forma3d, so the longer name wins.
+func (c Config) namespacesLongestFirst() []string {
+	ns := slices.Clone(c.Namespaces)
+	slices.SortStableFunc(ns, func(a, b string) int { return len(b) - len(a) })
+	return ns
 }

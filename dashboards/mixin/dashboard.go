@@ -86,13 +86,21 @@ func (c Config) variables() []map[string]any {
 		{"type": "datasource", "name": "logs", "label": "Logs (ClickHouse)", "query": c.LogsPluginType,
 			"description": "Your existing ClickHouse datasource that reads the application logs (" + c.LogsTable + ")",
 			"current":     map[string]any{}, "options": []any{}, "refresh": 1, "regex": ""},
-		// <namespace>-<service>-<port>@provider: the namespace is the
-		// first dash-separated word (a namespace with a dash in its name
-		// shows as its first word; $service still lists its services).
-		query("namespace", "Namespace", "label_values("+sel(requestsTotal, c.ServiceNoise)+", service)",
-			`/^([^-@]+)-[^@]+@.+$/`, map[string]any{"includeAll": true, "allValue": ".+", "multi": false}),
-		query("service", "Service", "label_values("+sel(requestsTotal, `service=~"$namespace-.+"`, c.ServiceNoise)+", service)",
-			`/^(?<value>[^-@]+-(?<text>[^@]+)@.+)$/`, map[string]any{"includeAll": false, "multi": false}),
+		// The namespace is the collector's destination_namespace label
+		// (read with the configured namespace list, so forma3d-dev is not
+		// forma3d). All is ".*": it matches series without the label too
+		// (scraped before the relabelling), which a named namespace cannot.
+		query("namespace", "Namespace", "label_values("+c.meshSel(requestsTotal)+", "+labelNamespace+")",
+			"", map[string]any{"includeAll": true, "allValue": ".*", "multi": false}),
+		// $service is the exact service label (unambiguous, and present on
+		// old series too), shown without its @provider suffix.
+		query("service", "Service", "label_values("+c.nsSel(requestsTotal)+", service)",
+			`/^(?<value>(?<text>[^@]+)@.+)$/`, map[string]any{"includeAll": false, "multi": false}),
+		// $service_name is $service's destination_service label, the
+		// Kubernetes service name the logs panel matches; hidden. A series
+		// without the label leaves it empty and the logs query falls back.
+		query("service_name", "Service name", "label_values("+c.svcSel(requestsTotal)+", "+labelService+")",
+			"", map[string]any{"includeAll": false, "multi": false, "hide": 2}),
 		{"type": "interval", "name": "interval", "label": "Rate window", "query": "1m,2m,5m,10m,30m,1h", "auto": false,
 			"description": "Window of rate() in the traffic panels; at least 4 scrape intervals.",
 			"current":     map[string]string{"text": "5m", "value": "5m"},
@@ -153,7 +161,14 @@ func (c Config) certStat() Panel {
 	days := c.CertExpiry.Hours() / 24
 	p := stat("Certificate expiry", "Time left on the soonest-expiring certificate the proxies hold ("+certsNotAfter+"). Traefik Mesh itself has no mTLS: with no certificates this says so.", "dtdurations",
 		c.q("A", "instant", certRemaining(""), "expires in"))
-	p.FieldConfig.Defaults.NoValue = "no certificates — Traefik Mesh has no mTLS"
+	noCerts := "no certificates — Traefik Mesh has no mTLS"
+	p.FieldConfig.Defaults.NoValue = noCerts
 	p.FieldConfig.Defaults.Thresholds = steps("red", days*86400, "yellow", 30*86400.0, "green")
+	// With no value Grafana colours a stat by its base threshold step (red
+	// here, for expiring certificates: displayProcessor(null) takes
+	// scale(-Infinity)) unless a value mapping for null gives a colour;
+	// "text" is the theme's neutral text colour.
+	p.FieldConfig.Defaults.Mappings = []map[string]any{{"type": "special", "options": map[string]any{
+		"match": "null", "result": map[string]any{"text": noCerts, "color": "text", "index": 0}}}}
 	return p
 }

@@ -9,6 +9,9 @@ type File struct {
 // Files renders every committed file of the mixin: the dashboard (and its
 // bundled copy, byte for byte the same) and the alert rules.
 func (c Config) Files() ([]File, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	dash, err := c.Dashboard()
 	if err != nil {
 		return nil, err

@@ -69,15 +69,16 @@ type FieldConfig struct {
 
 // FieldDefaults are the defaults every field of a panel gets.
 type FieldDefaults struct {
-	Unit       string         `json:"unit,omitempty"`
-	Decimals   *int           `json:"decimals,omitempty"`
-	Min        *float64       `json:"min,omitempty"`
-	Max        *float64       `json:"max,omitempty"`
-	NoValue    string         `json:"noValue,omitempty"`
-	Color      map[string]any `json:"color,omitempty"`
-	Thresholds *Thresholds    `json:"thresholds,omitempty"`
-	Links      []Link         `json:"links,omitempty"`
-	Custom     map[string]any `json:"custom,omitempty"`
+	Unit       string           `json:"unit,omitempty"`
+	Decimals   *int             `json:"decimals,omitempty"`
+	Min        *float64         `json:"min,omitempty"`
+	Max        *float64         `json:"max,omitempty"`
+	NoValue    string           `json:"noValue,omitempty"`
+	Color      map[string]any   `json:"color,omitempty"`
+	Thresholds *Thresholds      `json:"thresholds,omitempty"`
+	Links      []Link           `json:"links,omitempty"`
+	Mappings   []map[string]any `json:"mappings,omitempty"`
+	Custom     map[string]any   `json:"custom,omitempty"`
 }
 
 // Thresholds are absolute steps; the first step's value is null (-∞).

@@ -21,11 +21,26 @@ const (
 	certsNotAfter      = "traefik_tls_certs_not_after"
 )
 
+// The destination labels the collector's relabelling gives every
+// traefik_service_* series, read from service = <namespace>-<service>-<port>@…
+// with the configured namespace list (docs/pipeline.md). Series scraped
+// before that relabelling lack them.
+const (
+	labelNamespace = "destination_namespace"
+	labelService   = "destination_service"
+)
+
+// byDestination groups per service and keeps its destination labels, so
+// an alert instance or table row says namespace and service by name (the
+// labels follow from service: grouping by them adds no rows).
+const byDestination = labelNamespace + ", " + labelService + ", service"
+
 // Template variable references, as Grafana interpolates them.
 const (
-	varNamespace = "$namespace"
-	varService   = "$service"
-	varInterval  = "$interval"
+	varNamespace   = "$namespace"
+	varService     = "$service"
+	varServiceName = "$service_name"
+	varInterval    = "$interval"
 )
 
 // sel renders a selector of metric with the given matchers.
@@ -40,18 +55,20 @@ func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // meshSel selects a service metric of the whole mesh without probe noise.
 func (c Config) meshSel(metric string, extra ...string) string {
-	return sel(metric, append([]string{c.ServiceNoise}, extra...)...)
+	return sel(metric, append([]string{c.Noise.serviceMatcher()}, extra...)...)
 }
 
-// nsSel selects a service metric of the services of $namespace.
+// nsSel selects a service metric of the services of $namespace. All is
+// ".*", which also matches series without the label (scraped before the
+// collector's relabelling): they show under All only.
 func (c Config) nsSel(metric string, extra ...string) string {
-	return sel(metric, append([]string{`service=~"` + varNamespace + `-.+"`, c.ServiceNoise}, extra...)...)
+	return sel(metric, append([]string{labelNamespace + `=~"` + varNamespace + `"`, c.Noise.serviceMatcher()}, extra...)...)
 }
 
 // svcSel selects a service metric of $service; the noise filter stays so
 // that a stale variable value can never show probe traffic.
 func (c Config) svcSel(metric string, extra ...string) string {
-	return sel(metric, append([]string{`service="` + varService + `"`, c.ServiceNoise}, extra...)...)
+	return sel(metric, append([]string{`service="` + varService + `"`, c.Noise.serviceMatcher()}, extra...)...)
 }
 
 func rate(selector, window string) string {
@@ -81,7 +98,7 @@ func errorRatio(selFn func(string, ...string) string, by, window string) string 
 // activeConnections works on either Traefik: v2's per-service gauge, or
 // when it is absent v3's per-entrypoint gauge.
 func (c Config) activeConnections() string {
-	return sumBy("", c.meshSel(serviceConnections)) + " or " + sumBy("", sel(openConnections, c.EntrypointNoise))
+	return sumBy("", c.meshSel(serviceConnections)) + " or " + sumBy("", sel(openConnections, c.Noise.entrypointMatcher()))
 }
 
 // certRemaining is the time left on the soonest-expiring certificate, by
@@ -97,12 +114,12 @@ func certRemaining(by string) string {
 
 // AlertErrorRatioExpr is the 5xx ratio per service.
 func (c Config) AlertErrorRatioExpr() string {
-	return errorRatio(c.meshSel, "service", dur(c.AlertWindow))
+	return errorRatio(c.meshSel, byDestination, dur(c.AlertWindow))
 }
 
 // AlertLatencyExpr is the latency quantile per service, in seconds.
 func (c Config) AlertLatencyExpr() string {
-	return quantile(c.LatencyQuantile, "service", c.meshSel(durationBucket), dur(c.AlertWindow))
+	return quantile(c.LatencyQuantile, byDestination, c.meshSel(durationBucket), dur(c.AlertWindow))
 }
 
 // AlertProxyDownExpr is each proxy scrape target's up gauge.
@@ -121,19 +138,26 @@ func (c Config) AlertProxiesMissingExpr() string {
 func (c Config) AlertCertExpr() string { return certRemaining("cn, serial") }
 
 // logsSQL is the correlate query for the users' ClickHouse datasource:
-// the application's logs for the service's Kubernetes name, which is the
-// <service> part of the mesh label <namespace>-<service>-<port>@provider,
-// over the panel's time range. serviceRef is a Grafana variable reference
-// that renders a quoted SQL string (e.g. ${service:sqlstring}).
-func (c Config) logsSQL(serviceRef string) string {
+// the application's logs for the service's Kubernetes name over the
+// panel's time range. nameRef renders the series' destination_service
+// label as a quoted SQL string, serviceRef its service label (Grafana
+// variable references such as ${service_name:sqlstring}); a series
+// without destination_service (scraped before the relabelling) gets its
+// name read out of service with the configured namespaces.
+func (c Config) logsSQL(nameRef, serviceRef string) string {
 	return "SELECT Timestamp AS timestamp, SeverityText AS level, Body AS body, ServiceName, TraceId\n" +
 		"FROM " + c.LogsTable + "\n" +
 		"WHERE $__timeFilter(Timestamp)\n" +
-		"  AND ServiceName = extract(" + serviceRef + ", '" + meshServiceNameRE + "')\n" +
+		"  AND ServiceName = if(" + nameRef + " != '', " + nameRef + ", extract(" + serviceRef + ", '" + c.legacyServiceNameRE() + "'))\n" +
 		"ORDER BY Timestamp DESC\n" +
 		"LIMIT 1000"
 }
 
-// meshServiceNameRE captures <service> of <namespace>-<service>-<port>@…
-// (SMI forms end in -traffic-target… / -traffic-split… before the @).
-const meshServiceNameRE = `^[^-]+-(.+)-[0-9]+(?:-traffic-(?:target|split)[^@]*)?@`
+// legacyServiceNameRE captures <service> of <namespace>-<service>-<port>@…
+// as the relabelling does: the configured namespaces longest first, then
+// (a namespace not in the list) the first dash-separated word; SMI forms
+// end in -traffic-target… / -traffic-split… before the @. Namespace names
+// are validated (Config.Validate): no quoting needed in SQL or RE2.
+func (c Config) legacyServiceNameRE() string {
+	return `^(?:` + strings.Join(c.namespacesLongestFirst(), "|") + `|[^-]+)-(.+)-[0-9]+(?:-traffic-(?:target|split)[^@]*)?@`
+}

@@ -40,8 +40,8 @@ func (c Config) deepDive(l *layout) {
 		c.q("A", "range", in("code"), "{{code}}")))
 	l.add(8, 8, timeseries("Requests by method", "Requests per second to $service by HTTP method.", "reqps",
 		c.q("A", "range", in("method"), "{{method}}")))
-	l.add(8, 8, timeseries("Requests by entrypoint (all services)", "Traefik's entrypoint metrics carry no service label: this is every service's traffic per proxy entrypoint (port), the traefik entrypoint (API, metrics) excluded.", "reqps",
-		c.q("A", "range", sumBy("entrypoint", rate(sel(entrypointRequests, c.EntrypointNoise), varInterval)), "{{entrypoint}}")))
+	l.add(8, 8, timeseries("Requests by entrypoint (all services)", "Traefik's entrypoint metrics carry no service label: this is every service's traffic per proxy entrypoint (port), the probe entrypoints ("+strings.Join(c.Noise.Entrypoints, ", ")+") excluded.", "reqps",
+		c.q("A", "range", sumBy("entrypoint", rate(sel(entrypointRequests, c.Noise.entrypointMatcher()), varInterval)), "{{entrypoint}}")))
 
 	hm := Panel{Type: "heatmap", Title: "Latency distribution", Description: "Requests per second of $service in each duration bucket. " + bucketNote,
 		Targets:     []Target{c.q("A", "heatmap", sumBy("le", rate(c.svcSel(durationBucket), "$__rate_interval")), "{{le}}")},
@@ -59,10 +59,10 @@ func (c Config) deepDive(l *layout) {
 	l.add(8, 8, Panel{Type: "text", Title: "Outbound traffic of $service", Options: map[string]any{"mode": "markdown", "content": outboundText}})
 
 	logs := Panel{Type: "logs", Title: "Application logs of $service", Datasource: c.logs(),
-		Description: "The application's logs (" + c.LogsTable + ", through your ClickHouse datasource) for the same time range, matched on the OTel service.name = the <service> part of the mesh label. Edit the query if your services report another service.name.",
-		Targets:     []Target{c.logsTarget(`${service:sqlstring}`)},
+		Description: "The application's logs (" + c.LogsTable + ", through your ClickHouse datasource) for the same time range, matched on the OTel service.name = the service's destination_service label. Edit the query if your services report another service.name.",
+		Targets:     []Target{c.logsTarget(`${service_name:sqlstring}`, `${service:sqlstring}`)},
 		Options:     map[string]any{"showTime": true, "wrapLogMessage": true, "sortOrder": "Descending", "enableLogDetails": true, "dedupStrategy": "none"},
-		Links:       []Link{{Title: "Open these logs in Explore", URL: c.exploreLogsURL("${service:percentencode}"), TargetBlank: true}},
+		Links:       []Link{{Title: "Open these logs in Explore", URL: c.exploreLogsURL("${service_name:percentencode}", "${service:percentencode}"), TargetBlank: true}},
 	}
 	l.add(24, 10, logs)
 }
@@ -76,23 +76,23 @@ $service. To see what $service calls, look at the other services' inbound
 panels, the service map (edges start at the proxy that forwarded the request),
 or $service's own logs below.`
 
-func (c Config) logsTarget(serviceRef string) Target {
+func (c Config) logsTarget(nameRef, serviceRef string) Target {
 	logsFormat := 2 // sqlutil.FormatOptionLogs
-	return Target{RefID: "A", Datasource: *c.logs(), EditorType: "sql", QueryType: "logs", Format: &logsFormat, RawSQL: c.logsSQL(serviceRef)}
+	return Target{RefID: "A", Datasource: *c.logs(), EditorType: "sql", QueryType: "logs", Format: &logsFormat, RawSQL: c.logsSQL(nameRef, serviceRef)}
 }
 
 // exploreLogsURL opens Explore on the logs datasource with the correlate
 // query for one service over the panel's time range. The pane JSON is
 // percent-encoded; Grafana fills in the ${…} references when the link is
-// clicked (serviceRef must be a :percentencode reference).
-func (c Config) exploreLogsURL(serviceRef string) string {
-	const svc, uid, from, to = "MESHSERVICE", "MESHLOGSUID", "MESHFROM", "MESHTO"
-	t := c.logsTarget("'" + svc + "'")
+// clicked (nameRef and serviceRef must be :percentencode references).
+func (c Config) exploreLogsURL(nameRef, serviceRef string) string {
+	const name, svc, uid, from, to = "MESHNAME", "MESHSERVICE", "MESHLOGSUID", "MESHFROM", "MESHTO"
+	t := c.logsTarget("'"+name+"'", "'"+svc+"'")
 	t.Datasource.UID = uid
 	pane := map[string]any{"logs": map[string]any{"datasource": uid, "queries": []Target{t}, "range": map[string]string{"from": from, "to": to}}}
 	b, _ := json.Marshal(pane) // plain maps and strings: cannot fail
 	enc := url.QueryEscape(string(b))
-	enc = strings.NewReplacer(svc, serviceRef, uid, "${logs}", from, "${__from}", to, "${__to}").Replace(enc)
+	enc = strings.NewReplacer(name, nameRef, svc, serviceRef, uid, "${logs}", from, "${__from}", to, "${__to}").Replace(enc)
 	return "/explore?schemaVersion=1&orgId=${__org}&panes=" + enc
 }
 
@@ -108,19 +108,29 @@ func (c Config) mapAndLatency(l *layout) {
 
 	slow := Panel{Type: "table", Title: "Slowest services", Description: "Services of $namespace by p99 latency over the last $interval, with the mean (sum / count). Click a service for its logs. " + bucketNote,
 		Targets: []Target{
-			c.q("A", "table", quantile(0.99, "service", c.nsSel(durationBucket), varInterval), ""),
-			c.q("B", "table", sumBy("service", rate(c.nsSel(durationSum), varInterval))+" / "+sumBy("service", rate(c.nsSel(durationCount), varInterval)), ""),
+			c.q("A", "table", quantile(0.99, byDestination, c.nsSel(durationBucket), varInterval), ""),
+			c.q("B", "table", sumBy(byDestination, rate(c.nsSel(durationSum), varInterval))+" / "+sumBy(byDestination, rate(c.nsSel(durationCount), varInterval)), ""),
 		},
+		// Two table queries: the plugin names their values "Value #A" and
+		// "Value #B" as Grafana's Prometheus datasource does; merge joins
+		// the rows on the equal label fields (and Time, the same instant).
 		Transformations: []map[string]any{
 			{"id": "merge", "options": map[string]any{}},
+			// destination_service stays in the frame (the service's data
+			// link reads it; an excluded field would be gone) and is hidden
+			// from the table by an override instead.
 			{"id": "organize", "options": map[string]any{"excludeByName": map[string]bool{"Time": true},
-				"renameByName": map[string]string{"Value #A": "p99", "Value #B": "mean"}, "indexByName": map[string]int{"service": 0, "Value #A": 1, "Value #B": 2}}},
+				"renameByName": map[string]string{"Value #A": "p99", "Value #B": "mean", labelNamespace: "namespace"},
+				"indexByName":  map[string]int{"service": 0, labelNamespace: 1, "Value #A": 2, "Value #B": 3, labelService: 4}}},
 			{"id": "sortBy", "options": map[string]any{"sort": []map[string]any{{"field": "p99", "desc": true}}}},
 		},
 		FieldConfig: &FieldConfig{Defaults: FieldDefaults{Unit: "s", Decimals: new(3)},
 			Overrides: []map[string]any{{
 				"matcher":    map[string]string{"id": "byName", "options": "service"},
-				"properties": []map[string]any{{"id": "links", "value": []Link{{Title: "Logs of ${__data.fields.service}", URL: c.exploreLogsURL("${__data.fields.service:percentencode}"), TargetBlank: true}}}},
+				"properties": []map[string]any{{"id": "links", "value": []Link{{Title: "Logs of ${__data.fields.service}", URL: c.exploreLogsURL("${__data.fields."+labelService+":percentencode}", "${__data.fields.service:percentencode}"), TargetBlank: true}}}},
+			}, {
+				"matcher":    map[string]string{"id": "byName", "options": labelService},
+				"properties": []map[string]any{{"id": "custom.hideFrom", "value": map[string]bool{"viz": true, "legend": false, "tooltip": false}}},
 			}}},
 		Options: map[string]any{"showHeader": true, "cellHeight": "sm"}}
 	l.add(10, 12, slow)

@@ -69,9 +69,22 @@ func Numeric(res *engine.Result, legendFormat, refID string) data.Frames {
 	return out
 }
 
+// TableValueField names a table query's value field as Grafana's Prometheus
+// datasource does (its frontend's transformDFToTable): "Value" when the
+// request holds one table query, "Value #<refId>" when it holds several, so
+// that a panel's merge and organize transformations written for Prometheus
+// tables (renameByName "Value #A") work unchanged.
+func TableValueField(refID string, tableQueries int) string {
+	if tableQueries > 1 {
+		return "Value #" + refID
+	}
+	return "Value"
+}
+
 // Table is an instant answer as one wide table: Time, one column per label
-// name (sorted), Value; a row per series, as Grafana's Prometheus table.
-func Table(res *engine.Result, refID string) data.Frames {
+// name (sorted), the value field valueField; a row per series, as Grafana's
+// Prometheus table (see TableValueField for the value field's name).
+func Table(res *engine.Result, refID, valueField string) data.Frames {
 	names := map[string]bool{}
 	for _, s := range res.Series {
 		for _, l := range s.Labels {
@@ -100,7 +113,7 @@ func Table(res *engine.Result, refID string) data.Frames {
 	for i, c := range cols {
 		fields = append(fields, data.NewField(c, nil, append([]string{}, labelCols[i]...)))
 	}
-	fields = append(fields, data.NewField("Value", nil, values))
+	fields = append(fields, data.NewField(valueField, nil, values))
 	f := data.NewFrame("", fields...)
 	f.RefID = refID
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable, ExecutedQueryString: res.SQL}

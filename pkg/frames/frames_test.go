@@ -51,7 +51,8 @@ func TestGoldenFrames(t *testing.T) {
 	cases := map[string]data.Frames{
 		"timeseries": TimeSeries(res, "{{service}} {{ code }}", "A"),
 		"numeric":    Numeric(res, "", "B"),
-		"table":      Table(res, "C"),
+		"table":      Table(res, "C", TableValueField("C", 1)),
+		"tables":     append(Table(res, "C", TableValueField("C", 2)), Table(res, "E", TableValueField("E", 2))...),
 		"empty":      TimeSeries(&engine.Result{}, "", "D"),
 		"heatmap":    heat,
 		"graph":      sg,
@@ -105,5 +106,23 @@ func TestServiceGraphRejectsAmbiguousEdges(t *testing.T) {
 	g.Requests = &engine.Result{Series: []engine.Series{series(1, "service", "api")}}
 	if _, err := ServiceGraph(g, "G"); err == nil {
 		t.Error("a series without the source label was accepted")
+	}
+}
+
+func TestTableValueFieldNamesFollowPrometheus(t *testing.T) {
+	res := &engine.Result{Series: []engine.Series{series(1, "service", "api@http")}}
+	for _, tc := range []struct {
+		refID   string
+		queries int
+		want    string
+	}{
+		{"A", 1, "Value"},
+		{"A", 2, "Value #A"},
+		{"B", 3, "Value #B"},
+	} {
+		f := Table(res, tc.refID, TableValueField(tc.refID, tc.queries))[0]
+		if got := f.Fields[len(f.Fields)-1].Name; got != tc.want {
+			t.Errorf("refId %s of %d table queries: value field %q, want %q", tc.refID, tc.queries, got, tc.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -29,13 +30,14 @@ func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataReques
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxParallelQueries)
+	tables := countTableQueries(req.Queries)
 	for _, q := range req.Queries {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(q backend.DataQuery) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			r := d.query(ctx, q)
+			r := d.query(ctx, q, tables)
 			mu.Lock()
 			resp.Responses[q.RefID] = r
 			mu.Unlock()
@@ -45,7 +47,25 @@ func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataReques
 	return resp, nil
 }
 
-func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.DataResponse {
+// countTableQueries counts the request's table queries: a panel's queries
+// arrive in one request, and Grafana's Prometheus datasource names table
+// value fields by how many table results the panel asked for.
+func countTableQueries(queries []backend.DataQuery) int {
+	n := 0
+	for _, q := range queries {
+		var m struct {
+			QueryType string `json:"queryType"`
+		}
+		if json.Unmarshal(q.JSON, &m) == nil && m.QueryType == models.QueryTypeTable {
+			n++
+		}
+	}
+	return n
+}
+
+// query answers one query; tableQueries is how many table queries the
+// request holds (see frames.TableValueField).
+func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, tableQueries int) backend.DataResponse {
 	if d.settingsErr != nil {
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, d.settingsProblem())
 	}
@@ -82,7 +102,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 			return d.queryError(err)
 		}
 		if q.QueryType == models.QueryTypeTable {
-			return backend.DataResponse{Frames: frames.Table(res, dq.RefID)}
+			return backend.DataResponse{Frames: frames.Table(res, dq.RefID, frames.TableValueField(dq.RefID, tableQueries))}
 		}
 		return backend.DataResponse{Frames: frames.Numeric(res, q.LegendFormat, dq.RefID)}
 	}

@@ -34,19 +34,23 @@ func after(start time.Time, rps float64) func(int, time.Time) float64 {
 	}
 }
 
+// alertOldServices were scraped before the collector's relabelling: their
+// series carry no destination labels, the others do.
+var alertOldServices = map[string]bool{"forma3d-web-3000@http": true, "forma3d-slicer-7000@http": true}
+
 func alertSeries() []*series {
 	var out []*series
 	req := func(service, code string, times []time.Time, inc func(int, time.Time) float64) {
 		out = append(out, counter("traefik_service_requests_total", proxyJob, proxy1,
-			attrs("service", service, "code", code, "method", "GET", "protocol", "http"), times, time.Time{}, inc))
+			serviceAttrs(service, alertOldServices[service], "code", code, "method", "GET", "protocol", "http"), times, time.Time{}, inc))
 	}
 
 	// 5xx ratio: api goes from no errors to 1.5 of 11.5 req/s (13 %) at
 	// the onset; web runs at 2 % throughout; the readiness probe fails
 	// every time (probe noise the rule must ignore).
 	rt := scrapes(ratioStart, ratioStart.Add(40*time.Minute), scrape)
-	req("forma3d-api-8080@http", "200", rt, steady(10))
-	req("forma3d-api-8080@http", "500", rt, after(ratioStart, 1.5))
+	req("forma3d-dev-api-gateway-8080@http", "200", rt, steady(10))
+	req("forma3d-dev-api-gateway-8080@http", "500", rt, after(ratioStart, 1.5))
 	req("forma3d-web-3000@http", "200", rt, steady(9.8))
 	req("forma3d-web-3000@http", "500", rt, steady(0.2))
 	req("readiness@http", "500", rt, steady(5))
@@ -59,7 +63,7 @@ func alertSeries() []*series {
 	lt := scrapes(latencyStart, latencyStart.Add(40*time.Minute), scrape)
 	slowFrom := func(service string, share, secs float64) {
 		out = append(out, hist("traefik_service_request_duration_seconds", proxyJob, proxy1,
-			attrs("service", service, "code", "200", "method", "GET", "protocol", "http"), lt,
+			serviceAttrs(service, alertOldServices[service], "code", "200", "method", "GET", "protocol", "http"), lt,
 			func(_ int, at time.Time) ([]uint64, float64) {
 				n := uint64(200)
 				s := uint64(0)
@@ -107,7 +111,8 @@ func alertSeries() []*series {
 			func(int, time.Time) float64 { return float64(certStart.Unix()) + days*86400 }))
 	}
 	// Traefik v3 in the certificate window: no per-service gauge, open
-	// connections per entrypoint (traefik is the API and metrics one).
+	// connections per entrypoint (traefik is the API and metrics one,
+	// readiness and liveness the kubelet probes').
 	for ep, n := range v3Connections {
 		out = append(out, gaugeOf("traefik_open_connections", proxyJob, proxy1, attrs("entrypoint", ep, "protocol", "TCP"), ct,
 			func(int, time.Time) float64 { return n }))
@@ -115,4 +120,4 @@ func alertSeries() []*series {
 	return out
 }
 
-var v3Connections = map[string]float64{"http-5000": 3, "http-5001": 2, "traefik": 1}
+var v3Connections = map[string]float64{"http-5000": 3, "http-5001": 2, "traefik": 1, "readiness": 1, "liveness": 1}

@@ -40,9 +40,6 @@ type ruleYAML struct {
 	For          string            `yaml:"for"`
 	Annotations  map[string]string `yaml:"annotations"`
 	Labels       map[string]string `yaml:"labels"`
-	Notification struct {
-		Receiver string `yaml:"receiver"`
-	} `yaml:"notification_settings"`
 }
 
 func loadRules(t testing.TB) (alertFileYAML, map[string]ruleYAML) {

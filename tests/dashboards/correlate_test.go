@@ -19,7 +19,8 @@ type option struct{ text, value string }
 // variableOptions resolves a label_values variable as the plugin's
 // frontend and Grafana do: the label-values resource for the interpolated
 // selector over the time range, then the variable's regex (named groups
-// text and value, else the first group), de-duplicated, sorted by text.
+// text and value, else the first group; none: the value itself),
+// de-duplicated, sorted by text.
 func (e *meshEnv) variableOptions(t *testing.T, v variableJSON, vars map[string]varValue, tr backend.TimeRange) []option {
 	t.Helper()
 	sel, label := variableQuery(t, v)
@@ -39,6 +40,13 @@ func (e *meshEnv) variableOptions(t *testing.T, v variableJSON, vars map[string]
 	seen := map[string]bool{}
 	var out []option
 	for _, raw := range body.Data {
+		if v.Regex == "" { // no regex: the value as it is
+			if !seen[raw] {
+				seen[raw] = true
+				out = append(out, option{raw, raw})
+			}
+			continue
+		}
 		m := re.FindStringSubmatch(raw)
 		if m == nil {
 			continue
@@ -64,27 +72,43 @@ func (e *meshEnv) variableOptions(t *testing.T, v variableJSON, vars map[string]
 	return out
 }
 
-// The namespace and service variables, resolved through the plugin on the
-// data set, offer exactly the namespaces and services the mesh labels
-// name (<namespace>-<service>-<port>@provider), probe noise left out; the
-// service variable follows the namespace.
+// The namespace, service and service-name variables, resolved through the
+// plugin on the data set: $namespace offers exactly the destination
+// namespaces the relabelling wrote (forma3d-dev and forma3d, not the first
+// word of the label), $service the services of the chosen namespace (All:
+// every service, old series without the labels included), probe noise
+// left out, and $service_name the chosen service's destination_service
+// (nothing for an old series).
 func (e *meshEnv) checkVariables(t *testing.T, d dashboardJSON) {
 	var wantNS []string
 	byNS := map[string][]option{}
+	var every []option
+	names := map[string]string{}
 	for _, r := range meshRoutes {
-		ns, rest, ok := strings.Cut(r.service, "-")
-		if !ok {
-			continue // readiness@http: no namespace, probe noise
+		ns, name, _, ok := destination(r.service)
+		if !ok && !r.old {
+			continue // readiness@http: probe noise
 		}
+		o := option{text: strings.Split(r.service, "@")[0], value: r.service}
+		if !slices.Contains(every, o) {
+			every = append(every, o)
+		}
+		if r.old {
+			names[r.service] = ""
+			continue
+		}
+		names[r.service] = name
 		if !slices.Contains(wantNS, ns) {
 			wantNS = append(wantNS, ns)
 		}
-		o := option{text: strings.Split(rest, "@")[0], value: r.service}
 		if !slices.Contains(byNS[ns], o) {
 			byNS[ns] = append(byNS[ns], o)
 		}
 	}
 	sort.Strings(wantNS)
+	if !slices.Equal(wantNS, []string{"forma3d", "forma3d-dev"}) {
+		t.Fatalf("the data set's namespaces are %v", wantNS)
+	}
 	tr := dashboardRange()
 	nsVar, _ := d.variable("namespace")
 	var gotNS []string
@@ -95,17 +119,31 @@ func (e *meshEnv) checkVariables(t *testing.T, d dashboardJSON) {
 		t.Errorf("$namespace options %v, want %v", gotNS, wantNS)
 	}
 	svcVar, _ := d.variable("service")
+	byText := func(os []option) []option {
+		out := slices.Clone(os)
+		sort.Slice(out, func(i, j int) bool { return out[i].text < out[j].text })
+		return out
+	}
 	for _, ns := range wantNS {
-		want := byNS[ns]
-		sort.Slice(want, func(i, j int) bool { return want[i].text < want[j].text })
 		got := e.variableOptions(t, svcVar, map[string]varValue{"namespace": {value: ns, multi: true}}, tr)
-		if !slices.Equal(got, want) {
+		if want := byText(byNS[ns]); !slices.Equal(got, want) {
 			t.Errorf("$service options for namespace %s: %v, want %v", ns, got, want)
 		}
 	}
 	all := e.variableOptions(t, svcVar, map[string]varValue{"namespace": {value: nsVar.AllValue, all: true}}, tr)
-	if len(all) != len(byNS["forma3d"])+len(byNS["billing"]) {
-		t.Errorf("$service options for All namespaces: %v", all)
+	if want := byText(every); !slices.Equal(all, want) {
+		t.Errorf("$service options for All namespaces: %v, want %v (old series included)", all, want)
+	}
+	nameVar, _ := d.variable("service_name")
+	for service, want := range names {
+		got := e.variableOptions(t, nameVar, map[string]varValue{"service": {value: service}}, tr)
+		var values []string
+		for _, o := range got {
+			values = append(values, o.value)
+		}
+		if (want == "" && len(values) != 0) || (want != "" && !slices.Equal(values, []string{want})) {
+			t.Errorf("$service_name for %s: %v, want %q", service, values, want)
+		}
 	}
 }
 
@@ -141,11 +179,14 @@ func (e *meshEnv) checkCorrelate(t *testing.T, d dashboardJSON) {
 		body    string
 	}
 	lines := []logLine{
-		{tr.From.Add(-time.Minute), "api", "before the range"},
-		{tr.From.Add(time.Minute), "api", "GET /orders 500"},
+		{tr.From.Add(-time.Minute), "api-gateway", "before the range"},
+		{tr.From.Add(time.Minute), "api-gateway", "GET /orders 500"},
 		{tr.From.Add(30 * time.Minute), "web", "GET / 200"},
-		{tr.To.Add(-time.Minute), "api", "POST /orders 201"},
-		{tr.To.Add(time.Minute), "api", "after the range"},
+		{tr.From.Add(31 * time.Minute), "gateway", "the first word's guess"},
+		{tr.From.Add(32 * time.Minute), "slicer", "slice 42 done"},
+		{tr.From.Add(33 * time.Minute), "order-history", "order 7 archived"},
+		{tr.To.Add(-time.Minute), "api-gateway", "POST /orders 201"},
+		{tr.To.Add(time.Minute), "api-gateway", "after the range"},
 	}
 	batch, err := e.ch.PrepareBatch(ctx, "INSERT INTO otel.otel_logs (Timestamp, TraceId, SeverityText, ServiceName, Body)")
 	if err != nil {
@@ -159,17 +200,6 @@ func (e *meshEnv) checkCorrelate(t *testing.T, d dashboardJSON) {
 	if err := batch.Send(); err != nil {
 		t.Fatal(err)
 	}
-	var want []string
-	for i := len(lines) - 1; i >= 0; i-- {
-		if l := lines[i]; l.service == "api" && !l.at.Before(tr.From) && !l.at.After(tr.To) {
-			want = append(want, l.body)
-		}
-	}
-
-	vars := withVars(defaultVars(t, d), map[string]varValue{
-		"__from": {value: fmt.Sprint(tr.From.UnixMilli())}, "__to": {value: fmt.Sprint(tr.To.UnixMilli())}, "__org": {value: "1"},
-		"__data.fields.service": {value: "forma3d-api-8080@http"},
-	})
 	var panel *panelJSON
 	for _, p := range leafPanels(d) {
 		if p.Type == "logs" {
@@ -179,24 +209,48 @@ func (e *meshEnv) checkCorrelate(t *testing.T, d dashboardJSON) {
 	if panel == nil || len(panel.Targets) != 1 {
 		t.Fatal("no logs panel with one query")
 	}
-	sql := interpolate(targetString(t, panel.Targets[0], "rawSql"), vars)
-	rows, err := e.ch.Query(ctx, clickhouseMacros(sql, tr))
-	if err != nil {
-		t.Fatalf("correlate query: %v\n%s", err, sql)
+	// The service name from the destination_service label; for an old
+	// series (no label: $service_name is empty) read out of the service
+	// label with the namespaces longest first.
+	cases := []struct{ service, name, wantService string }{
+		{"forma3d-api-gateway-8080@http", "api-gateway", "api-gateway"},
+		{"forma3d-dev-api-gateway-8080@http", "", "api-gateway"},
+		{"forma3d-dev-slicer-7000-traffic-split@http", "", "slicer"},
+		{"forma3d-order-history-9000@http", "", "order-history"},
 	}
-	var got []string
-	for rows.Next() {
-		var (
-			ts                            time.Time
-			level, body, service, traceID string
-		)
-		if err := rows.Scan(&ts, &level, &body, &service, &traceID); err != nil {
-			t.Fatal(err)
+	var sql string
+	var vars map[string]varValue
+	for _, c := range cases {
+		var want []string
+		for i := len(lines) - 1; i >= 0; i-- {
+			if l := lines[i]; l.service == c.wantService && !l.at.Before(tr.From) && !l.at.After(tr.To) {
+				want = append(want, l.body)
+			}
 		}
-		got = append(got, body)
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("correlate query returned %q, want %q\n%s", got, want, sql)
+		vars = withVars(defaultVars(t, d), map[string]varValue{
+			"service": {value: c.service}, "service_name": {value: c.name},
+			"__from": {value: fmt.Sprint(tr.From.UnixMilli())}, "__to": {value: fmt.Sprint(tr.To.UnixMilli())}, "__org": {value: "1"},
+			"__data.fields.service": {value: c.service}, "__data.fields.destination_service": {value: c.name},
+		})
+		sql = interpolate(targetString(t, panel.Targets[0], "rawSql"), vars)
+		rows, err := e.ch.Query(ctx, clickhouseMacros(sql, tr))
+		if err != nil {
+			t.Fatalf("correlate query: %v\n%s", err, sql)
+		}
+		var got []string
+		for rows.Next() {
+			var (
+				ts                            time.Time
+				level, body, service, traceID string
+			)
+			if err := rows.Scan(&ts, &level, &body, &service, &traceID); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, body)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s (service_name %q): correlate query returned %q, want %q\n%s", c.service, c.name, got, want, sql)
+		}
 	}
 
 	// Explore links: the panel's and the slow-services table's data link.

@@ -75,10 +75,25 @@ type panelJSON struct {
 	Panels      []panelJSON                  `json:"panels"`
 	Links       []linkJSON                   `json:"links"`
 	Options     map[string]any               `json:"options"`
+	// Transformations are Grafana's, in order: id and options.
+	Transformations []struct {
+		ID      string          `json:"id"`
+		Options json.RawMessage `json:"options"`
+	} `json:"transformations"`
 	FieldConfig struct {
 		Defaults struct {
-			NoValue    string `json:"noValue"`
-			Unit       string `json:"unit"`
+			NoValue  string `json:"noValue"`
+			Unit     string `json:"unit"`
+			Mappings []struct {
+				Type    string `json:"type"`
+				Options struct {
+					Match  string `json:"match"`
+					Result struct {
+						Text  string `json:"text"`
+						Color string `json:"color"`
+					} `json:"result"`
+				} `json:"options"`
+			} `json:"mappings"`
 			Thresholds struct {
 				Steps []struct {
 					Color string   `json:"color"`

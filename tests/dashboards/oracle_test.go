@@ -135,12 +135,16 @@ func framesAnswer(t testing.TB, frames data.Frames, at time.Time) answer {
 				ls := map[string]string{}
 				var v float64
 				for _, fl := range f.Fields {
-					switch fl.Name {
-					case "Time":
-					case "Value":
+					switch {
+					case fl.Name == "Time":
+					case fl.Name == "Value", fl.Name == "Value #"+f.RefID:
 						v = fl.At(i).(float64)
 					default:
-						ls[fl.Name] = fl.At(i).(string)
+						// A series without the label has "" in its
+						// column; in PromQL an empty label is no label.
+						if v := fl.At(i).(string); v != "" {
+							ls[fl.Name] = v
+						}
 					}
 				}
 				out[labelKey(ls)] = []sample{{at.UnixMilli(), v}}

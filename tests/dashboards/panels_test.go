@@ -63,6 +63,18 @@ func dashboardRange() backend.TimeRange {
 // runner does.
 func (e *meshEnv) query(t *testing.T, tg map[string]json.RawMessage, vars map[string]varValue, tr backend.TimeRange, headers map[string]string) (backend.DataResponse, map[string]string) {
 	t.Helper()
+	dq, fields := dataQuery(t, tg, vars, tr)
+	resp, err := e.p.QueryData(callCtx(t), e.ds, headers, dq)
+	if err != nil {
+		t.Fatalf("QueryData: %v", err)
+	}
+	return resp.Responses[fields["refId"]], fields
+}
+
+// dataQuery interpolates a panel target into the query Grafana sends; the
+// fields are its interpolated string fields.
+func dataQuery(t *testing.T, tg map[string]json.RawMessage, vars map[string]varValue, tr backend.TimeRange) (backend.DataQuery, map[string]string) {
+	t.Helper()
 	fields := map[string]string{}
 	body := map[string]any{}
 	for k, raw := range tg {
@@ -79,17 +91,12 @@ func (e *meshEnv) query(t *testing.T, tg map[string]json.RawMessage, vars map[st
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := e.p.QueryData(callCtx(t), e.ds, headers, backend.DataQuery{
-		RefID: fields["refId"], TimeRange: tr, Interval: panelInterval, MaxDataPoints: panelMaxData, JSON: js,
-	})
-	if err != nil {
-		t.Fatalf("QueryData: %v", err)
-	}
-	return resp.Responses[fields["refId"]], fields
+	return backend.DataQuery{RefID: fields["refId"], TimeRange: tr, Interval: panelInterval, MaxDataPoints: panelMaxData, JSON: js}, fields
 }
 
-// Every panel query of the dashboard, interpolated for two selections (one
-// namespace and service; All namespaces and another service), returns
+// Every panel query of the dashboard, interpolated for three selections
+// (each namespace and one of its services; All namespaces and an old
+// service without destination labels), returns
 // through the plugin binary what the Prometheus engine computes from the
 // same samples, and no query comes back empty: the data set holds
 // something for each.
@@ -98,13 +105,21 @@ func TestPanelsOnKnownData(t *testing.T) {
 	d := loadDashboard(t)
 	t.Run("variables", func(t *testing.T) { e.checkVariables(t, d) })
 	t.Run("correlate logs", func(t *testing.T) { e.checkCorrelate(t, d) })
+	t.Run("slowest services", func(t *testing.T) { e.checkSlowest(t, d) })
 	base := defaultVars(t, d)
 	selections := map[string]map[string]varValue{
 		"forma3d/api": base,
-		"all/billing": withVars(base, map[string]varValue{
-			"namespace": {value: ".+", all: true},
-			"service":   {value: "billing-invoice-9000@http"},
-			"interval":  {value: "1m"},
+		"forma3d-dev/slicer": withVars(base, map[string]varValue{
+			"namespace":    {value: "forma3d-dev", multi: true},
+			"service":      {value: "forma3d-dev-slicer-7000-traffic-split@http"},
+			"service_name": {value: "slicer"},
+		}),
+		// All namespaces shows the old series without destination labels.
+		"all/old": withVars(base, map[string]varValue{
+			"namespace":    {value: ".*", all: true},
+			"service":      {value: "forma3d-order-history-9000@http"},
+			"service_name": {value: ""},
+			"interval":     {value: "1m"},
 		}),
 	}
 	tr := dashboardRange()
@@ -126,7 +141,7 @@ func TestPanelsOnKnownData(t *testing.T) {
 			}
 		}
 	}
-	if checked < 2*19 {
+	if checked < 3*19 {
 		t.Errorf("only %d panel queries run", checked)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/forma3d/meshmetrics/dashboards/mixin"
@@ -86,11 +85,12 @@ func defaultVars(t testing.TB, d dashboardJSON) map[string]varValue {
 		t.Fatalf("$interval's current value %q is not a duration", interval)
 	}
 	return map[string]varValue{
-		"datasource": {value: "meshmetrics"},
-		"logs":       {value: "clickhouse-logs"},
-		"namespace":  {value: "forma3d", multi: true},
-		"service":    {value: "forma3d-api-8080@http"},
-		"interval":   {value: interval},
+		"datasource":   {value: "meshmetrics"},
+		"logs":         {value: "clickhouse-logs"},
+		"namespace":    {value: "forma3d", multi: true},
+		"service":      {value: "forma3d-api-gateway-8080@http"},
+		"service_name": {value: "api-gateway"},
+		"interval":     {value: interval},
 	}
 }
 
@@ -182,8 +182,14 @@ func checkExpr(t *testing.T, where, expr string, vars map[string]varValue, grid 
 	}
 }
 
+// probeEntrypoints are the proxies' entrypoints that carry probes and the
+// metrics scrape, not mesh traffic.
+var probeEntrypoints = []string{"readiness", "liveness", "traefik"}
+
 // noiseFiltered checks every selector of a service or entrypoint metric:
-// probe noise (service readiness@…) and the traefik entrypoint are out.
+// probe noise (service readiness@…) and the probe entrypoints are out,
+// mesh traffic (a service, an entrypoint http-5000) is in, as the
+// selector's matchers on that label decide.
 func noiseFiltered(ast parser.Expr) string {
 	var problem string
 	parser.Inspect(ast, func(n parser.Node, _ []parser.Node) error {
@@ -191,19 +197,30 @@ func noiseFiltered(ast parser.Expr) string {
 		if !ok || problem != "" {
 			return nil
 		}
-		has := func(name string, typ labels.MatchType, value string) bool {
-			return slices.ContainsFunc(vs.LabelMatchers, func(m *labels.Matcher) bool {
-				return m.Name == name && m.Type == typ && m.Value == value
-			})
+		admits := func(name, value string) bool {
+			for _, m := range vs.LabelMatchers {
+				if m.Name == name && !m.Matches(value) {
+					return false
+				}
+			}
+			return true
 		}
 		switch {
 		case strings.HasPrefix(vs.Name, "traefik_service_"):
-			if !has("service", labels.MatchNotRegexp, "readiness@.*") {
-				problem = vs.String() + ` does not filter service!~"readiness@.*"`
+			if admits("service", "readiness@http") {
+				problem = vs.String() + " lets readiness@http (probe noise) through"
+			}
+			if !admits("service", "forma3d-api-gateway-8080@http") {
+				problem = vs.String() + " drops a mesh service"
 			}
 		case strings.HasPrefix(vs.Name, "traefik_entrypoint_"), vs.Name == "traefik_open_connections":
-			if !has("entrypoint", labels.MatchNotEqual, "traefik") {
-				problem = vs.String() + ` does not filter entrypoint!="traefik"`
+			for _, ep := range probeEntrypoints {
+				if admits("entrypoint", ep) {
+					problem = vs.String() + " lets the probe entrypoint " + ep + " through"
+				}
+			}
+			if !admits("entrypoint", "http-5000") {
+				problem = vs.String() + " drops a mesh entrypoint"
 			}
 		}
 		return nil
@@ -220,7 +237,7 @@ var labelValuesCall = regexp.MustCompile(`^label_values\((.+),\s*(\w+)\)$`)
 func TestVariables(t *testing.T) {
 	d := loadDashboard(t)
 	vars := defaultVars(t, d)
-	for _, name := range []string{"datasource", "logs", "namespace", "service", "interval"} {
+	for _, name := range []string{"datasource", "logs", "namespace", "service", "service_name", "interval"} {
 		if _, ok := d.variable(name); !ok {
 			t.Errorf("no $%s variable", name)
 		}
@@ -233,11 +250,12 @@ func TestVariables(t *testing.T) {
 			t.Errorf("$%s: type %s query %q, want a datasource variable of %s", name, v.Type, q, typ)
 		}
 	}
-	for _, name := range []string{"namespace", "service"} {
+	// The namespace is the collector's label, never parsed out of service.
+	for name, wantLabel := range map[string]string{"namespace": "destination_namespace", "service": "service", "service_name": "destination_service"} {
 		v, _ := d.variable(name)
 		sel, label := variableQuery(t, v)
-		if v.Datasource == nil || v.Datasource.UID != "${datasource}" || label != "service" {
-			t.Errorf("$%s: datasource %+v, label %q", name, v.Datasource, label)
+		if v.Datasource == nil || v.Datasource.UID != "${datasource}" || label != wantLabel {
+			t.Errorf("$%s: datasource %+v, label %q, want %s", name, v.Datasource, label, wantLabel)
 		}
 		ast, err := dialect.Parse(interpolate(sel, vars))
 		if err != nil {
@@ -275,4 +293,46 @@ func jsRegex(re string) (*regexp.Regexp, error) {
 	}
 	end := strings.LastIndex(re, "/")
 	return regexp.Compile(re[1:end])
+}
+
+// The certificate stat with no certificates (Traefik Mesh has no mTLS)
+// reads neutral, not as an alarm. Grafana's stat shows no value through
+// displayProcessor(null): a value mapping matching null gives the text and
+// colour; without one the colour is the base threshold step's
+// (scale(-Infinity)), which is red here for expiring certificates.
+func TestCertificateStatWithoutCertificatesIsNeutral(t *testing.T) {
+	for _, p := range leafPanels(loadDashboard(t)) {
+		if p.Title != "Certificate expiry" {
+			continue
+		}
+		dflt := p.FieldConfig.Defaults
+		steps := dflt.Thresholds.Steps
+		if len(steps) == 0 || steps[0].Value != nil {
+			t.Fatalf("thresholds %+v: want a base step", steps)
+		}
+		text, color := dflt.NoValue, steps[0].Color
+		for _, m := range dflt.Mappings {
+			if m.Type == "special" && (m.Options.Match == "null" || m.Options.Match == "null+nan") {
+				if m.Options.Result.Text != "" {
+					text = m.Options.Result.Text
+				}
+				if m.Options.Result.Color != "" {
+					color = m.Options.Result.Color
+				}
+				break
+			}
+		}
+		if !strings.Contains(text, "no mTLS") {
+			t.Errorf("no certificates reads %q", text)
+		}
+		if !slices.Contains([]string{"text", "transparent"}, color) {
+			t.Errorf("no certificates is coloured %q, want the neutral text colour", color)
+		}
+		// A certificate expiring within the alert's 7 days is still red.
+		if steps[0].Color != "red" || len(steps) < 2 || *steps[1].Value != 7*86400 {
+			t.Errorf("thresholds %+v: want red below 7 days", steps)
+		}
+		return
+	}
+	t.Fatal("no Certificate expiry panel")
 }
