@@ -7,9 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/forma3d/meshmetrics/dashboards/mixin"
 )
 
 // The destination_namespace, destination_service and destination_port
@@ -223,5 +226,20 @@ func TestDestinationNamespaceList(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(got), "a:\n    "+destRulesBegin) || !strings.HasSuffix(string(got), "    "+destRulesEnd+"\nb: 2\n") || strings.Contains(string(got), "\n    old\n") {
 		t.Errorf("splice:\n%s", got)
+	}
+}
+
+// The dashboard's logs fallback for old series splits service names with
+// the mixin's namespace list: it must be the collector's list.
+func TestMixinNamespacesAreTheCollectors(t *testing.T) {
+	namespaces, err := readNamespaces(filepath.Join(collectorDir(t), namespacesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixinNamespaces := slices.Clone(mixin.Default().Namespaces)
+	slices.Sort(namespaces)
+	slices.Sort(mixinNamespaces)
+	if !slices.Equal(namespaces, mixinNamespaces) {
+		t.Errorf("dashboards/mixin Config.Namespaces %v differ from %s %v: keep the two lists equal", mixinNamespaces, namespacesFile, namespaces)
 	}
 }

@@ -26,9 +26,6 @@ func GrafanaEnv(clickhouseAddr string) ([]string, error) {
 		"MESHMETRICS_CLICKHOUSE_PROTOCOL=http",
 		"MESHMETRICS_CLICKHOUSE_USER=default",
 		"MESHMETRICS_CLICKHOUSE_PASSWORD=",
-		// The demo has no log alerts of its own: the mesh alerts name
-		// Grafana's built-in contact point.
-		"MESH_ALERTS_CONTACT_POINT=grafana-default-email",
 	}, nil
 }
 
