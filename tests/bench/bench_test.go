@@ -111,13 +111,13 @@ type engineRun struct {
 	baseMB, peakMB float64
 	// overCap: the query failed on the memory cap (err is nil then).
 	overCap bool
-	res     *engine.Result
+	answer  answer
 	err     error
 }
 
 // measureEngine runs one engine query with the benchmark timer running
 // only around it (the caller has stopped it).
-func (e *env) measureEngine(b *testing.B, query func(context.Context) (*engine.Result, error)) engineRun {
+func (e *env) measureEngine(b *testing.B, query func(context.Context) (answer, error)) engineRun {
 	ctx := context.Background()
 	chPID := strconv.Itoa(e.srv.PID())
 	// jemalloc keeps freed memory for seconds (the 7-day portable rate
@@ -133,7 +133,7 @@ func (e *env) measureEngine(b *testing.B, query func(context.Context) (*engine.R
 	before := e.selectedRows(b)
 	b.StartTimer()
 	began := time.Now()
-	r.res, r.err = query(ctx)
+	r.answer, r.err = query(ctx)
 	r.took = time.Since(began)
 	b.StopTimer()
 	r.peakMB = procMB(chPID, "VmHWM")
@@ -148,7 +148,8 @@ func (e *env) measureEngine(b *testing.B, query func(context.Context) (*engine.R
 }
 
 // promRun is one Prometheus query as measured: wall time, this process's
-// RSS before and at its peak, Go allocations and samples read.
+// RSS before and at its peak, Go allocations and samples read (as the
+// query reports them).
 type promRun struct {
 	took                    time.Duration
 	baseMB, peakMB, allocMB float64
@@ -156,9 +157,9 @@ type promRun struct {
 	answer                  answer
 }
 
-// measureProm runs one Prometheus query (made by newQuery) with the
-// benchmark timer running only around it; an error fails the benchmark.
-func measureProm(b *testing.B, newQuery func(context.Context) (promql.Query, error)) promRun {
+// measureProm runs one Prometheus query with the benchmark timer running
+// only around it; an error fails the benchmark.
+func measureProm(b *testing.B, query func(context.Context) (answer, float64, error)) promRun {
 	ctx := context.Background()
 	var r promRun
 	// Garbage and memory the Go runtime kept from earlier work go back
@@ -172,23 +173,41 @@ func measureProm(b *testing.B, newQuery func(context.Context) (promql.Query, err
 	}
 	b.StartTimer()
 	began := time.Now()
-	q, err := newQuery(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	res := q.Exec(ctx)
+	var err error
+	r.answer, r.samples, err = query(ctx)
 	r.took = time.Since(began)
 	b.StopTimer()
-	defer q.Close()
 	r.peakMB = procMB("self", "VmHWM")
 	runtime.ReadMemStats(&ms1)
 	r.allocMB = float64(ms1.TotalAlloc-ms0.TotalAlloc) / 1e6
-	if res.Err != nil {
-		b.Fatalf("prometheus: %v", res.Err)
+	if err != nil {
+		b.Fatalf("prometheus: %v", err)
 	}
-	r.answer = fromProm(res.Value)
-	r.samples = float64(q.Stats().Samples.SamplesRead)
 	return r
+}
+
+// promQuery runs a query made by newQuery: its answer and samples read.
+// The conversion to an answer is part of the measured time, as the
+// engine's is on the other side.
+func promQuery(ctx context.Context, newQuery func(context.Context) (promql.Query, error)) (answer, float64, error) {
+	q, err := newQuery(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer q.Close()
+	res := q.Exec(ctx)
+	if res.Err != nil {
+		return nil, 0, res.Err
+	}
+	return fromProm(res.Value), float64(q.Stats().Samples.SamplesRead), nil
+}
+
+// engineQuery adapts an engine query to measureEngine.
+func engineQuery(res *engine.Result, err error) (answer, error) {
+	if err != nil {
+		return nil, err
+	}
+	return fromEngine(res), nil
 }
 
 // benchQuery runs, per iteration, Prometheus then each strategy on the
@@ -217,8 +236,10 @@ func benchQuery(b *testing.B, e *env, expr string) {
 	b.ResetTimer()
 	b.StopTimer()
 	for range b.N {
-		pr := measureProm(b, func(ctx context.Context) (promql.Query, error) {
-			return e.prom.NewRangeQuery(ctx, e.st, nil, expr, e.s.start(), e.s.end(), e.s.step)
+		pr := measureProm(b, func(ctx context.Context) (answer, float64, error) {
+			return promQuery(ctx, func(ctx context.Context) (promql.Query, error) {
+				return e.prom.NewRangeQuery(ctx, e.st, nil, expr, e.s.start(), e.s.end(), e.s.step)
+			})
 		})
 		took[2] += pr.took
 		baseMB[2], peakMB[2] = pr.baseMB, max(peakMB[2], pr.peakMB)
@@ -231,8 +252,8 @@ func benchQuery(b *testing.B, e *env, expr string) {
 				failed[si], peakMB[si] = true, peak
 				continue
 			}
-			r := e.measureEngine(b, func(ctx context.Context) (*engine.Result, error) {
-				return eng.RangeQuery(ctx, expr, e.s.start(), e.s.end(), e.s.step)
+			r := e.measureEngine(b, func(ctx context.Context) (answer, error) {
+				return engineQuery(eng.RangeQuery(ctx, expr, e.s.start(), e.s.end(), e.s.step))
 			})
 			took[si] += r.took
 			baseMB[si], peakMB[si] = r.baseMB, max(peakMB[si], r.peakMB)
@@ -244,7 +265,7 @@ func benchQuery(b *testing.B, e *env, expr string) {
 				b.Fatalf("%s: %v", strategies[si], r.err)
 			}
 			rows[si] = r.rows
-			if diffs := compare(pr.answer, fromEngine(r.res)); len(diffs) > 0 {
+			if diffs := compare(pr.answer, r.answer); len(diffs) > 0 {
 				mismatches += len(diffs)
 				b.Errorf("MISMATCH: %s differs from Prometheus in %d places on %s; first: %s", strategies[si], len(diffs), expr, strings.Join(diffs[:min(3, len(diffs))], "; "))
 			}
