@@ -146,7 +146,7 @@ func benchDashboard(b *testing.B, e *env, d dashboardFile, qs []dashboardQuery, 
 // the engine, comparing the answers.
 func loadDashboard(b *testing.B, e *env, eng *engine.Engine, d dashboardFile, qs []dashboardQuery, from, to time.Time, sel selection) dashboardRun {
 	var run dashboardRun
-	measure := func(name, kind string, prom func(context.Context) (answer, float64, error), ours func(context.Context) (answer, error)) answer {
+	measure := func(name, kind string, prom func(context.Context) (func() (answer, float64), error), ours func(context.Context) (func() answer, error)) answer {
 		pr := measureProm(b, prom)
 		r := e.measureEngine(b, ours)
 		line := queryLine{name: name, kind: kind, ours: r.took, prom: pr.took, rows: r.rows, peakMB: r.peakMB, series: len(pr.answer), failed: r.overCap}
@@ -175,12 +175,12 @@ func loadDashboard(b *testing.B, e *env, eng *engine.Engine, d dashboardFile, qs
 	vars, err := resolveVariables(d, sel, func(v variableJSON, label, selector string) ([]string, error) {
 		mint, maxt := from.Truncate(time.Second), to.Add(time.Second-1).Truncate(time.Second)
 		found := measure("variable "+v.Name, "label_values",
-			func(ctx context.Context) (answer, float64, error) {
+			func(ctx context.Context) (func() (answer, float64), error) {
 				return promLabelValues(ctx, e, label, selector, mint, maxt)
 			},
-			func(ctx context.Context) (answer, error) {
+			func(ctx context.Context) (func() answer, error) {
 				vals, err := eng.LabelValues(ctx, label, selector, mint, maxt)
-				return valuesAnswer(vals), err
+				return func() answer { return valuesAnswer(vals) }, err
 			})
 		// The options come from Prometheus' answer, which the engine's
 		// has just been compared with.
@@ -197,21 +197,23 @@ func loadDashboard(b *testing.B, e *env, eng *engine.Engine, d dashboardFile, qs
 		t := timingOf(q, expr, from, to, models.DefaultScrapeInterval)
 		if q.instant {
 			measure(q.name(), "instant",
-				func(ctx context.Context) (answer, float64, error) {
+				func(ctx context.Context) (func() (answer, float64), error) {
 					return promQuery(ctx, func(ctx context.Context) (promql.Query, error) {
 						return e.prom.NewInstantQuery(ctx, e.st, nil, t.expr, to)
 					})
 				},
-				func(ctx context.Context) (answer, error) { return engineQuery(eng.InstantQuery(ctx, t.expr, to)) })
+				func(ctx context.Context) (func() answer, error) {
+					return engineQuery(eng.InstantQuery(ctx, t.expr, to))
+				})
 			continue
 		}
 		measure(q.name(), "range "+t.step.String(),
-			func(ctx context.Context) (answer, float64, error) {
+			func(ctx context.Context) (func() (answer, float64), error) {
 				return promQuery(ctx, func(ctx context.Context) (promql.Query, error) {
 					return e.prom.NewRangeQuery(ctx, e.st, nil, t.expr, t.start, t.end, t.step)
 				})
 			},
-			func(ctx context.Context) (answer, error) {
+			func(ctx context.Context) (func() answer, error) {
 				return engineQuery(eng.RangeQuery(ctx, t.expr, t.start, t.end, t.step))
 			})
 	}
@@ -264,21 +266,21 @@ func resolveVariables(d dashboardFile, sel selection, labelValues func(v variabl
 
 // promLabelValues is Prometheus' /api/v1/label/<label>/values with
 // match[]=selector over [mint, maxt]: the querier's LabelValues.
-func promLabelValues(ctx context.Context, e *env, label, selector string, mint, maxt time.Time) (answer, float64, error) {
+func promLabelValues(ctx context.Context, e *env, label, selector string, mint, maxt time.Time) (func() (answer, float64), error) {
 	if strings.TrimSpace(selector) == "" {
 		selector = `{__name__=~".+"}`
 	}
 	matchers, err := promParser.ParseMetricSelector(selector)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	q, err := e.st.Querier(mint.UnixMilli(), maxt.UnixMilli())
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer q.Close()
 	vals, _, err := q.LabelValues(ctx, label, nil, matchers...)
-	return valuesAnswer(vals), 0, err
+	return func() (answer, float64) { return valuesAnswer(vals), 0 }, err
 }
 
 // valuesAnswer holds label values as an answer's keys (no points), so
