@@ -276,7 +276,8 @@ var varRef = regexp.MustCompile(`\$(\w+)|\[\[(\w+?)(?::(\w+))?\]\]|\$\{(\w+)(?::
 // plugin's frontend does (src/interpolate.ts): each string literal and
 // each stretch of code outside them is replaced on its own, a value in a
 // literal escaped for its quote. Grafana's own $__… variables are left
-// for the plugin's backend; any other unknown variable is an error.
+// for the plugin's backend, $1 … for label_replace; any other unknown
+// variable is an error (Grafana would leave it, and the query fail).
 func interpolate(expr string, vars map[string]varValue) (string, error) {
 	var out strings.Builder
 	var unknown []string
@@ -292,7 +293,8 @@ func interpolate(expr string, vars map[string]varValue) (string, error) {
 			}
 			v, ok := vars[name]
 			if !ok {
-				if !strings.HasPrefix(name, "__") {
+				// $__… is Grafana's; $1 a capture group (label_replace).
+				if !strings.HasPrefix(name, "__") && strings.Trim(name, "0123456789") != "" {
 					unknown = append(unknown, name)
 				}
 				return ref

@@ -56,6 +56,8 @@ func TestInterpolate(t *testing.T) {
 			want: `rate(up{a="x", b="x", c=~"a.b"}[5m])`, matches: []string{"x"}},
 		{name: "grafana's macros are left for the plugin", expr: `rate(up[$__rate_interval]) * $__range_s`,
 			vars: map[string]varValue{}, want: `rate(up[$__rate_interval]) * $__range_s`},
+		{name: "capture groups are not variables", expr: `label_replace(up, "ns", "$1", "service", "(.+)-$namespace")`,
+			vars: map[string]varValue{"namespace": plain("x")}, want: `label_replace(up, "ns", "$1", "service", "(.+)-x")`},
 		{name: "unknown variable", expr: `up{a="$nope"}`, vars: map[string]varValue{}, err: "unknown variable nope"},
 		{name: "unsupported format", expr: `up{a="${service:glob}"}`,
 			vars: map[string]varValue{"service": plain("x")}, err: `format "glob" is not supported`},
