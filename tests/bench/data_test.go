@@ -225,10 +225,10 @@ const (
 // time-major as scrapes arrive: the labels, t, and both metrics' values
 // by the formulas above.
 func servicesSQL(s shape) string {
-	var labels, namespaces, names, ports []string
+	var labels, nss, names, ports []string
 	for i := range s.targets() {
 		m := s.serviceOf(i)
-		labels, namespaces, names, ports = append(labels, m.label), append(namespaces, m.namespace), append(names, m.name), append(ports, m.port)
+		labels, nss, names, ports = append(labels, m.label), append(nss, m.namespace), append(names, m.name), append(ports, m.port)
 	}
 	return fmt.Sprintf(`SELECT number %% %[1]d AS k, intDiv(number, %[1]d) AS j,
     intDiv(k %% %[8]d, 6) AS proxy, k %% 6 AS pair, intDiv(k, %[8]d) + 1 AS svc,
@@ -249,7 +249,7 @@ func servicesSQL(s shape) string {
     intDiv(n * w0, 1000) AS c0, intDiv(n * w1, 1000) AS c1, intDiv(n * w2, 1000) AS c2, intDiv(n * w3, 1000) AS c3,
     n * (20 + k %% 200) / 1000 AS hsum
   FROM numbers(%[2]d)`, s.series(), s.series()*s.scrapes, sqlStrings(codes[:]), sqlStrings(methods[:]), job,
-		sqlStrings(s.instances()), s.t0, s.proxies*pairs, sqlStrings(labels), sqlStrings(namespaces), sqlStrings(names), sqlStrings(ports))
+		sqlStrings(s.instances()), s.t0, s.proxies*pairs, sqlStrings(labels), sqlStrings(nss), sqlStrings(names), sqlStrings(ports))
 }
 
 // gaugeSQL is one row per (open-connections series g, scrape j).

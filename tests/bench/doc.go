@@ -23,6 +23,7 @@
 // and the raw read-back check), bench_test.go (measuring one query on
 // each side, comparing answers; BenchmarkDay, BenchmarkWeek),
 // grafana_test.go (what Grafana and the plugin do to a dashboard's
-// queries: JSON, variables, interpolation, interval, step, macros),
-// dashboard_test.go (BenchmarkDashboard), grafana_unit_test.go.
+// queries: JSON, interpolation, interval, step, macros), variables_test.go
+// (template variables' options and values), dashboard_test.go
+// (BenchmarkDashboard), grafana_unit_test.go (their tests).
 package bench
