@@ -15,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/almost"
 
@@ -55,26 +56,38 @@ func BenchmarkWeek(b *testing.B) { benchShape(b, week.sized()) }
 // benchShape loads the data set once (a parent benchmark runs once) and
 // measures each query in a sub-benchmark.
 func benchShape(b *testing.B, s shape) {
+	e := newEnv(b, s)
+	for _, strategy := range strategies {
+		e.engines = append(e.engines, e.newEngine(b, strategy))
+	}
+	for _, q := range queries {
+		b.Run(q.name, func(b *testing.B) { benchQuery(b, e, q.expr) })
+	}
+}
+
+// newEnv loads s into the embedded ClickHouse and Prometheus' storage and
+// sets up the Prometheus engine.
+func newEnv(b *testing.B, s shape) *env {
 	e := &env{s: s, overCap: map[string]float64{}}
 	e.srv, e.conn = loadClickHouse(b, s)
 	e.st = loadPrometheus(b, s)
-	for _, strategy := range strategies {
-		eng := engine.New(e.conn, engine.Config{Database: "otel", Strategy: strategy, MaxSeries: 100000})
-		// The first query reads the schema: do it before measuring.
-		if _, err := eng.Explain(context.Background(), "vector(1)", s.start(), s.end(), s.step); err != nil {
-			b.Fatal(err)
-		}
-		e.engines = append(e.engines, eng)
-	}
 	// As a Prometheus 3 server evaluates: 5 m lookback; limits out of the way.
 	e.prom = promql.NewEngine(promql.EngineOpts{MaxSamples: 1e9, Timeout: time.Hour, LookbackDelta: 5 * time.Minute})
 	before := e.selectedRows(b)
 	e.eventsCost = e.selectedRows(b) - before
-	b.Logf("%s: %d series per metric, %d scrapes each, step %v; clickhouse pid %d RSS %.0f MB after loading",
-		s.name, s.series(), s.scrapes, s.step, e.srv.PID(), procMB(strconv.Itoa(e.srv.PID()), "VmRSS"))
-	for _, q := range queries {
-		b.Run(q.name, func(b *testing.B) { benchQuery(b, e, q.expr) })
+	b.Logf("%s: %d series per service metric, %d scrapes each, %d proxies; clickhouse pid %d RSS %.0f MB after loading",
+		s.name, s.series(), s.scrapes, s.proxies, e.srv.PID(), procMB(strconv.Itoa(e.srv.PID()), "VmRSS"))
+	return e
+}
+
+// newEngine is an engine of the strategy on the loaded data, as the
+// plugin configures one, whose first query (reading the schema) is done.
+func (e *env) newEngine(b *testing.B, strategy string) *engine.Engine {
+	eng := engine.New(e.conn, engine.Config{Database: "otel", Strategy: strategy, MaxSeries: 100000})
+	if _, err := eng.Explain(context.Background(), "vector(1)", e.s.start(), e.s.end(), time.Minute); err != nil {
+		b.Fatal(err)
 	}
+	return eng
 }
 
 // selectedRows is ClickHouse's running count of rows read from tables.
@@ -89,12 +102,128 @@ func (e *env) selectedRows(b *testing.B) uint64 {
 	return n
 }
 
+// engineRun is one engine query as measured: its wall time, the rows
+// ClickHouse read for it (name lookups included), ClickHouse's RSS before
+// and at its peak during the query.
+type engineRun struct {
+	took           time.Duration
+	rows           uint64
+	baseMB, peakMB float64
+	// overCap: the query failed on the memory cap (err is nil then).
+	overCap bool
+	answer  answer
+	err     error
+}
+
+// measureEngine runs one engine query with the benchmark timer running
+// only around it (the caller has stopped it). query returns how to turn
+// its result into an answer, which runs after the clock stops: the
+// comparison's map is not part of either side's time.
+func (e *env) measureEngine(b *testing.B, query func(context.Context) (func() answer, error)) engineRun {
+	ctx := context.Background()
+	chPID := strconv.Itoa(e.srv.PID())
+	// jemalloc keeps freed memory for seconds (the 7-day portable rate
+	// leaves ~5 GB resident): purge it so that the peak is this query's.
+	// The caches (marks, uncompressed blocks) stay warm.
+	if err := e.conn.Exec(ctx, "SYSTEM JEMALLOC PURGE"); err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	var r engineRun
+	r.baseMB = procMB(chPID, "VmRSS")
+	_ = resetPeak(chPID)
+	before := e.selectedRows(b)
+	b.StartTimer()
+	began := time.Now()
+	convert, err := query(ctx)
+	r.took = time.Since(began)
+	b.StopTimer()
+	if r.err = err; err == nil {
+		r.answer = convert()
+	}
+	r.peakMB = procMB(chPID, "VmHWM")
+	r.rows = e.selectedRows(b) - before - e.eventsCost
+	if r.err != nil && strings.Contains(r.err.Error(), "needs more memory than the server allows") {
+		// Over the cap: a result, not a bug.
+		b.Logf("FAILED: over the %.1f GB cap after %v (peak RSS %.0f MB): %.300s",
+			float64(*maxQueryMemory)/1e9, r.took.Round(time.Second), r.peakMB, r.err)
+		r.overCap, r.err = true, nil
+	}
+	return r
+}
+
+// promRun is one Prometheus query as measured: wall time, this process's
+// RSS before and at its peak, Go allocations and samples read (as the
+// query reports them).
+type promRun struct {
+	took                    time.Duration
+	baseMB, peakMB, allocMB float64
+	samples                 float64
+	answer                  answer
+}
+
+// measureProm runs one Prometheus query with the benchmark timer running
+// only around it; an error fails the benchmark. query returns how to turn
+// its result into an answer and samples read, run after the clock stops.
+func measureProm(b *testing.B, query func(context.Context) (func() (answer, float64), error)) promRun {
+	ctx := context.Background()
+	var r promRun
+	// Garbage and memory the Go runtime kept from earlier work go back
+	// to the system first, so that the peak is this query's.
+	debug.FreeOSMemory()
+	r.baseMB = procMB("self", "VmRSS")
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	if err := resetPeak("self"); err != nil {
+		b.Logf("cannot reset the peak RSS (%v): the MB columns are the process's peak so far", err)
+	}
+	b.StartTimer()
+	began := time.Now()
+	convert, err := query(ctx)
+	r.took = time.Since(began)
+	b.StopTimer()
+	r.peakMB = procMB("self", "VmHWM")
+	runtime.ReadMemStats(&ms1)
+	r.allocMB = float64(ms1.TotalAlloc-ms0.TotalAlloc) / 1e6
+	if err != nil {
+		b.Fatalf("prometheus: %v", err)
+	}
+	r.answer, r.samples = convert()
+	return r
+}
+
+// promQuery runs a query made by newQuery (NewRangeQuery + Exec, as
+// before the refactoring). Converting its answer and samples read also
+// releases the query (Close hands its matrix back to a pool).
+func promQuery(ctx context.Context, newQuery func(context.Context) (promql.Query, error)) (func() (answer, float64), error) {
+	q, err := newQuery(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := q.Exec(ctx)
+	if res.Err != nil {
+		q.Close()
+		return nil, res.Err
+	}
+	return func() (answer, float64) {
+		defer q.Close()
+		return fromProm(res.Value), float64(q.Stats().Samples.SamplesRead)
+	}, nil
+}
+
+// engineQuery adapts an engine query to measureEngine.
+func engineQuery(res *engine.Result, err error) (func() answer, error) {
+	if err != nil {
+		return nil, err
+	}
+	return func() answer { return fromEngine(res) }, nil
+}
+
 // benchQuery runs, per iteration, Prometheus then each strategy on the
 // same query, checks the strategies' answers against Prometheus', and
 // reports each side's mean time and their ratios from the same run.
 func benchQuery(b *testing.B, e *env, expr string) {
 	ctx := context.Background()
-	chPID := strconv.Itoa(e.srv.PID())
 	// The name lookup alone: Explain compiles (reading the catalog) but
 	// does not run the statement.
 	rows0 := e.selectedRows(b)
@@ -114,82 +243,43 @@ func benchQuery(b *testing.B, e *env, expr string) {
 		failed                [2]bool
 	)
 	b.ResetTimer()
+	b.StopTimer()
 	for range b.N {
-		b.StopTimer()
-		// Garbage and memory the Go runtime kept from earlier work go back
-		// to the system first, so that the peak is this query's.
-		debug.FreeOSMemory()
-		baseMB[2] = procMB("self", "VmRSS")
-		var ms0, ms1 runtime.MemStats
-		runtime.ReadMemStats(&ms0)
-		if err := resetPeak("self"); err != nil {
-			b.Logf("cannot reset the peak RSS (%v): the MB columns are the process's peak so far", err)
-		}
-		b.StartTimer()
-		began := time.Now()
-		q, err := e.prom.NewRangeQuery(ctx, e.st, nil, expr, e.s.start(), e.s.end(), e.s.step)
-		if err != nil {
-			b.Fatal(err)
-		}
-		res := q.Exec(ctx)
-		took[2] += time.Since(began)
-		b.StopTimer()
-		peakMB[2] = max(peakMB[2], procMB("self", "VmHWM"))
-		runtime.ReadMemStats(&ms1)
-		promAlloc += float64(ms1.TotalAlloc-ms0.TotalAlloc) / 1e6
-		if res.Err != nil {
-			b.Fatalf("prometheus: %v", res.Err)
-		}
-		matrix, err := res.Matrix()
-		if err != nil {
-			b.Fatal(err)
-		}
-		want := fromProm(matrix)
-		points = want.points()
-		promSample += float64(q.Stats().Samples.SamplesRead)
-		q.Close()
+		pr := measureProm(b, func(ctx context.Context) (func() (answer, float64), error) {
+			return promQuery(ctx, func(ctx context.Context) (promql.Query, error) {
+				return e.prom.NewRangeQuery(ctx, e.st, nil, expr, e.s.start(), e.s.end(), e.s.step)
+			})
+		})
+		took[2] += pr.took
+		baseMB[2], peakMB[2] = pr.baseMB, max(peakMB[2], pr.peakMB)
+		promAlloc += pr.allocMB
+		promSample += pr.samples
+		points = pr.answer.points()
 
 		for si, eng := range e.engines {
 			if peak, ok := e.overCap[strategies[si]+expr]; ok {
 				failed[si], peakMB[si] = true, peak
 				continue
 			}
-			// jemalloc keeps freed memory for seconds (the 7-day portable
-			// rate leaves ~5 GB resident): purge it so that the peak is this
-			// query's. The caches (marks, uncompressed blocks) stay warm.
-			if err := e.conn.Exec(ctx, "SYSTEM JEMALLOC PURGE"); err != nil {
-				b.Fatal(err)
-			}
-			runtime.GC()
-			baseMB[si] = procMB(chPID, "VmRSS")
-			_ = resetPeak(chPID)
-			before := e.selectedRows(b)
-			b.StartTimer()
-			began := time.Now()
-			got, err := eng.RangeQuery(ctx, expr, e.s.start(), e.s.end(), e.s.step)
-			took[si] += time.Since(began)
-			b.StopTimer()
-			peakMB[si] = max(peakMB[si], procMB(chPID, "VmHWM"))
-			if err != nil && strings.Contains(err.Error(), "needs more memory than the server allows") {
-				// Over the cap: a result, not a bug. NaN marks it in every column.
-				b.Logf("FAILED: %s over the %.1f GB cap after %v (peak RSS %.0f MB): %.300s",
-					strategies[si], float64(*maxQueryMemory)/1e9, time.Since(began).Round(time.Second), procMB(chPID, "VmHWM"), err)
+			r := e.measureEngine(b, func(ctx context.Context) (func() answer, error) {
+				return engineQuery(eng.RangeQuery(ctx, expr, e.s.start(), e.s.end(), e.s.step))
+			})
+			took[si] += r.took
+			baseMB[si], peakMB[si] = r.baseMB, max(peakMB[si], r.peakMB)
+			if r.overCap {
 				failed[si], e.overCap[strategies[si]+expr] = true, peakMB[si]
 				continue
 			}
-			if err != nil {
-				b.Fatalf("%s: %v", strategies[si], err)
+			if r.err != nil {
+				b.Fatalf("%s: %v", strategies[si], r.err)
 			}
-			rows[si] = e.selectedRows(b) - before - e.eventsCost
-			gotAnswer := fromEngine(got)
-			if diffs := compare(want, gotAnswer); len(diffs) > 0 {
+			rows[si] = r.rows
+			if diffs := compare(pr.answer, r.answer); len(diffs) > 0 {
 				mismatches += len(diffs)
 				b.Errorf("MISMATCH: %s differs from Prometheus in %d places on %s; first: %s", strategies[si], len(diffs), expr, strings.Join(diffs[:min(3, len(diffs))], "; "))
 			}
 		}
-		b.StartTimer()
 	}
-	b.StopTimer()
 	n := float64(b.N)
 	ms := func(d time.Duration) float64 { return float64(d) / n / 1e6 }
 	for si, strategy := range strategies {
@@ -245,16 +335,30 @@ func labelKey(pairs [][2]string) string {
 	return "{" + strings.Join(parts, ",") + "}"
 }
 
-func fromProm(m promql.Matrix) answer {
+// fromProm reads a range query's matrix, an instant query's vector or a
+// scalar (one unlabelled point, as the engine answers it).
+func fromProm(v parser.Value) answer {
 	a := answer{}
-	for _, s := range m {
+	key := func(m labels.Labels) string {
 		var pairs [][2]string
-		s.Metric.Range(func(l labels.Label) { pairs = append(pairs, [2]string{l.Name, l.Value}) })
-		ps := make([]point, len(s.Floats))
-		for i, f := range s.Floats {
-			ps[i] = point{f.T, f.F}
+		m.Range(func(l labels.Label) { pairs = append(pairs, [2]string{l.Name, l.Value}) })
+		return labelKey(pairs)
+	}
+	switch v := v.(type) {
+	case promql.Matrix:
+		for _, s := range v {
+			ps := make([]point, len(s.Floats))
+			for i, f := range s.Floats {
+				ps[i] = point{f.T, f.F}
+			}
+			a[key(s.Metric)] = ps
 		}
-		a[labelKey(pairs)] = ps
+	case promql.Vector:
+		for _, s := range v {
+			a[key(s.Metric)] = []point{{s.T, s.F}}
+		}
+	case promql.Scalar:
+		a[labelKey(nil)] = []point{{v.T, v.V}}
 	}
 	return a
 }

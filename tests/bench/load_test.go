@@ -62,20 +62,31 @@ func loadClickHouse(b *testing.B, s shape) (*chtest.Server, driver.Conn) {
 		must(exporterDDL(b, kind))
 	}
 	began := time.Now()
-	must(`INSERT INTO otel.otel_metrics_sum (ResourceAttributes, ServiceName, MetricName, Attributes, StartTimeUnix, TimeUnix,
-    Value, Flags, AggregationTemporality, IsMonotonic)
-SELECT resource, '` + job + `', '` + counter + `', attrs, toDateTime(0), toDateTime(t), toFloat64(v), 0, 2, true
-FROM (` + valuesSQL(s) + `)`)
-	must(`INSERT INTO otel.otel_metrics_histogram (ResourceAttributes, ServiceName, MetricName, Attributes, StartTimeUnix, TimeUnix,
+	resourceCols := "ResourceAttributes, ServiceName, MetricName, Attributes, StartTimeUnix, TimeUnix"
+	resourceVals := "resource, '" + job + "', '%s', attrs, toDateTime(0), toDateTime(t)"
+	must(`INSERT INTO otel.otel_metrics_sum (` + resourceCols + `, Value, Flags, AggregationTemporality, IsMonotonic)
+SELECT ` + fmt.Sprintf(resourceVals, counter) + `, toFloat64(v), 0, 2, true
+FROM (` + servicesSQL(s) + `)`)
+	must(`INSERT INTO otel.otel_metrics_histogram (` + resourceCols + `,
     Count, Sum, BucketCounts, ExplicitBounds, Flags, Min, Max, AggregationTemporality)
-SELECT resource, '` + job + `', '` + histName + `', attrs, toDateTime(0), toDateTime(t),
+SELECT ` + fmt.Sprintf(resourceVals, histName) + `,
     toUInt64(n), hsum, [toUInt64(c0), toUInt64(c1 - c0), toUInt64(c2 - c1), toUInt64(c3 - c2), toUInt64(n - c3)],
     [0.1, 0.3, 1.2, 5], 0, 0, 0, 2
-FROM (` + valuesSQL(s) + `)`)
+FROM (` + servicesSQL(s) + `)`)
+	if s.noise {
+		must(`INSERT INTO otel.otel_metrics_gauge (` + resourceCols + `, Value, Flags)
+SELECT ` + fmt.Sprintf(resourceVals, gaugeName) + `, toFloat64(v), 0
+FROM (` + gaugeSQL(s) + `)`)
+		must(`INSERT INTO otel.otel_metrics_sum (` + resourceCols + `, Value, Flags, AggregationTemporality, IsMonotonic)
+SELECT ` + fmt.Sprintf(resourceVals, entryCounter) + `, toFloat64(v), 0, 2, true
+FROM (` + entrySQL(s) + `)`)
+	}
 	inserted := time.Since(began)
-	must("OPTIMIZE TABLE otel.otel_metrics_sum FINAL")
-	must("OPTIMIZE TABLE otel.otel_metrics_histogram FINAL")
-	b.Logf("%s: clickhouse: %d rows per table inserted in %v, merged in %v", s.name, s.series()*s.scrapes,
+	for _, kind := range []string{"sum", "gauge", "histogram"} {
+		must("OPTIMIZE TABLE otel.otel_metrics_" + kind + " FINAL")
+	}
+	b.Logf("%s: clickhouse: %d rows per service metric, %d gauge and %d entrypoint rows inserted in %v, merged in %v", s.name,
+		s.series()*s.scrapes, s.gaugeSeries()*s.scrapes, s.entrySeries()*s.scrapes,
 		inserted.Round(time.Second), (time.Since(began) - inserted).Round(time.Second))
 	// Queries get a memory cap: the portable strategy's histogram_quantile
 	// otherwise takes all of this shared 24 GB machine. A query over it
@@ -108,32 +119,24 @@ func exporterDDL(b *testing.B, kind string) string {
 func checkClickHouse(b *testing.B, conn driver.Conn, s shape) {
 	b.Helper()
 	ctx := context.Background()
-	var rows uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM otel.otel_metrics_histogram").Scan(&rows); err != nil || rows != uint64(s.series()*s.scrapes) {
-		b.Fatalf("histogram table holds %d rows (%v), want %d", rows, err, s.series()*s.scrapes)
-	}
-	for _, k := range []int{0, s.series()/2 + 7, s.series() - 1} {
-		svc, code, method, proxy := seriesLabels(k)
-		where := fmt.Sprintf(`WHERE Attributes['service'] = '%s' AND Attributes['code'] = '%s' AND Attributes['method'] = '%s'
-  AND ResourceAttributes['service.instance.id'] = '%s' ORDER BY TimeUnix`, svc, code, method, instances[proxy])
-		j := 0
-		scan(b, conn, "SELECT toInt64(toUnixTimestamp(TimeUnix)), Value FROM otel.otel_metrics_sum "+where, func(r driver.Rows) {
-			var t int64
-			var v float64
-			if err := r.Scan(&t, &v); err != nil {
-				b.Fatal(err)
-			}
-			want := counterValue(uint64(k), uint64(proxy), uint64(j))
-			if t != scrapeTime(s, proxy, j) || v != float64(want) {
-				b.Fatalf("MISMATCH in the generated data: counter series %d scrape %d is %v@%d in clickhouse, %v@%d in Go",
-					k, j, v, t, want, scrapeTime(s, proxy, j))
-			}
-			j++
-		})
-		if j != s.scrapes {
-			b.Fatalf("counter series %d: %d scrapes read back, want %d", k, j, s.scrapes)
+	for _, c := range []struct {
+		table string
+		rows  int
+	}{{"otel_metrics_histogram", s.series() * s.scrapes}, {"otel_metrics_gauge", s.gaugeSeries() * s.scrapes},
+		{"otel_metrics_sum", (s.series() + s.entrySeries()) * s.scrapes}} {
+		var rows uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM otel."+c.table).Scan(&rows); err != nil || rows != uint64(c.rows) {
+			b.Fatalf("%s holds %d rows (%v), want %d", c.table, rows, err, c.rows)
 		}
-		j = 0
+	}
+	instances := s.instances()
+	for _, k := range []int{0, s.series()/2 + 7, s.series() - 1} {
+		svc, code, method, proxy := s.seriesLabels(k)
+		where := fmt.Sprintf(`WHERE Attributes['service'] = '%s' AND Attributes['code'] = '%s' AND Attributes['method'] = '%s'
+  AND ResourceAttributes['service.instance.id'] = '%s' ORDER BY TimeUnix`, svc.label, code, method, instances[proxy])
+		checkCounter(b, conn, s, "SELECT toInt64(toUnixTimestamp(TimeUnix)), Value FROM otel.otel_metrics_sum "+where,
+			fmt.Sprint("counter series ", k), proxy, func(j int) uint64 { return counterValue(uint64(k), uint64(proxy), uint64(j)) })
+		j := 0
 		scan(b, conn, "SELECT toInt64(toUnixTimestamp(TimeUnix)), Count, Sum, BucketCounts FROM otel.otel_metrics_histogram "+where, func(r driver.Rows) {
 			var t int64
 			var count uint64
@@ -158,6 +161,45 @@ func checkClickHouse(b *testing.B, conn driver.Conn, s shape) {
 		if j != s.scrapes {
 			b.Fatalf("histogram series %d: %d scrapes read back, want %d", k, j, s.scrapes)
 		}
+	}
+	if !s.noise {
+		return
+	}
+	for _, g := range []int{0, s.gaugeSeries() - 1} {
+		proxy := g % s.proxies
+		checkCounter(b, conn, s, fmt.Sprintf(`SELECT toInt64(toUnixTimestamp(TimeUnix)), Value FROM otel.otel_metrics_gauge
+WHERE Attributes['service'] = '%s' AND ResourceAttributes['service.instance.id'] = '%s' ORDER BY TimeUnix`,
+			s.serviceOf(g/s.proxies).label, instances[proxy]),
+			fmt.Sprint("gauge series ", g), proxy, func(j int) uint64 { return gaugeValue(uint64(g), uint64(j)) })
+	}
+	for _, e := range []int{0, s.entrySeries() - 1} {
+		ep, code, method, proxy := s.entryLabels(e)
+		checkCounter(b, conn, s, fmt.Sprintf(`SELECT toInt64(toUnixTimestamp(TimeUnix)), Value FROM otel.otel_metrics_sum
+WHERE Attributes['entrypoint'] = '%s' AND Attributes['code'] = '%s' AND Attributes['method'] = '%s'
+  AND ResourceAttributes['service.instance.id'] = '%s' ORDER BY TimeUnix`, ep, code, method, instances[proxy]),
+			fmt.Sprint("entrypoint series ", e), proxy, func(j int) uint64 { return counterValue(uint64(entryOffset+e), uint64(proxy), uint64(j)) })
+	}
+}
+
+// checkCounter compares one series' (t, value) rows, every scrape, with
+// its Go formula.
+func checkCounter(b *testing.B, conn driver.Conn, s shape, sql, what string, proxy int, want func(j int) uint64) {
+	b.Helper()
+	j := 0
+	scan(b, conn, sql, func(r driver.Rows) {
+		var t int64
+		var v float64
+		if err := r.Scan(&t, &v); err != nil {
+			b.Fatal(err)
+		}
+		if t != scrapeTime(s, proxy, j) || v != float64(want(j)) {
+			b.Fatalf("MISMATCH in the generated data: %s scrape %d is %v@%d in clickhouse, %v@%d in Go",
+				what, j, v, t, want(j), scrapeTime(s, proxy, j))
+		}
+		j++
+	})
+	if j != s.scrapes {
+		b.Fatalf("%s: %d scrapes read back, want %d", what, j, s.scrapes)
 	}
 }
 
@@ -194,35 +236,28 @@ func loadPrometheus(b *testing.B, s shape) storage.Storage {
 	began := time.Now()
 	ctx := context.Background()
 	samples := 0
-	for k := 0; k < s.series(); k++ {
-		svc, code, method, proxy := seriesLabels(k)
-		lset := func(name, le string) labels.Labels {
-			sb := labels.NewScratchBuilder(8)
-			sb.Add(labels.MetricName, name)
-			sb.Add("job", job)
-			sb.Add("instance", instances[proxy])
-			sb.Add("service", svc)
-			sb.Add("code", code)
-			sb.Add("method", method)
-			sb.Add("protocol", "http")
-			if le != "" {
-				sb.Add("le", le)
-			}
-			sb.Sort()
-			return sb.Labels()
+	instances := s.instances()
+	// lset is a series' labels as Prometheus scrapes them.
+	lset := func(name string, proxy int, pairs ...[2]string) labels.Labels {
+		sb := labels.NewScratchBuilder(12)
+		sb.Add(labels.MetricName, name)
+		sb.Add("job", job)
+		sb.Add("instance", instances[proxy])
+		for _, p := range pairs {
+			sb.Add(p[0], p[1])
 		}
-		// One commit per series: an appender holds its samples until then.
+		sb.Sort()
+		return sb.Labels()
+	}
+	// add appends every scrape of sets (one commit: an appender holds its
+	// samples until then), values filling in each set's value at scrape j.
+	add := func(proxy int, sets []labels.Labels, values func(j int, out []float64)) {
 		app := st.Appender(ctx)
-		sets := []labels.Labels{lset(counter, ""), lset(histName+"_count", ""), lset(histName+"_sum", "")}
-		for _, le := range leLabels {
-			sets = append(sets, lset(histName+"_bucket", le))
-		}
 		refs := make([]storage.SeriesRef, len(sets))
+		vals := make([]float64, len(sets))
 		for j := 0; j < s.scrapes; j++ {
 			ts := scrapeTime(s, proxy, j) * 1000
-			cum, sum := histogramPoint(uint64(k), uint64(proxy), uint64(j))
-			vals := []float64{float64(counterValue(uint64(k), uint64(proxy), uint64(j))), float64(cum[4]), sum,
-				float64(cum[0]), float64(cum[1]), float64(cum[2]), float64(cum[3]), float64(cum[4])}
+			values(j, vals)
 			for i, v := range vals {
 				var err error
 				if refs[i], err = app.Append(refs[i], sets[i], ts, v); err != nil {
@@ -234,6 +269,33 @@ func loadPrometheus(b *testing.B, s shape) storage.Storage {
 		if err := app.Commit(); err != nil {
 			b.Fatal(err)
 		}
+	}
+	for k := 0; k < s.series(); k++ {
+		svc, code, method, proxy := s.seriesLabels(k)
+		attrs := append(svc.attrs(), [2]string{"code", code}, [2]string{"method", method}, [2]string{"protocol", "http"})
+		sets := []labels.Labels{lset(counter, proxy, attrs...), lset(histName+"_count", proxy, attrs...), lset(histName+"_sum", proxy, attrs...)}
+		for _, le := range leLabels {
+			sets = append(sets, lset(histName+"_bucket", proxy, append(attrs, [2]string{"le", le})...))
+		}
+		add(proxy, sets, func(j int, out []float64) {
+			cum, sum := histogramPoint(uint64(k), uint64(proxy), uint64(j))
+			copy(out, []float64{float64(counterValue(uint64(k), uint64(proxy), uint64(j))), float64(cum[4]), sum,
+				float64(cum[0]), float64(cum[1]), float64(cum[2]), float64(cum[3]), float64(cum[4])})
+		})
+	}
+	for g := 0; g < s.gaugeSeries(); g++ {
+		proxy := g % s.proxies
+		sets := []labels.Labels{lset(gaugeName, proxy, [2]string{"service", s.serviceOf(g / s.proxies).label},
+			[2]string{"method", "GET"}, [2]string{"protocol", "http"})}
+		add(proxy, sets, func(j int, out []float64) { out[0] = float64(gaugeValue(uint64(g), uint64(j))) })
+	}
+	for e := 0; e < s.entrySeries(); e++ {
+		ep, code, method, proxy := s.entryLabels(e)
+		sets := []labels.Labels{lset(entryCounter, proxy, [2]string{"entrypoint", ep}, [2]string{"code", code},
+			[2]string{"method", method}, [2]string{"protocol", "http"})}
+		add(proxy, sets, func(j int, out []float64) {
+			out[0] = float64(counterValue(uint64(entryOffset+e), uint64(proxy), uint64(j)))
+		})
 	}
 	runtime.GC()
 	var ms runtime.MemStats

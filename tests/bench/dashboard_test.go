@@ -1,0 +1,326 @@
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/forma3d/meshmetrics/pkg/engine"
+	"github.com/forma3d/meshmetrics/pkg/models"
+)
+
+// dashboardStrategy is the engine's SQL strategy for BenchmarkDashboard.
+var dashboardStrategy = flag.String("strategy", engine.StrategyAuto, "SQL strategy of BenchmarkDashboard: auto (the plugin's default), native or portable")
+
+// dashboardPath is the bundled dashboard, read as Grafana reads it.
+const dashboardPath = "dashboards/service-mesh-traffic.json"
+
+// dashboardScales are issue 13's data sets, each with the ranges it is
+// looked at over: 24 h of 15 s scrapes over 6 h and 24 h, and 7 days at
+// Grafana's 10 min step.
+var dashboardScales = []struct {
+	s      shape
+	ranges []time.Duration
+}{
+	{shape{name: "20svc-3proxies", services: 20, proxies: 3, scrapes: 24 * 3600 / interval, t0: 1768003200, noise: true},
+		[]time.Duration{6 * time.Hour, 24 * time.Hour}},
+	{shape{name: "200svc-2proxies", services: 200, proxies: 2, scrapes: 24 * 3600 / interval, t0: 1768003200, noise: true},
+		[]time.Duration{6 * time.Hour, 24 * time.Hour}},
+	{shape{name: "50svc-2proxies-7d", services: 50, proxies: 2, scrapes: 7 * 24 * 3600 / interval, t0: 1768003200, noise: true},
+		[]time.Duration{7 * 24 * time.Hour}},
+}
+
+// refreshShift is how far the dashboard's 1 m auto-refresh moves the range.
+const refreshShift = time.Minute
+
+// BenchmarkDashboard runs the whole "Service Mesh Traffic" dashboard:
+// every query of the plugin's targets and the variable queries, variables
+// at All and at one value, through the engine and through promql.Engine
+// on the same samples, one run each; every answer is compared and a
+// mismatch fails it. Then the refresh: the same dashboard with the range
+// moved forward by refreshShift, on the same engine right after. Each
+// scale loads its data once; select one with -bench
+// 'Dashboard/20svc-3proxies'.
+func BenchmarkDashboard(b *testing.B) {
+	d, err := readDashboard(dashboardPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	qs, err := d.queries()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%s: %d plugin queries, %d variables", dashboardPath, len(qs), len(d.Templating.List))
+	for _, sc := range dashboardScales {
+		s := sc.s.sized()
+		b.Run(s.name, func(b *testing.B) {
+			e := newEnv(b, s)
+			ranges := sc.ranges
+			if *small {
+				// The small data set holds a tenth of the scrapes; one range
+				// runs the whole machinery.
+				ranges = []time.Duration{ranges[0] / 10}
+			}
+			for _, rng := range ranges {
+				for _, sel := range []selection{selectAll, selectOne} {
+					b.Run(fmt.Sprintf("%v/%v", rangeName(rng), sel), func(b *testing.B) {
+						for range b.N {
+							benchDashboard(b, e, d, qs, rng, sel)
+						}
+					})
+				}
+			}
+		})
+	}
+}
+
+// rangeName renders a duration as PromQL does (6h, 1d, 1w).
+func rangeName(d time.Duration) string { return model.Duration(d).String() }
+
+// dashboardRun is one load of the dashboard.
+type dashboardRun struct {
+	lines              []queryLine
+	ours, prom         time.Duration
+	rows               uint64
+	peakMB             float64 // ClickHouse's highest peak RSS over the queries
+	slowest            time.Duration
+	slowestName        string
+	mismatches, failed int
+}
+
+// queryLine is one query's measurements.
+type queryLine struct {
+	name, kind string
+	ours, prom time.Duration
+	rows       uint64
+	peakMB     float64
+	series     int
+	failed     bool
+}
+
+func benchDashboard(b *testing.B, e *env, d dashboardFile, qs []dashboardQuery, rng time.Duration, sel selection) {
+	b.StopTimer()
+	// "now" leaves room for the refresh within the data.
+	now := e.s.end().Add(-90 * time.Second)
+	// A fresh engine: nothing the engine caches survives from another
+	// load; its first query (the schema) is not part of the dashboard.
+	eng := e.newEngine(b, *dashboardStrategy)
+	strategy, err := eng.Strategy()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cold := loadDashboard(b, e, eng, d, qs, now.Add(-rng), now, sel)
+	refresh := loadDashboard(b, e, eng, d, qs, now.Add(-rng+refreshShift), now.Add(refreshShift), sel)
+
+	b.Logf("%s, range %v, variables %v, strategy %s: cold load", e.s.name, rangeName(rng), sel, strategy)
+	cold.log(b)
+	b.Logf("refresh (range +%v, same engine, right after)", refreshShift)
+	refresh.log(b)
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	failed := cold.failed+refresh.failed > 0
+	b.ReportMetric(nanIf(failed, ms(cold.ours)), "ours-ms")
+	b.ReportMetric(ms(cold.prom), "prom-ms")
+	b.ReportMetric(nanIf(failed, float64(cold.ours)/float64(cold.prom)), "ours/prom")
+	b.ReportMetric(nanIf(failed, ms(refresh.ours)), "refresh-ms")
+	b.ReportMetric(ms(refresh.prom), "refresh-prom-ms")
+	b.ReportMetric(nanIf(failed, float64(refresh.ours)/float64(cold.ours)), "refresh/cold")
+	b.ReportMetric(nanIf(failed, ms(cold.slowest)), "slowest-ms")
+	b.ReportMetric(cold.peakMB, "ch-peak-MB")
+	b.ReportMetric(float64(cold.rows), "rows")
+	b.ReportMetric(float64(len(cold.lines)), "queries")
+	b.ReportMetric(float64(cold.mismatches+refresh.mismatches), "mismatches")
+	b.ReportMetric(float64(cold.failed+refresh.failed), "failed")
+}
+
+// loadDashboard resolves the variables (running their queries) and runs
+// every panel query for the range [from, to], each on Prometheus then on
+// the engine, comparing the answers.
+func loadDashboard(b *testing.B, e *env, eng *engine.Engine, d dashboardFile, qs []dashboardQuery, from, to time.Time, sel selection) dashboardRun {
+	var run dashboardRun
+	measure := func(name, kind string, prom func(context.Context) (func() (answer, float64), error), ours func(context.Context) (func() answer, error)) answer {
+		pr := measureProm(b, prom)
+		r := e.measureEngine(b, ours)
+		line := queryLine{name: name, kind: kind, ours: r.took, prom: pr.took, rows: r.rows, peakMB: r.peakMB, series: len(pr.answer), failed: r.overCap}
+		run.lines = append(run.lines, line)
+		run.ours += r.took
+		run.prom += pr.took
+		run.rows += r.rows
+		run.peakMB = max(run.peakMB, r.peakMB)
+		if r.took > run.slowest {
+			run.slowest, run.slowestName = r.took, name
+		}
+		switch {
+		case r.overCap:
+			run.failed++
+		case r.err != nil:
+			b.Fatalf("%s: %v", name, r.err)
+		default:
+			if diffs := compare(pr.answer, r.answer); len(diffs) > 0 {
+				run.mismatches += len(diffs)
+				b.Errorf("MISMATCH: %s (%s) differs from Prometheus in %d places; first: %s", name, kind, len(diffs), strings.Join(diffs[:min(3, len(diffs))], "; "))
+			}
+		}
+		return pr.answer
+	}
+
+	vars, err := resolveVariables(d, sel, func(v variableJSON, label, selector string) ([]string, error) {
+		mint, maxt := from.Truncate(time.Second), to.Add(time.Second-1).Truncate(time.Second)
+		found := measure("variable "+v.Name, "label_values",
+			func(ctx context.Context) (func() (answer, float64), error) {
+				return promLabelValues(ctx, e, label, selector, mint, maxt)
+			},
+			func(ctx context.Context) (func() answer, error) {
+				vals, err := eng.LabelValues(ctx, label, selector, mint, maxt)
+				return func() answer { return valuesAnswer(vals) }, err
+			})
+		// The options come from Prometheus' answer, which the engine's
+		// has just been compared with.
+		return found.keys(), nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, q := range qs {
+		expr, err := interpolate(q.expr, vars)
+		if err != nil {
+			b.Fatalf("%s: %v", q.name(), err)
+		}
+		t := timingOf(q, expr, from, to, models.DefaultScrapeInterval)
+		if q.instant {
+			measure(q.name(), "instant",
+				func(ctx context.Context) (func() (answer, float64), error) {
+					return promQuery(ctx, func(ctx context.Context) (promql.Query, error) {
+						return e.prom.NewInstantQuery(ctx, e.st, nil, t.expr, to)
+					})
+				},
+				func(ctx context.Context) (func() answer, error) {
+					return engineQuery(eng.InstantQuery(ctx, t.expr, to))
+				})
+			continue
+		}
+		measure(q.name(), "range "+t.step.String(),
+			func(ctx context.Context) (func() (answer, float64), error) {
+				return promQuery(ctx, func(ctx context.Context) (promql.Query, error) {
+					return e.prom.NewRangeQuery(ctx, e.st, nil, t.expr, t.start, t.end, t.step)
+				})
+			},
+			func(ctx context.Context) (func() answer, error) {
+				return engineQuery(eng.RangeQuery(ctx, t.expr, t.start, t.end, t.step))
+			})
+	}
+	return run
+}
+
+// resolveVariables gives each template variable, in the dashboard's
+// order (a variable's query may use the ones before it), its value under
+// sel. Query variables run label_values through labelValues.
+func resolveVariables(d dashboardFile, sel selection, labelValues func(v variableJSON, label, selector string) ([]string, error)) (map[string]varValue, error) {
+	vars := map[string]varValue{}
+	for _, v := range d.Templating.List {
+		var options []string
+		switch v.Type {
+		case "datasource":
+			continue // chooses the datasource; never part of an expression
+		case "query":
+			q, err := v.queryText()
+			if err != nil {
+				return nil, err
+			}
+			if q, err = interpolate(q, vars); err != nil {
+				return nil, fmt.Errorf("variable %s: %v", v.Name, err)
+			}
+			m := labelValuesQuery.FindStringSubmatch(strings.TrimSpace(q))
+			if m == nil {
+				return nil, fmt.Errorf("variable %s: query %q: only label_values(selector, label) and label_values(label) are benchmarked", v.Name, q)
+			}
+			found, err := labelValues(v, m[2], m[1])
+			if err != nil {
+				return nil, fmt.Errorf("variable %s: %v", v.Name, err)
+			}
+			if options, err = variableOptions(v, found); err != nil {
+				return nil, err
+			}
+		default:
+			var err error
+			if options, err = staticOptions(v); err != nil {
+				return nil, err
+			}
+		}
+		val, err := choose(v, options, v.current(), sel)
+		if err != nil {
+			return nil, err
+		}
+		vars[v.Name] = val
+	}
+	return vars, nil
+}
+
+// promLabelValues is Prometheus' /api/v1/label/<label>/values with
+// match[]=selector over [mint, maxt]: the querier's LabelValues.
+func promLabelValues(ctx context.Context, e *env, label, selector string, mint, maxt time.Time) (func() (answer, float64), error) {
+	if strings.TrimSpace(selector) == "" {
+		selector = `{__name__=~".+"}`
+	}
+	matchers, err := promParser.ParseMetricSelector(selector)
+	if err != nil {
+		return nil, err
+	}
+	q, err := e.st.Querier(mint.UnixMilli(), maxt.UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	defer q.Close()
+	vals, _, err := q.LabelValues(ctx, label, nil, matchers...)
+	return func() (answer, float64) { return valuesAnswer(vals), 0 }, err
+}
+
+// valuesAnswer holds label values as an answer's keys (no points), so
+// that compare tells missing and unexpected values apart.
+func valuesAnswer(vals []string) answer {
+	a := answer{}
+	for _, v := range vals {
+		a[v] = nil
+	}
+	return a
+}
+
+func (a answer) keys() []string {
+	out := make([]string, 0, len(a))
+	for k := range a {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// log writes the per-query table and the totals.
+func (r dashboardRun) log(b *testing.B) {
+	b.Logf("| query | kind | series | ours ms | prom ms | ours/prom | CH peak MB | rows read |")
+	b.Logf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	for _, l := range r.lines {
+		ours, ratio := fmt.Sprintf("%.1f", ms(l.ours)), fmt.Sprintf("%.1f", float64(l.ours)/float64(l.prom))
+		if l.failed {
+			ours, ratio = "FAILED "+ours, "NaN"
+		}
+		b.Logf("| %s | %s | %d | %s | %.1f | %s | %.0f | %d |", l.name, l.kind, l.series, ours, ms(l.prom), ratio, l.peakMB, l.rows)
+	}
+	total := float64(r.ours) / float64(r.prom)
+	if r.failed > 0 {
+		total = math.NaN()
+	}
+	b.Logf("| **total** (%d queries) | | | %.1f | %.1f | %.2f | %.0f | %d |", len(r.lines), ms(r.ours), ms(r.prom), total, r.peakMB, r.rows)
+	b.Logf("slowest: %s, %.1f ms; mismatches %d; over the memory cap %d", r.slowestName, ms(r.slowest), r.mismatches, r.failed)
+}
+
+// promParser parses as the Prometheus engine does by default.
+var promParser = parser.NewParser(parser.Options{})
