@@ -58,7 +58,8 @@ func BenchmarkWeek(b *testing.B) { benchShape(b, week.sized()) }
 func benchShape(b *testing.B, s shape) {
 	e := newEnv(b, s)
 	for _, strategy := range strategies {
-		e.engines = append(e.engines, e.newEngine(b, strategy))
+		// No result cache: each iteration measures the whole query.
+		e.engines = append(e.engines, e.newEngine(b, strategy, engine.CacheConfig{}))
 	}
 	for _, q := range queries {
 		b.Run(q.name, func(b *testing.B) { benchQuery(b, e, q.expr) })
@@ -80,10 +81,11 @@ func newEnv(b *testing.B, s shape) *env {
 	return e
 }
 
-// newEngine is an engine of the strategy on the loaded data, as the
-// plugin configures one, whose first query (reading the schema) is done.
-func (e *env) newEngine(b *testing.B, strategy string) *engine.Engine {
-	eng := engine.New(e.conn, engine.Config{Database: "otel", Strategy: strategy, MaxSeries: 100000})
+// newEngine is an engine of the strategy and result cache on the loaded
+// data, as the plugin configures one, whose first query (reading the
+// schema) is done.
+func (e *env) newEngine(b *testing.B, strategy string, cache engine.CacheConfig) *engine.Engine {
+	eng := engine.New(e.conn, engine.Config{Database: "otel", Strategy: strategy, MaxSeries: 100000, Cache: cache})
 	if _, err := eng.Explain(context.Background(), "vector(1)", e.s.start(), e.s.end(), time.Minute); err != nil {
 		b.Fatal(err)
 	}
