@@ -15,8 +15,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
-
-	"github.com/forma3d/meshmetrics/tests/meshstack"
 )
 
 const namespacesFixture = "testdata/traefik-v2.5-namespaces.txt"
@@ -36,24 +34,7 @@ func TestDestinationLabelsStored(t *testing.T) {
 	}
 	want := expectedDestinations(t, src)
 	ch := startClickHouse(t)
-	rec := &scrapeRecorder{body: func(int) []byte { return src }}
-	target, err := rec.start(t, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	col, err := meshstack.StartCollector(meshstack.CollectorOptions{ClickHouseAddr: ch.Addr, Targets: []string{target},
-		ScrapeInterval: scrapeInterval, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("collector output:\n%s", col.Output())
-		}
-		if err := col.Stop(30 * time.Second); err != nil {
-			t.Error(err)
-		}
-	})
+	startScrapedCollector(t, ch.Addr, func(int) []byte { return src })
 	conn := chConn(t, ch.Addr)
 	waitScrapes(t, conn, "traefik_service_requests_total", 2, 0, 90*time.Second)
 	// The histogram and gauge tables are written in the same batches; wait

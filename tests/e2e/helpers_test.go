@@ -242,3 +242,29 @@ func bucketOf(v float64) (lower, upper float64) {
 	}
 	return lower, math.Inf(1)
 }
+
+// startScrapedCollector serves body as a scrape target and starts the
+// built collector scraping it into the ClickHouse at chAddr; the collector
+// stops at the end of the test (its output logged if the test failed).
+func startScrapedCollector(t *testing.T, chAddr string, body func(scrape int) []byte) (*scrapeRecorder, *meshstack.Collector) {
+	t.Helper()
+	rec := &scrapeRecorder{body: body}
+	target, err := rec.start(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, err := meshstack.StartCollector(meshstack.CollectorOptions{ClickHouseAddr: chAddr, Targets: []string{target},
+		ScrapeInterval: scrapeInterval, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("collector output:\n%s", col.Output())
+		}
+		if err := col.Stop(30 * time.Second); err != nil {
+			t.Error(err)
+		}
+	})
+	return rec, col
+}

@@ -128,24 +128,7 @@ func TestTraefikV25Exposition(t *testing.T) {
 	}
 	truth := readFixture(t, src)
 	ch := startClickHouse(t)
-	rec := &scrapeRecorder{body: func(n int) []byte { return scaledExposition(t, src, n) }}
-	target, err := rec.start(t, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	col, err := meshstack.StartCollector(meshstack.CollectorOptions{ClickHouseAddr: ch.Addr, Targets: []string{target},
-		ScrapeInterval: scrapeInterval, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("collector output:\n%s", col.Output())
-		}
-		if err := col.Stop(30 * time.Second); err != nil {
-			t.Error(err)
-		}
-	})
+	rec, _ := startScrapedCollector(t, ch.Addr, func(n int) []byte { return scaledExposition(t, src, n) })
 	conn := chConn(t, ch.Addr)
 	q := startPlugin(t, ch.Addr)
 
