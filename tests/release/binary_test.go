@@ -9,7 +9,6 @@ import (
 	"debug/pe"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -149,22 +148,7 @@ func TestPackagedBinaryAnswersCheckHealth(t *testing.T) {
 		t.Fatalf("no %s in the zip", name)
 	}
 	bin := filepath.Join(t.TempDir(), name)
-	rc, err := f.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, f.Mode().Perm())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = io.Copy(out, rc)
-	rc.Close()
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	extract(t, f, bin)
 
 	plugin, err := pluginharness.StartBinary(bin)
 	if err != nil {

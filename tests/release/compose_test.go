@@ -286,22 +286,29 @@ func unzipRelease(t *testing.T, dir string) string {
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, f.Mode().Perm())
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = io.Copy(out, rc)
-		rc.Close()
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		extract(t, f, target)
 	}
 	return dir
+}
+
+// extract writes a zip entry to path with the entry's permissions, as
+// unzip does.
+func extract(t *testing.T, f *zip.File, path string) {
+	t.Helper()
+	rc, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, f.Mode().Perm())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.Copy(out, rc)
+	rc.Close()
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
