@@ -195,29 +195,18 @@ func (s storedNames) add(n storedName) storedNames {
 	return append(s, n)
 }
 
-// catalogTables are the tables the catalog reads, with their kinds.
-func (c *catalog) catalogTables() []struct {
-	kind  plan.TableKind
-	table string
-} {
-	return []struct {
-		kind  plan.TableKind
-		table string
-	}{{plan.TableSum, c.schema.Sum}, {plan.TableGauge, c.schema.Gauge}, {plan.TableHistogram, c.schema.Histogram}}
-}
-
 // listQuery lists every stored name with its temporality: it reads the
 // MetricName column of every row in the range, so it serves only regex
 // matchers on __name__.
 func (c *catalog) listQuery() string {
 	var parts []string
-	for _, t := range c.catalogTables() {
+	for _, kind := range []plan.TableKind{plan.TableSum, plan.TableGauge, plan.TableHistogram} {
 		delta := "max(AggregationTemporality = 1)"
-		if t.kind == plan.TableGauge {
+		if kind == plan.TableGauge {
 			delta = "false"
 		}
 		parts = append(parts, fmt.Sprintf("SELECT %s AS kind, MetricName AS name, toBool(%s) AS delta FROM %s WHERE %s GROUP BY MetricName",
-			sqlgen.QuoteString(string(t.kind)), delta, c.schema.Table(t.table), c.schema.TimeRange(c.fromMs, c.toMs)))
+			sqlgen.QuoteString(string(kind)), delta, c.schema.Table(c.schema.TableOf(kind)), c.schema.TimeRange(c.fromMs, c.toMs)))
 	}
 	return strings.Join(parts, "\nUNION ALL\n") + fmt.Sprintf("\nLIMIT %d", maxCatalogNames)
 }
@@ -229,16 +218,11 @@ func (c *catalog) listQuery() string {
 // the first row found, so an existing metric costs one granule, not a
 // scan of every row in the range as listing names does. The delta probe
 // reads only the AggregationTemporality column of the metric's rows.
+// Candidates come distinct from probe.
 func (c *catalog) probeQuery(candidates []plan.Source) string {
 	var parts []string
-	seen := map[plan.Source]bool{}
 	for _, cand := range candidates {
-		key := plan.Source{Table: cand.Table, Metric: cand.Metric}
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-		table := c.schema.Table(c.tableName(cand.Table))
+		table := c.schema.Table(c.schema.TableOf(cand.Table))
 		where := fmt.Sprintf("MetricName = %s AND %s", sqlgen.QuoteString(cand.Metric), c.schema.TimeRange(c.fromMs, c.toMs))
 		kind := sqlgen.QuoteString(string(cand.Table))
 		parts = append(parts, fmt.Sprintf("SELECT * FROM (SELECT %s AS kind, MetricName AS name, false AS delta FROM %s WHERE %s LIMIT 1)", kind, table, where))
@@ -247,14 +231,4 @@ func (c *catalog) probeQuery(candidates []plan.Source) string {
 		}
 	}
 	return strings.Join(parts, "\nUNION ALL\n")
-}
-
-// tableName is the configured table of a kind.
-func (c *catalog) tableName(kind plan.TableKind) string {
-	for _, t := range c.catalogTables() {
-		if t.kind == kind {
-			return t.table
-		}
-	}
-	return ""
 }

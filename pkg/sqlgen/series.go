@@ -83,12 +83,8 @@ func withLabels(labels, value, perSeries string, sel selectorSQL) string {
 // the matchers can never match its rows (a __name__ or le matcher decided
 // without reading).
 func (b *builder) source(src plan.Source, matchers []*labels.Matcher, loMs, hiMs int64, withStale bool) (rows, series string, ok bool, err error) {
-	table, value := b.schema.Gauge, "Value"
-	switch src.Table {
-	case plan.TableSum:
-		table = b.schema.Sum
-	case plan.TableHistogram:
-		table = b.schema.Histogram
+	table, value := b.schema.TableOf(src.Table), "Value"
+	if src.Table == plan.TableHistogram {
 		value = map[plan.Part]string{plan.PartCount: "toFloat64(Count)", plan.PartSum: "Sum"}[src.Part]
 	}
 	where := []string{

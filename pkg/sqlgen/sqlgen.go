@@ -239,6 +239,17 @@ func indent(s string) string {
 	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
 }
 
+// TableOf is the name of the table that holds metrics of a kind.
+func (s Schema) TableOf(kind plan.TableKind) string {
+	switch kind {
+	case plan.TableSum:
+		return s.Sum
+	case plan.TableHistogram:
+		return s.Histogram
+	}
+	return s.Gauge
+}
+
 // Table is the quoted, database-qualified name of one of the tables.
 func (s Schema) Table(name string) string { return ident(s.Database) + "." + ident(name) }
 
