@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,8 +60,10 @@ func TestMetricsConfigsLeaveLogsPipelineAlone(t *testing.T) {
 		pipelines := lookup(metrics, "service", "pipelines")
 		if m, ok := pipelines.(map[string]any); ok {
 			for p := range m {
-				if p != "metrics" {
-					t.Errorf("%s defines pipeline %q: it may add only the metrics pipeline", name, p)
+				// metrics: the proxies' scrapes; metrics/pairs: the opt-in
+				// pair agents' OTLP (a receiver of its own, not otlp).
+				if p != "metrics" && p != "metrics/pairs" {
+					t.Errorf("%s defines pipeline %q: it may add only the metrics and metrics/pairs pipelines", name, p)
 				}
 			}
 		}
@@ -175,4 +178,87 @@ func lookup(m map[string]any, keys ...string) any {
 		cur = mm[k]
 	}
 	return cur
+}
+
+// agentConfigs are the opt-in pair agent's configs.
+var agentConfigs = []string{"otelcol-agent-static.yaml", "otelcol-agent-kubernetes.yaml"}
+
+// Both agent configs pass the built agent's validate subcommand; a broken
+// one does not.
+func TestAgentConfigsValidate(t *testing.T) {
+	bin, err := meshstack.AgentBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := collectorDir(t)
+	env := append(os.Environ(), meshstack.AgentValidateEnv(t.TempDir())...)
+	validate := func(path string) ([]byte, error) {
+		cmd := exec.Command(bin, "validate", "--config", path)
+		cmd.Env = env
+		return cmd.CombinedOutput()
+	}
+	for _, name := range agentConfigs {
+		t.Run(name, func(t *testing.T) {
+			if out, err := validate(filepath.Join(dir, name)); err != nil {
+				t.Fatalf("%s validate %s: %v\n%s", bin, name, err, out)
+			}
+		})
+	}
+	t.Run("rejects a broken config", func(t *testing.T) {
+		src, err := os.ReadFile(filepath.Join(dir, agentConfigs[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		broken := filepath.Join(t.TempDir(), "broken.yaml")
+		if err := os.WriteFile(broken, bytes.Replace(src, []byte("exporters: [otlp/collector]"), []byte("exporters: [otlp/nope]"), 1), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := validate(broken); err == nil {
+			t.Fatalf("validate accepted a pipeline naming an undefined exporter:\n%s", out)
+		}
+	})
+}
+
+// The access-log records go to the signaltometrics connector only: no logs
+// pipeline of an agent names an exporter, so no record is stored anywhere;
+// the agent's only exporter sends OTLP to the collector's otlp/pairs, whose
+// pipeline keeps nothing but the two pair metrics.
+func TestAgentRecordsReachNoStore(t *testing.T) {
+	dir := collectorDir(t)
+	for _, name := range agentConfigs {
+		cfg := decodeYAML(t, filepath.Join(dir, name))
+		connectors, _ := cfg["connectors"].(map[string]any)
+		exporters, _ := cfg["exporters"].(map[string]any)
+		for id := range exporters {
+			if !strings.HasPrefix(id, "otlp/") {
+				t.Errorf("%s: exporter %q; the agent may only send OTLP to the collector", name, id)
+			}
+		}
+		pipelines, _ := lookup(cfg, "service", "pipelines").(map[string]any)
+		logsPipelines := 0
+		for id, p := range pipelines {
+			if !strings.HasPrefix(id, "logs") {
+				continue
+			}
+			logsPipelines++
+			outs, _ := p.(map[string]any)["exporters"].([]any)
+			for _, out := range outs {
+				if _, ok := connectors[out.(string)]; !ok || !strings.HasPrefix(out.(string), "signaltometrics") {
+					t.Errorf("%s: logs pipeline %s exports to %v; records may only go to the signaltometrics connector", name, id, out)
+				}
+			}
+		}
+		if logsPipelines != 1 {
+			t.Errorf("%s: %d logs pipelines, want the one access-log pipeline", name, logsPipelines)
+		}
+	}
+	for _, name := range shippedMetricsConfigs {
+		cfg := decodeYAML(t, filepath.Join(dir, name))
+		p, _ := lookup(cfg, "service", "pipelines", "metrics/pairs").(map[string]any)
+		receivers, _ := p["receivers"].([]any)
+		processors, _ := p["processors"].([]any)
+		if len(receivers) != 1 || receivers[0] != "otlp/pairs" || !slices.Contains(processors, any("filter/pairs")) {
+			t.Errorf("%s: metrics/pairs is %v; want the otlp/pairs receiver alone (not the logs pipeline's otlp) and filter/pairs", name, p)
+		}
+	}
 }

@@ -31,12 +31,36 @@ const (
 	providerSuffixRe = `@[^@;]+`
 )
 
-// destinationConfigs are the files that carry the generated rules, relative
+// generatedBlock is one kind of block generated from the namespace list:
+// its markers and how it is rendered.
+type generatedBlock struct {
+	begin, end string
+	render     func(namespaces []string, indent string) string
+}
+
+var (
+	// The collector's metric_relabel_configs for traefik_service_*.
+	relabelBlock = generatedBlock{destRulesBegin, destRulesEnd, destinationRules}
+	// The pair agents' transform statements for a record's ServiceName.
+	agentBlock = generatedBlock{agentAttrsBegin, agentAttrsEnd, destinationStatements}
+)
+
+const (
+	agentAttrsBegin = "# BEGIN destination attributes"
+	agentAttrsEnd   = "# END destination attributes"
+)
+
+// destinationConfigs are the files that carry a generated block, relative
 // to the repository's provisioning/ directory.
-var destinationConfigs = []string{
-	"collector/otelcol-static.yaml",
-	"collector/otelcol-kubernetes.yaml",
-	"kubernetes/base/otelcol-kubernetes.yaml",
+var destinationConfigs = []struct {
+	path  string
+	block generatedBlock
+}{
+	{"collector/otelcol-static.yaml", relabelBlock},
+	{"collector/otelcol-kubernetes.yaml", relabelBlock},
+	{"kubernetes/base/otelcol-kubernetes.yaml", relabelBlock},
+	{"collector/otelcol-agent-static.yaml", agentBlock},
+	{"collector/otelcol-agent-kubernetes.yaml", agentBlock},
 }
 
 // dnsLabel is a Kubernetes namespace name (RFC 1123 label).
@@ -95,14 +119,7 @@ var destinationForms = []destinationForm{
 // prefers the leftmost alternative, so forma3d-dev-api-8080 reads as
 // namespace forma3d-dev, not forma3d with service dev-api.
 func destinationRules(namespaces []string, indent string) string {
-	ns := append([]string(nil), namespaces...)
-	sort.SliceStable(ns, func(i, j int) bool {
-		if len(ns[i]) != len(ns[j]) {
-			return len(ns[i]) > len(ns[j])
-		}
-		return ns[i] < ns[j]
-	})
-	alt := "(" + strings.Join(ns, "|") + ")"
+	alt := "(" + strings.Join(longestFirst(namespaces), "|") + ")"
 	var b strings.Builder
 	line := func(format string, args ...any) {
 		b.WriteString(indent + fmt.Sprintf(format, args...) + "\n")
@@ -129,32 +146,93 @@ func destinationRules(namespaces []string, indent string) string {
 	return b.String()
 }
 
-// spliceDestinationRules replaces the block between the markers with the
-// rules for namespaces, at the BEGIN marker's indentation.
+// longestFirst orders the namespaces for an alternation (see destinationRules).
+func longestFirst(namespaces []string) []string {
+	ns := append([]string(nil), namespaces...)
+	sort.SliceStable(ns, func(i, j int) bool {
+		if len(ns[i]) != len(ns[j]) {
+			return len(ns[i]) > len(ns[j])
+		}
+		return ns[i] < ns[j]
+	})
+	return ns
+}
+
+// destinationStatements renders the agents' block: one OTTL statement per
+// destination form, its groups named after the attributes they set. Every
+// form that matches sets them ("upsert"), the last one winning, as the
+// relabel rules' target_label does; a record no form matches gets none and
+// is dropped by the agent's filter.
+func destinationStatements(namespaces []string, indent string) string {
+	alt := "(?P<destination_namespace>" + strings.Join(longestFirst(namespaces), "|") + ")"
+	var b strings.Builder
+	line := func(format string, args ...any) {
+		b.WriteString(indent + fmt.Sprintf(format, args...) + "\n")
+	}
+	line("%s: generated from %s by", agentAttrsBegin, namespacesFile)
+	line("# `go test ./tests/e2e -run TestDestinationLabelRulesGenerated -update-destination-rules`;")
+	line("# edit the list, not these lines. Records whose ServiceName starts with a")
+	line("# listed namespace get destination_namespace, destination_service and")
+	line("# destination_port, read as the collector reads traefik_service_*'s service.")
+	for _, f := range destinationForms {
+		line("# %s", f.comment)
+		tail := nameGroups(f.tail, map[int]string{f.serviceGroup: "destination_service", f.port: "destination_port"})
+		// $$ is the collector config's escape of $ (the regex's end).
+		line(`- merge_maps(log.attributes, ExtractPatterns(log.attributes["ServiceName"], "^%s%s@[^@]+$$"), "upsert") where log.attributes["ServiceName"] != nil`, alt, tail)
+	}
+	line("%s", agentAttrsEnd)
+	return b.String()
+}
+
+// nameGroups names a form's capturing groups, numbered from 2 as in the
+// relabel regex (group 1 is the namespace).
+func nameGroups(tail string, names map[int]string) string {
+	var b strings.Builder
+	group := 1
+	for i := 0; i < len(tail); i++ {
+		b.WriteByte(tail[i])
+		if tail[i] == '(' && (i+1 >= len(tail) || tail[i+1] != '?') {
+			group++
+			if n, ok := names[group]; ok {
+				b.WriteString("?P<" + n + ">")
+			}
+		}
+	}
+	return b.String()
+}
+
+// spliceDestinationRules replaces the relabel block between the markers
+// with the rules for namespaces, at the BEGIN marker's indentation.
 func spliceDestinationRules(src []byte, namespaces []string) ([]byte, error) {
+	return spliceBlock(src, relabelBlock, namespaces)
+}
+
+// spliceBlock replaces the block between g's markers with its rendering
+// for namespaces, at the BEGIN marker's indentation.
+func spliceBlock(src []byte, g generatedBlock, namespaces []string) ([]byte, error) {
 	lines := strings.SplitAfter(string(src), "\n")
 	begin, end := -1, -1
 	for i, l := range lines {
 		t := strings.TrimSpace(l)
-		if strings.HasPrefix(t, destRulesBegin) {
+		if strings.HasPrefix(t, g.begin) {
 			if begin >= 0 {
-				return nil, fmt.Errorf("line %d: a second %q", i+1, destRulesBegin)
+				return nil, fmt.Errorf("line %d: a second %q", i+1, g.begin)
 			}
 			begin = i
 		}
-		if t == destRulesEnd && begin >= 0 && end < 0 {
+		if t == g.end && begin >= 0 && end < 0 {
 			end = i
 		}
 	}
 	if begin < 0 || end < 0 {
-		return nil, fmt.Errorf("no %q … %q block", destRulesBegin, destRulesEnd)
+		return nil, fmt.Errorf("no %q … %q block", g.begin, g.end)
 	}
 	indent := lines[begin][:len(lines[begin])-len(strings.TrimLeft(lines[begin], " "))]
 	var out bytes.Buffer
 	for _, l := range lines[:begin] {
 		out.WriteString(l)
 	}
-	out.WriteString(destinationRules(namespaces, indent))
+	out.WriteString(g.render(namespaces, indent))
 	for _, l := range lines[end+1:] {
 		out.WriteString(l)
 	}
@@ -168,13 +246,14 @@ func TestDestinationLabelRulesGenerated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, rel := range destinationConfigs {
+	for _, c := range destinationConfigs {
+		rel := c.path
 		path := filepath.Join(prov, filepath.FromSlash(rel))
 		src, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := spliceDestinationRules(src, namespaces)
+		want, err := spliceBlock(src, c.block, namespaces)
 		if err != nil {
 			t.Fatalf("%s: %v", rel, err)
 		}

@@ -40,10 +40,12 @@ type Collector struct {
 	HealthURL string
 	// OTLPHTTP is the logs pipeline's OTLP/HTTP receiver (host:port).
 	OTLPHTTP string
+	// PairsOTLP is the otlp/pairs receiver the pair agents send to (host:port).
+	PairsOTLP string
 }
 
 // collectorEnv is the environment the shipped configs read.
-func collectorEnv(o CollectorOptions, healthAddr string) []string {
+func collectorEnv(o CollectorOptions, healthAddr, pairsAddr string) []string {
 	interval := o.ScrapeInterval
 	if interval == 0 {
 		interval = 15 * time.Second
@@ -60,6 +62,7 @@ func collectorEnv(o CollectorOptions, healthAddr string) []string {
 		"MESH_SCRAPE_INTERVAL=" + interval.String(),
 		"MESH_SCRAPE_TIMEOUT=" + timeout.String(),
 		"OTELCOL_HEALTH_ENDPOINT=" + healthAddr,
+		"MESH_PAIRS_OTLP_ENDPOINT=" + pairsAddr,
 		"OTELCOL_STORAGE_DIR=" + filepath.Join(o.Dir, "queue"),
 	}
 }
@@ -78,7 +81,7 @@ func StartCollector(o CollectorOptions) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := FreePorts(3)
+	ports, err := FreePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -93,8 +96,8 @@ func StartCollector(o CollectorOptions) (*Collector, error) {
 	if err := os.MkdirAll(filepath.Join(o.Dir, "queue"), 0o755); err != nil {
 		return nil, err
 	}
-	c := &Collector{HealthURL: "http://" + hostPort(ports[0]) + "/", OTLPHTTP: hostPort(ports[2])}
-	if c.Proc, err = startProc("otelcol", bin, args, collectorEnv(o, hostPort(ports[0])), o.Dir); err != nil {
+	c := &Collector{HealthURL: "http://" + hostPort(ports[0]) + "/", OTLPHTTP: hostPort(ports[2]), PairsOTLP: hostPort(ports[3])}
+	if c.Proc, err = startProc("otelcol", bin, args, collectorEnv(o, hostPort(ports[0]), c.PairsOTLP), o.Dir); err != nil {
 		return nil, err
 	}
 	if err := c.waitHealthy(60 * time.Second); err != nil {
@@ -125,6 +128,6 @@ func (c *Collector) waitHealthy(timeout time.Duration) error {
 // ValidateEnv is an environment under which every shipped config resolves
 // (for the collector's validate subcommand).
 func ValidateEnv(dir string) []string {
-	env := collectorEnv(CollectorOptions{ClickHouseAddr: "127.0.0.1:8123", Targets: []string{"127.0.0.1:8080"}, Dir: dir}, "127.0.0.1:13133")
+	env := collectorEnv(CollectorOptions{ClickHouseAddr: "127.0.0.1:8123", Targets: []string{"127.0.0.1:8080"}, Dir: dir}, "127.0.0.1:13133", "127.0.0.1:4319")
 	return append(env, "MESH_NAMESPACE=traefik-mesh", "APP_NAMESPACE=forma3d-dev")
 }

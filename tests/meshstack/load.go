@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
 	"sync"
@@ -80,9 +81,33 @@ func (t *Truth) Quantile(service string, q float64) time.Duration {
 
 // Target is one service the load generator sends requests to.
 type Target struct {
-	Label   string // the service label Traefik reports
+	Label   string // the service label Traefik reports; the key in Truth
 	URL     string
 	Service Service
+	// Source is the loopback address requests come from (127.0.0.2 …), as
+	// a calling pod's IP is the proxy's ClientHost; "" lets the system pick.
+	Source string
+}
+
+var (
+	sourceClientsMu sync.Mutex
+	sourceClients   = map[string]*http.Client{}
+)
+
+// clientFrom is an HTTP client whose connections leave from source.
+func clientFrom(source string) *http.Client {
+	if source == "" {
+		return loadClient
+	}
+	sourceClientsMu.Lock()
+	defer sourceClientsMu.Unlock()
+	if c, ok := sourceClients[source]; ok {
+		return c
+	}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}, Timeout: 10 * time.Second}
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 64}}
+	sourceClients[source] = c
+	return c
 }
 
 // Targets lists Traefik's entrypoints for the backends' services.
@@ -168,7 +193,7 @@ func one(ctx context.Context, tg Target, truth *Truth) {
 		return
 	}
 	start := time.Now()
-	res, err := loadClient.Do(req)
+	res, err := clientFrom(tg.Source).Do(req)
 	if err != nil {
 		if ctx.Err() == nil {
 			truth.record(tg.Label, 0, 0, fmt.Errorf("%s: %w", tg.URL, err))

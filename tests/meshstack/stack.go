@@ -24,6 +24,10 @@ type StackOptions struct {
 	// ScrapeTarget, when set, maps Traefik's metrics address to the one
 	// the collector scrapes (a test puts a recorder in between).
 	ScrapeTarget func(traefikMetrics string) (string, error)
+	// Callers, when set, turn the pair agent on: Traefik writes its JSON
+	// access log, and the agent (this caller table, a point per pair every
+	// ScrapeInterval) sends the pair metrics to the collector.
+	Callers map[string]string
 }
 
 // Stack is the mesh in miniature: demo backends behind Traefik, probed by
@@ -32,7 +36,9 @@ type Stack struct {
 	Backends  []*Backend
 	Traefik   *Traefik
 	Collector *Collector
-	Targets   []Target
+	// Agent is the pair agent, nil without StackOptions.Callers.
+	Agent   *Agent
+	Targets []Target
 
 	collectorOptions CollectorOptions
 	readiness        *http.Server
@@ -68,7 +74,7 @@ func Start(o StackOptions) (s *Stack, err error) {
 	if err := os.MkdirAll(traefikDir, 0o755); err != nil {
 		return s, err
 	}
-	if s.Traefik, err = StartTraefik(traefikDir, s.Backends, readinessAddr); err != nil {
+	if s.Traefik, err = StartTraefik(traefikDir, s.Backends, readinessAddr, o.Callers != nil); err != nil {
 		return s, err
 	}
 	s.Targets = s.Traefik.Targets(s.Backends)
@@ -88,7 +94,17 @@ func Start(o StackOptions) (s *Stack, err error) {
 		ClickHouseAddr: o.ClickHouseAddr, Targets: []string{target},
 		ScrapeInterval: o.ScrapeInterval, Dir: collectorDir,
 	}
-	s.Collector, err = StartCollector(s.collectorOptions)
+	if s.Collector, err = StartCollector(s.collectorOptions); err != nil || o.Callers == nil {
+		return s, err
+	}
+	agentDir := filepath.Join(o.Dir, "agent")
+	if err := os.MkdirAll(agentDir, 0o755); err != nil {
+		return s, err
+	}
+	s.Agent, err = StartAgent(AgentOptions{
+		AccessLogs: []string{s.Traefik.AccessLog}, Callers: o.Callers,
+		CollectorOTLP: s.Collector.PairsOTLP, Interval: o.ScrapeInterval, Dir: agentDir,
+	})
 	return s, err
 }
 
@@ -99,7 +115,9 @@ func (s *Stack) StopCollector() error {
 }
 
 // StartCollectorAgain starts a new collector on the same directory, so it
-// picks up the persistent queue the previous one left.
+// picks up the persistent queue the previous one left. Its ports are new:
+// a running pair agent keeps sending to the old one (tests that restart
+// the collector run without the agent).
 func (s *Stack) StartCollectorAgain() error {
 	c, err := StartCollector(s.collectorOptions)
 	if err != nil {
@@ -133,6 +151,12 @@ func (s *Stack) startProbes() {
 // what it has scraped.
 func (s *Stack) Close() error {
 	var errs []error
+	// The agent first: it sends what it has counted before the collector stops.
+	if s.Agent != nil {
+		if err := s.Agent.Stop(30 * time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if s.Collector != nil {
 		if err := s.Collector.Stop(30 * time.Second); err != nil {
 			errs = append(errs, err)

@@ -23,11 +23,15 @@ type Traefik struct {
 	MetricsAddr string
 	// ReadinessURL is the readiness entrypoint (probe noise).
 	ReadinessURL string
+	// AccessLog is the JSON access-log file, "" when off.
+	AccessLog string
 }
 
 // StartTraefik writes a file-provider configuration routing one entrypoint
-// to each backend and starts Traefik in dir.
-func StartTraefik(dir string, backends []*Backend, readinessAddr string) (*Traefik, error) {
+// to each backend and starts Traefik in dir. With accessLog, Traefik also
+// writes its JSON access log to dir/access.log, as the pair agent's proxies
+// do (--accesslog.format=json, every field kept).
+func StartTraefik(dir string, backends []*Backend, readinessAddr string, accessLog bool) (*Traefik, error) {
 	bin, err := TraefikBinary()
 	if err != nil {
 		return nil, err
@@ -56,6 +60,10 @@ func StartTraefik(dir string, backends []*Backend, readinessAddr string) (*Traef
 		"--metrics.prometheus.addServicesLabels=true",
 		"--metrics.prometheus.buckets=0.1,0.3,1.2,5.0",
 		"--providers.file.filename=" + filepath.Join(dir, "dynamic.yaml"),
+	}
+	if accessLog {
+		t.AccessLog = filepath.Join(dir, "access.log")
+		args = append(args, "--accesslog=true", "--accesslog.format=json", "--accesslog.filepath="+t.AccessLog)
 	}
 	var dyn strings.Builder
 	dyn.WriteString("http:\n  routers:\n")

@@ -35,7 +35,7 @@ func TestTraefikCountsWhatTheLoadSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rs.Close() })
-	tr, err := StartTraefik(dir, backends, raddr)
+	tr, err := StartTraefik(dir, backends, raddr, false)
 	if err != nil {
 		t.Fatal(err)
 	}

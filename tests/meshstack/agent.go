@@ -1,0 +1,115 @@
+package meshstack
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// AgentOptions are what a test or the demo sets for the shipped static pair
+// agent config (provisioning/collector/otelcol-agent-static.yaml).
+type AgentOptions struct {
+	// AccessLogs are Traefik's JSON access-log files the agent tails.
+	AccessLogs []string
+	// Callers is the static caller table: a source address → namespace/workload.
+	Callers map[string]string
+	// CollectorOTLP is the collector's otlp/pairs receiver (host:port).
+	CollectorOTLP string
+	// Interval is the agent's batch timeout: one point per pair and
+	// interval (the shipped default is 15 s, as the scrapes).
+	Interval time.Duration
+	// Host is the agent's instance label.
+	Host string
+	// Dir is the working directory; file offsets live in Dir/offsets.
+	Dir string
+}
+
+// Agent is a running pair agent.
+type Agent struct {
+	*Proc
+	HealthURL string
+}
+
+// AgentBinary is the pair agent built from provisioning/collector's
+// agent-builder-config.yaml.
+func AgentBinary() (string, error) {
+	return binary("otelcol-meshmetrics-agent", "MESHMETRICS_AGENT_BINARY", "build-pipeline")
+}
+
+// CallerTable renders callers as the config's MESH_CALLERS reads them
+// (sorted, so the environment is stable).
+func CallerTable(callers map[string]string) string {
+	pairs := make([]string, 0, len(callers))
+	for addr, who := range callers {
+		pairs = append(pairs, addr+"="+who)
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, " ")
+}
+
+func agentEnv(o AgentOptions, healthAddr string) []string {
+	interval := o.Interval
+	if interval == 0 {
+		interval = 15 * time.Second
+	}
+	host := o.Host
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	return []string{
+		"MESH_ACCESS_LOGS=[" + strings.Join(o.AccessLogs, ", ") + "]",
+		"MESH_CALLERS=" + CallerTable(o.Callers),
+		"MESH_PAIRS_OTLP_ENDPOINT=" + o.CollectorOTLP,
+		"HOST_NAME=" + host,
+		"AGENT_BATCH_TIMEOUT=" + interval.String(),
+		"AGENT_HEALTH_ENDPOINT=" + healthAddr,
+		"AGENT_STORAGE_DIR=" + filepath.Join(o.Dir, "offsets"),
+		"AGENT_START_AT=beginning",
+	}
+}
+
+// AgentValidateEnv is an environment under which the shipped agent configs
+// resolve (for the validate subcommand).
+func AgentValidateEnv(dir string) []string {
+	env := agentEnv(AgentOptions{
+		AccessLogs:    []string{filepath.Join(dir, "access.log")},
+		Callers:       map[string]string{"127.0.0.2": "forma3d/web"},
+		CollectorOTLP: "127.0.0.1:4319", Dir: dir, Host: "node-a",
+	}, "127.0.0.1:13134")
+	return append(env, "K8S_NODE_NAME=node-a", "APP_NAMESPACE=forma3d-dev", "MESH_NAMESPACE=traefik-mesh")
+}
+
+// StartAgent runs the built agent with the shipped static config and waits
+// until it is healthy. The access-log files need not exist yet: the agent
+// reads them from their start when they appear.
+func StartAgent(o AgentOptions) (*Agent, error) {
+	bin, err := AgentBinary()
+	if err != nil {
+		return nil, err
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	ports, err := FreePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(o.Dir, "offsets"), 0o755); err != nil {
+		return nil, err
+	}
+	cfg := filepath.Join(root, "provisioning", "collector", "otelcol-agent-static.yaml")
+	a := &Agent{HealthURL: "http://" + hostPort(ports[0]) + "/"}
+	if a.Proc, err = startProc("agent", bin, []string{"--config", cfg}, agentEnv(o, hostPort(ports[0])), o.Dir); err != nil {
+		return nil, err
+	}
+	c := &Collector{Proc: a.Proc, HealthURL: a.HealthURL}
+	if err := c.waitHealthy(60 * time.Second); err != nil {
+		_ = a.Stop(10 * time.Second)
+		return nil, fmt.Errorf("pair agent: %w", err)
+	}
+	return a, nil
+}
