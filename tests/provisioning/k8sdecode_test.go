@@ -97,6 +97,7 @@ type manifests struct {
 	Namespaces      []*corev1.Namespace
 	ServiceAccounts []*corev1.ServiceAccount
 	Deployments     []*appsv1.Deployment
+	DaemonSets      []*appsv1.DaemonSet
 	Services        []*corev1.Service
 	ConfigMaps      []*corev1.ConfigMap
 	Secrets         []*corev1.Secret
@@ -113,6 +114,8 @@ func (m *manifests) add(o runtime.Object) error {
 		m.ServiceAccounts = append(m.ServiceAccounts, v)
 	case *appsv1.Deployment:
 		m.Deployments = append(m.Deployments, v)
+	case *appsv1.DaemonSet:
+		m.DaemonSets = append(m.DaemonSets, v)
 	case *corev1.Service:
 		m.Services = append(m.Services, v)
 	case *corev1.ConfigMap:
@@ -169,7 +172,8 @@ func (m *manifests) role(ns, name string) *rbacv1.Role {
 }
 
 // manifestFiles lists the Kubernetes object files under dir: every .yaml
-// except kustomization files and the collector config copy.
+// except kustomization files, the collector and agent config copies
+// (otelcol-*.yaml) and Helm values files (*-values-*.yaml).
 func manifestFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	var files []string
@@ -178,7 +182,7 @@ func manifestFiles(t *testing.T, dir string) []string {
 			return err
 		}
 		base := d.Name()
-		if strings.HasSuffix(base, ".yaml") && base != "kustomization.yaml" && base != "otelcol-kubernetes.yaml" {
+		if strings.HasSuffix(base, ".yaml") && base != "kustomization.yaml" && !strings.HasPrefix(base, "otelcol-") && !strings.Contains(base, "-values-") {
 			files = append(files, path)
 		}
 		return nil
