@@ -16,6 +16,15 @@ type composeFile struct {
 	Name     string                    `json:"name"`
 	Services map[string]composeService `json:"services"`
 	Volumes  map[string]struct{}       `json:"volumes"`
+	Networks map[string]composeNetwork `json:"networks,omitempty"`
+}
+
+type composeNetwork struct {
+	IPAM struct {
+		Config []struct {
+			Subnet string `json:"subnet"`
+		} `json:"config"`
+	} `json:"ipam"`
 }
 
 type composeService struct {
@@ -30,6 +39,10 @@ type composeService struct {
 	Healthcheck *composeHealthcheck          `json:"healthcheck,omitempty"`
 	Restart     string                       `json:"restart,omitempty"`
 	Ulimits     map[string]composeUlimit     `json:"ulimits,omitempty"`
+	Profiles    []string                     `json:"profiles,omitempty"`
+	Networks    map[string]struct {
+		IPv4Address string `json:"ipv4_address"`
+	} `json:"networks,omitempty"`
 }
 
 type composeBuild struct {
@@ -81,6 +94,10 @@ type traefikStatic struct {
 	Log struct {
 		Level string `json:"level"`
 	} `json:"log"`
+	AccessLog struct {
+		FilePath string `json:"filePath"`
+		Format   string `json:"format"`
+	} `json:"accessLog"`
 }
 
 // Traefik dynamic configuration as the HTTP provider serves it.
