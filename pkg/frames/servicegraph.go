@@ -149,9 +149,11 @@ func ServiceGraph(g Graph, refID string) (data.Frames, error) {
 	for _, f := range []*data.Frame{nodesFrame, edgesFrame} {
 		f.RefID = refID
 		f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeNodeGraph, ExecutedQueryString: g.Requests.SQL}
-		if g.Notice != "" {
-			f.Meta.Notices = []data.Notice{{Severity: data.NoticeSeverityInfo, Text: g.Notice}}
-		}
+	}
+	// On the nodes frame only: Grafana shows every frame's notices, and
+	// the panel should say it once.
+	if g.Notice != "" {
+		nodesFrame.Meta.Notices = []data.Notice{{Severity: data.NoticeSeverityInfo, Text: g.Notice}}
 	}
 	return data.Frames{nodesFrame, edgesFrame}, nil
 }
