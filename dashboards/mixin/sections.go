@@ -165,9 +165,11 @@ func (c Config) mapAndLatency(l *layout) {
 // per pair, merged into one row per pair, slowest first.
 func (c Config) slowPairs() Panel {
 	return Panel{Type: "table", Title: "Top slow caller → service pairs", Description: "Caller → service pairs of $namespace by p99 latency over the last $interval, with their request rate. " + bucketNote + " " + pairNote,
+		// Only pairs with requests in the window: without any, the p99 is
+		// NaN (>= 0 drops it) and the rate 0 (> 0 drops it).
 		Targets: []Target{
-			c.q("A", "table", quantile(0.99, byPair, c.pairSel(pairDurationBucket), varInterval), ""),
-			c.q("B", "table", sumBy(byPair, rate(c.pairSel(pairRequests), varInterval)), ""),
+			c.q("A", "table", quantile(0.99, byPair, c.pairSel(pairDurationBucket), varInterval)+" >= 0", ""),
+			c.q("B", "table", sumBy(byPair, rate(c.pairSel(pairRequests), varInterval))+" > 0", ""),
 		},
 		// As in Slowest services: Value #A and Value #B merged on the
 		// equal label fields.

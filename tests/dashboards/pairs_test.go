@@ -3,6 +3,7 @@ package dashboards
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/forma3d/meshmetrics/pkg/plugin"
 )
@@ -302,4 +304,92 @@ func (e *meshEnv) checkPairRules(t *testing.T, rules map[string]ruleYAML, minute
 			}
 		})
 	}
+}
+
+// The top slow pairs table as Grafana runs it: both table queries in one
+// request, merged on the four pair labels, organized and sorted as the
+// panel says: one row per pair with its p99 and request rate equal to
+// Prometheus', slowest first, exactly the pairs with requests in the
+// window (the stopped pair has none, so no p99 and no row).
+func (e *meshEnv) checkSlowPairs(t *testing.T, d dashboardJSON, ss []*series) {
+	var panel *panelJSON
+	for _, p := range leafPanels(d) {
+		if p.Title == "Top slow caller → service pairs" {
+			panel = &p
+		}
+	}
+	if panel == nil || len(panel.Targets) != 2 || len(panel.Transformations) == 0 || panel.Transformations[0].ID != "merge" {
+		t.Fatal("no Top slow caller → service pairs table with two queries and a merge")
+	}
+	tr := dashboardRange()
+	vars := withVars(defaultVars(t, d), map[string]varValue{"namespace": {value: ".*", all: true}})
+	var queries []backend.DataQuery
+	exprs := map[string]string{}
+	for _, tg := range panel.Targets {
+		q, fields := dataQuery(t, tg, vars, tr)
+		queries = append(queries, q)
+		exprs[q.RefID] = fields["expr"]
+	}
+	resp, err := e.p.QueryData(callCtx(t), e.ds, nil, queries...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames data.Frames
+	for _, q := range queries {
+		r := resp.Responses[q.RefID]
+		if r.Error != nil || len(r.Frames) != 1 {
+			t.Fatalf("%s: %v, %d frames", q.RefID, r.Error, len(r.Frames))
+		}
+		frames = append(frames, r.Frames[0])
+	}
+	want := map[string]map[string]float64{} // pair → refId → value
+	for refID, expr := range exprs {
+		for k, pts := range e.o.instant(t, expandForOracle(expr, stepOf(tr), tr.To.Sub(tr.From), scrape), tr.To) {
+			ls := parseKey(t, k)
+			pair := ls["source_namespace"] + "/" + ls["source_workload"] + " → " + ls["destination_namespace"] + "/" + ls["destination_service"]
+			if want[pair] == nil {
+				want[pair] = map[string]float64{}
+			}
+			want[pair][refID] = pts[0].v
+		}
+	}
+	tb := transformTable(t, *panel, merge(t, frames))
+	cols := []int{tb.col("caller namespace"), tb.col("caller"), tb.col("namespace"), tb.col("service"), tb.col("p99"), tb.col("req/s")}
+	if slices.Contains(cols, -1) {
+		t.Fatalf("columns %v: want caller namespace, caller, namespace, service, p99, req/s", tb.cols)
+	}
+	window, err := time.ParseDuration(vars["interval"].value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := edgeList(pairsWithTraffic(ss, tr.To, window))
+	if len(tb.rows) != len(want) || !slices.Equal(truth, sortedKeys(want)) {
+		t.Fatalf("%d rows, prometheus has pairs %v, the data set's pairs with traffic are %v", len(tb.rows), sortedKeys(want), truth)
+	}
+	prev := math.Inf(1)
+	for i, r := range tb.rows {
+		pair := r[cols[0]].(string) + "/" + r[cols[1]].(string) + " → " + r[cols[2]].(string) + "/" + r[cols[3]].(string)
+		w, ok := want[pair]
+		if !ok {
+			t.Errorf("row %d: pair %s not in prometheus' answer", i, pair)
+			continue
+		}
+		p99, rps := r[cols[4]].(float64), r[cols[5]].(float64)
+		if !near(p99, w["A"]) || !near(rps, w["B"]) {
+			t.Errorf("%s: p99 %v req/s %v, prometheus %v %v", pair, p99, rps, w["A"], w["B"])
+		}
+		if math.IsNaN(p99) || p99 > prev {
+			t.Errorf("row %d (%s): p99 %v after %v: not slowest first", i, pair, p99, prev)
+		}
+		prev = p99
+	}
+}
+
+func sortedKeys(m map[string]map[string]float64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

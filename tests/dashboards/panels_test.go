@@ -108,6 +108,7 @@ func TestPanelsOnKnownData(t *testing.T) {
 	t.Run("variables", func(t *testing.T) { e.checkVariables(t, d) })
 	t.Run("service map on pairs", func(t *testing.T) { e.checkServiceMapPairs(t, d, ss) })
 	t.Run("pair metrics in completion and label values", func(t *testing.T) { e.checkPairMetadata(t) })
+	t.Run("top slow pairs", func(t *testing.T) { e.checkSlowPairs(t, d, ss) })
 	t.Run("correlate logs", func(t *testing.T) { e.checkCorrelate(t, d) })
 	t.Run("slowest services", func(t *testing.T) { e.checkSlowest(t, d) })
 	base := defaultVars(t, d)
