@@ -170,8 +170,8 @@ func byEdge(res *engine.Result, g Graph) (map[edgeKey]float64, error) {
 		src, srcOK := nodeName(s, g.SourceLabels)
 		dst, dstOK := nodeName(s, g.TargetLabels)
 		if !srcOK || !dstOK {
-			return nil, fmt.Errorf("service graph: series %s lacks a source label (%s) or a target label (%s); aggregate by all of them, e.g. sum by (%s) (…)",
-				s.Labels, strings.Join(g.SourceLabels, ", "), strings.Join(g.TargetLabels, ", "), all)
+			return nil, fmt.Errorf("service graph: series %s lacks the source %s or the target %s; aggregate by all of them, e.g. sum by (%s) (…)",
+				s.Labels, labelList(g.SourceLabels), labelList(g.TargetLabels), all)
 		}
 		k := edgeKey{src, dst}
 		if _, dup := out[k]; dup {
@@ -198,6 +198,18 @@ func nodeName(s engine.Series, labels []string) (string, bool) {
 		}
 	}
 	return strings.Join(parts, "/"), true
+}
+
+// labelList names labels for an error: label "a", or labels "a", "b".
+func labelList(labels []string) string {
+	q := make([]string, len(labels))
+	for i, l := range labels {
+		q[i] = fmt.Sprintf("%q", l)
+	}
+	if len(q) == 1 {
+		return "label " + q[0]
+	}
+	return "labels " + strings.Join(q, ", ")
 }
 
 func contains(list []string, v string) bool {
