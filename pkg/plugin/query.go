@@ -115,11 +115,12 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, tableQueri
 // the fallback is drawn instead, with a notice saying so.
 //
 // The existence check is the request query itself, not an extra one: the
-// engine resolves every metric name against the tables (its catalog probe
-// reads the tables' primary key, MetricName first) before it plans any
-// scan, so when the access-log agent is not deployed the pair query costs
-// that probe alone and returns no series; when it is deployed the answer
-// is the graph's data. Absent pair metrics and pair metrics without a
+// engine resolves every metric name against the tables before it plans
+// any scan (its catalog probe: one LIMIT 1 select per candidate table on
+// MetricName, part of the exporter's sorting key, and the time range, which
+// prunes partitions), so when the access-log agent is not deployed the
+// pair query costs that probe alone and returns no series; when it is
+// deployed the answer is the graph's data. Absent pair metrics and pair metrics without a
 // series at the end of the range (the agent stopped, or no caller sent a
 // request in the window) both fall back: the proxies' view then shows
 // what they forwarded, and no edge is ever made up from the other.
