@@ -302,6 +302,11 @@ func (e *meshEnv) checkPairRules(t *testing.T, rules map[string]ruleYAML, minute
 			if !slices.Equal(fired, want) {
 				t.Errorf("alerting instances %v, want exactly %v", fired, want)
 			}
+			// Without the agent (no pair series at all, here: the 5xx
+			// scenario's time): no data, which is OK, so no instance.
+			if none := e.timeline(t, r, minutes(ratioStart, 10, 12)); len(none) != 0 {
+				t.Errorf("without pair metrics the rule has instances:%s", none)
+			}
 		})
 	}
 }
