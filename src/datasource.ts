@@ -70,6 +70,11 @@ export class DataSource extends DataSourceWithBackend<MeshQuery, MeshDataSourceO
       targetLabel: plain(query.targetLabel),
       errorExpr: expr(query.errorExpr),
       latencyExpr: expr(query.latencyExpr),
+      fallbackExpr: expr(query.fallbackExpr),
+      fallbackErrorExpr: expr(query.fallbackErrorExpr),
+      fallbackLatencyExpr: expr(query.fallbackLatencyExpr),
+      fallbackSourceLabel: plain(query.fallbackSourceLabel),
+      fallbackTargetLabel: plain(query.fallbackTargetLabel),
     };
   }
 

@@ -114,6 +114,10 @@ describe('DataSource.applyTemplateVariables', () => {
         expr: 'm{service=~"$svc"}',
         errorExpr: 'e{service=~"$svc"}',
         latencyExpr: 'l{service=~"$svc"}',
+        fallbackExpr: 'fm{service=~"$svc"}',
+        fallbackErrorExpr: 'fe{service=~"$svc"}',
+        fallbackLatencyExpr: 'fl{service=~"$svc"}',
+        fallbackSourceLabel: '$step',
         legendFormat: '{{service}} $step',
         minStep: '$step',
       },
@@ -123,6 +127,11 @@ describe('DataSource.applyTemplateVariables', () => {
     expect(q.expr).toBe(`m{service=~"${alternation}"}`);
     expect(q.errorExpr).toBe(`e{service=~"${alternation}"}`);
     expect(q.latencyExpr).toBe(`l{service=~"${alternation}"}`);
+    expect(q.fallbackExpr).toBe(`fm{service=~"${alternation}"}`);
+    expect(q.fallbackErrorExpr).toBe(`fe{service=~"${alternation}"}`);
+    expect(q.fallbackLatencyExpr).toBe(`fl{service=~"${alternation}"}`);
+    expect(q.fallbackSourceLabel).toBe('30s');
+    expect(q.fallbackTargetLabel).toBeUndefined();
     expect(q.legendFormat).toBe('{{service}} 30s');
     expect(q.minStep).toBe('30s');
   });

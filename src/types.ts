@@ -18,6 +18,16 @@ export interface MeshQuery extends DataQuery {
   errorExpr?: string;
   /** Service graph: optional per-edge latency in seconds, aggregated by the two labels. */
   latencyExpr?: string;
+  /**
+   * Service graph: a second graph drawn when expr has no series at the end
+   * of the range (the bundled dashboard: the proxy view when the access-log
+   * agent's pair metrics are absent). Set by the dashboard, not the editor.
+   */
+  fallbackExpr?: string;
+  fallbackErrorExpr?: string;
+  fallbackLatencyExpr?: string;
+  fallbackSourceLabel?: string;
+  fallbackTargetLabel?: string;
 }
 
 export const DEFAULT_QUERY: Partial<MeshQuery> = {

@@ -63,6 +63,9 @@ type RelativeRange struct {
 // ExprDatasourceUID is Grafana's uid of server-side expressions.
 const ExprDatasourceUID = "__expr__"
 
+// pairRef names an alert instance's pair in a template: caller → service.
+const pairRef = "{{ $labels.source_namespace }}/{{ $labels.source_workload }} → {{ $labels.destination_namespace }}/{{ $labels.destination_service }}"
+
 // rule builds query A → reduce B (last) → threshold C.
 func (c Config) rule(uid, title, expr, op string, threshold float64, pending time.Duration, severity, noData string, ann map[string]string) AlertRule {
 	window := int((c.ProxyLookback + 10*time.Minute) / time.Second)
@@ -103,6 +106,19 @@ func (c Config) Alerts() ([]byte, error) {
 			"description": fmt.Sprintf("The p%s of traefik_service_request_duration_seconds for {{ $labels.service }} over the last %s is above %s s, for at least %s. "+
 				"With Traefik's default buckets (0.1, 0.3, 1.2, 5) any p%s between 1.2 and 5 s is interpolated linearly inside that bucket: the value is only known to lie in (1.2, 5]. "+
 				"Add a bucket bound at %s s on the proxies (docs/alerts.md) to make the threshold exact.", num(c.LatencyQuantile*100), w, num(c.LatencySeconds), dur(c.TrafficFor), num(c.LatencyQuantile*100), num(c.LatencySeconds)),
+		}),
+		c.rule("mesh-pair-5xx-ratio", "Mesh caller → service 5xx ratio above "+num(c.PairErrorRatio*100)+"%", c.AlertPairErrorRatioExpr(), "gt", c.PairErrorRatio, c.TrafficFor, "warning", "OK", map[string]string{
+			"summary": pairRef + " gets {{ humanizePercentage $values.B.Value }} of its requests answered 5xx",
+			"description": fmt.Sprintf("More than %s%% of the requests %s sent through the mesh over the last %s were answered 5xx, for at least %s. "+
+				"From the access-log agent's pair metrics (opt-in): without the agent this rule has no data and stays quiet; the per-service rule still covers the service. A caller of unknown/unknown is one the agent could not resolve.",
+				num(c.PairErrorRatio*100), pairRef, w, dur(c.TrafficFor)),
+		}),
+		c.rule("mesh-pair-p99-latency", fmt.Sprintf("Mesh caller → service p%s latency above %s s", num(c.LatencyQuantile*100), num(c.PairLatencySeconds)), c.AlertPairLatencyExpr(), "gt", c.PairLatencySeconds, c.TrafficFor, "warning", "OK", map[string]string{
+			"summary": fmt.Sprintf("%s p%s latency is {{ humanize $values.B.Value }} s", pairRef, num(c.LatencyQuantile*100)),
+			"description": fmt.Sprintf("The p%s of the access-log durations of %s over the last %s is above %s s, for at least %s. "+
+				"The agent buckets durations as Traefik does (0.1, 0.3, 1.2, 5): any p%s between 1.2 and 5 s is interpolated linearly inside that bucket (docs/alerts.md). "+
+				"From the access-log agent's pair metrics (opt-in): without the agent this rule has no data and stays quiet.",
+				num(c.LatencyQuantile*100), pairRef, w, num(c.PairLatencySeconds), dur(c.TrafficFor), num(c.LatencyQuantile*100)),
 		}),
 		c.rule("mesh-proxy-down", "Mesh proxy scrape target down", c.AlertProxyDownExpr(), "lt", 1, c.ProxyDownFor, "critical", "Alerting", map[string]string{
 			"summary": "Mesh proxy {{ $labels.instance }} is not answering its metrics scrape",

@@ -30,6 +30,10 @@ type Config struct {
 	// ProxyJob is the collector's scrape job of the mesh proxies: the
 	// receiver's up gauge carries it as job (resource service.name).
 	ProxyJob string
+	// PairJob is the job (resource service.name) of the opt-in access-log
+	// agent's pair metrics, traefik_mesh_pair_* (docs/pipeline.md): every
+	// pair panel and rule selects it, so nothing else of that name counts.
+	PairJob string
 	// Noise is the probe and scrape traffic every dashboard query and
 	// alert rule leaves out.
 	Noise Noise
@@ -47,6 +51,11 @@ type Config struct {
 	// the threshold.
 	LatencyQuantile float64
 	LatencySeconds  float64
+	// PairErrorRatio and PairLatencySeconds are the per-pair (caller →
+	// service) rules' thresholds: the 5xx share of a pair's requests and
+	// its LatencyQuantile in seconds over AlertWindow.
+	PairErrorRatio     float64
+	PairLatencySeconds float64
 	// TrafficFor and ProxyDownFor are the rules' pending periods.
 	TrafficFor   time.Duration
 	ProxyDownFor time.Duration
@@ -77,21 +86,24 @@ func Default() Config {
 		LogsTable:      "otel.otel_logs",
 
 		ProxyJob: "traefik-mesh",
+		PairJob:  "traefik-mesh-pairs",
 		Noise: Noise{
 			Services:    []string{"readiness@.*"},
 			Entrypoints: []string{"readiness", "liveness", "traefik"},
 		},
 		Namespaces: []string{"forma3d-dev", "forma3d"},
 
-		AlertWindow:     5 * time.Minute,
-		ErrorRatio:      0.05,
-		LatencyQuantile: 0.99,
-		LatencySeconds:  2,
-		TrafficFor:      5 * time.Minute,
-		ProxyDownFor:    2 * time.Minute,
-		ProxyLookback:   time.Hour,
-		CertExpiry:      7 * 24 * time.Hour,
-		EvalInterval:    time.Minute,
+		AlertWindow:        5 * time.Minute,
+		ErrorRatio:         0.05,
+		LatencyQuantile:    0.99,
+		LatencySeconds:     2,
+		PairErrorRatio:     0.05,
+		PairLatencySeconds: 2,
+		TrafficFor:         5 * time.Minute,
+		ProxyDownFor:       2 * time.Minute,
+		ProxyLookback:      time.Hour,
+		CertExpiry:         7 * 24 * time.Hour,
+		EvalInterval:       time.Minute,
 
 		RouteLabels: map[string]string{"component": "service-mesh"},
 		AlertFolder: "Service Mesh",
@@ -140,6 +152,15 @@ func (c Config) Validate() error {
 		if !namespaceName.MatchString(ns) {
 			return fmt.Errorf("config Namespaces: %q is not a Kubernetes namespace name", ns)
 		}
+	}
+	if c.ProxyJob == "" || c.PairJob == "" || c.ProxyJob == c.PairJob {
+		return fmt.Errorf("config ProxyJob %q and PairJob %q: both must be set and differ (the proxies' scrape job and the access-log agent's)", c.ProxyJob, c.PairJob)
+	}
+	if c.ErrorRatio <= 0 || c.ErrorRatio >= 1 || c.PairErrorRatio <= 0 || c.PairErrorRatio >= 1 {
+		return fmt.Errorf("config ErrorRatio %v, PairErrorRatio %v: a ratio threshold lies between 0 and 1", c.ErrorRatio, c.PairErrorRatio)
+	}
+	if c.LatencySeconds <= 0 || c.PairLatencySeconds <= 0 {
+		return fmt.Errorf("config LatencySeconds %v, PairLatencySeconds %v: latency thresholds must be positive", c.LatencySeconds, c.PairLatencySeconds)
 	}
 	for k, v := range c.RouteLabels {
 		if k == "" || v == "" || strings.Contains(k+v, "$") {

@@ -17,6 +17,10 @@ func TestValidateNamesTheBadSetting(t *testing.T) {
 		{"no namespaces", func(c *Config) { c.Namespaces = nil }, "config Namespaces"},
 		{"namespace with a quote", func(c *Config) { c.Namespaces = []string{"forma3d'"} }, `"forma3d'" is not a Kubernetes namespace name`},
 		{"route label from the environment", func(c *Config) { c.RouteLabels = map[string]string{"team": "$TEAM"} }, "config RouteLabels"},
+		{"no pair job", func(c *Config) { c.PairJob = "" }, "config ProxyJob"},
+		{"pair job is the proxies' job", func(c *Config) { c.PairJob = c.ProxyJob }, "config ProxyJob"},
+		{"pair ratio as a percentage", func(c *Config) { c.PairErrorRatio = 5 }, "PairErrorRatio 5"},
+		{"no pair latency", func(c *Config) { c.PairLatencySeconds = 0 }, "PairLatencySeconds 0"},
 		{"empty route label", func(c *Config) { c.RouteLabels = map[string]string{"team": ""} }, "config RouteLabels"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,7 +27,7 @@ func (c Config) Dashboard() ([]byte, error) {
 	d := map[string]any{
 		"uid":           DashboardUID,
 		"title":         "Service Mesh Traffic",
-		"description":   "Traefik Mesh traffic between services, from the proxies' metrics in ClickHouse (Mesh Metrics datasource). Traefik Mesh has no mTLS and its metrics carry no source service: the source of a request is the proxy that forwarded it.",
+		"description":   "Traefik Mesh traffic between services, from the proxies' metrics in ClickHouse (Mesh Metrics datasource). Traefik Mesh has no mTLS and its metrics carry no source service: the caller → service panels and map edges come from the proxies' access logs through the opt-in access-log agent (docs/pipeline.md) and are empty (the map: proxy → service) without it.",
 		"tags":          []string{"traefik-mesh", "service-mesh", "meshmetrics"},
 		"schemaVersion": 41,
 		"version":       1,

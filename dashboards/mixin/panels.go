@@ -22,6 +22,12 @@ type Target struct {
 	TargetLabel  string `json:"targetLabel,omitempty"`
 	ErrorExpr    string `json:"errorExpr,omitempty"`
 	LatencyExpr  string `json:"latencyExpr,omitempty"`
+	// A service graph's fallback, drawn when Expr has no series.
+	FallbackExpr        string `json:"fallbackExpr,omitempty"`
+	FallbackErrorExpr   string `json:"fallbackErrorExpr,omitempty"`
+	FallbackLatencyExpr string `json:"fallbackLatencyExpr,omitempty"`
+	FallbackSourceLabel string `json:"fallbackSourceLabel,omitempty"`
+	FallbackTargetLabel string `json:"fallbackTargetLabel,omitempty"`
 
 	// grafana-clickhouse-datasource (v4): SQL editor, logs result.
 	EditorType string `json:"editorType,omitempty"`

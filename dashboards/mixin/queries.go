@@ -21,6 +21,29 @@ const (
 	certsNotAfter      = "traefik_tls_certs_not_after"
 )
 
+// The access-log agent's pair metrics (opt-in; docs/pipeline.md): a
+// request counter and Traefik's duration histogram per caller → service,
+// one series per agent (instance), summed over instance everywhere.
+const (
+	pairRequests       = "traefik_mesh_pair_requests_total"
+	pairDurationBucket = "traefik_mesh_pair_request_duration_seconds_bucket"
+)
+
+// The pair metrics' caller labels (the destination ones are labelNamespace
+// and labelService); unknown/unknown is a caller the agent could not
+// resolve.
+const (
+	labelSourceNamespace = "source_namespace"
+	labelSourceWorkload  = "source_workload"
+)
+
+// byPair groups by caller and destination, summing over the agents
+// (instance), codes and methods.
+const byPair = labelSourceNamespace + ", " + labelSourceWorkload + ", " + labelNamespace + ", " + labelService
+
+// pairLegend names a pair series as caller → service.
+const pairLegend = "{{" + labelSourceNamespace + "}}/{{" + labelSourceWorkload + "}} → {{" + labelNamespace + "}}/{{" + labelService + "}}"
+
 // The destination labels the collector's relabelling gives every
 // traefik_service_* series, read from service = <namespace>-<service>-<port>@…
 // with the configured namespace list (docs/pipeline.md). Series scraped
@@ -71,6 +94,21 @@ func (c Config) svcSel(metric string, extra ...string) string {
 	return sel(metric, append([]string{`service="` + varService + `"`, c.Noise.serviceMatcher()}, extra...)...)
 }
 
+// pairSel selects a pair metric of the agent's job whose destination is in
+// $namespace (the right side of caller → service).
+func (c Config) pairSel(metric string, extra ...string) string {
+	return sel(metric, append([]string{c.pairJobMatcher(), labelNamespace + `=~"` + varNamespace + `"`}, extra...)...)
+}
+
+// pairMeshSel selects a pair metric of the whole mesh (the alert rules).
+func (c Config) pairMeshSel(metric string, extra ...string) string {
+	return sel(metric, append([]string{c.pairJobMatcher()}, extra...)...)
+}
+
+// pairJobMatcher quotes the job as a PromQL string (Go's escapes are
+// PromQL's): a configured name cannot break the selector.
+func (c Config) pairJobMatcher() string { return "job=" + strconv.Quote(c.PairJob) }
+
 func rate(selector, window string) string {
 	return "rate(" + selector + "[" + window + "])"
 }
@@ -92,7 +130,12 @@ func quantile(q float64, by, bucketSel, window string) string {
 
 // errorRatio is the 5xx share of requests, by the given labels, over window.
 func errorRatio(selFn func(string, ...string) string, by, window string) string {
-	return sumBy(by, rate(selFn(requestsTotal, `code=~"5.."`), window)) + " / " + sumBy(by, rate(selFn(requestsTotal), window))
+	return counterErrorRatio(selFn, requestsTotal, by, window)
+}
+
+// counterErrorRatio is errorRatio of any request counter with a code label.
+func counterErrorRatio(selFn func(string, ...string) string, counter, by, window string) string {
+	return sumBy(by, rate(selFn(counter, `code=~"5.."`), window)) + " / " + sumBy(by, rate(selFn(counter), window))
 }
 
 // activeConnections works on either Traefik: v2's per-service gauge, or
@@ -120,6 +163,16 @@ func (c Config) AlertErrorRatioExpr() string {
 // AlertLatencyExpr is the latency quantile per service, in seconds.
 func (c Config) AlertLatencyExpr() string {
 	return quantile(c.LatencyQuantile, byDestination, c.meshSel(durationBucket), dur(c.AlertWindow))
+}
+
+// AlertPairErrorRatioExpr is the 5xx ratio per caller → service pair.
+func (c Config) AlertPairErrorRatioExpr() string {
+	return counterErrorRatio(c.pairMeshSel, pairRequests, byPair, dur(c.AlertWindow))
+}
+
+// AlertPairLatencyExpr is the latency quantile per pair, in seconds.
+func (c Config) AlertPairLatencyExpr() string {
+	return quantile(c.LatencyQuantile, byPair, c.pairMeshSel(pairDurationBucket), dur(c.AlertWindow))
 }
 
 // AlertProxyDownExpr is each proxy scrape target's up gauge.

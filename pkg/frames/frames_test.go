@@ -36,9 +36,24 @@ func TestGoldenFrames(t *testing.T) {
 	buckets := &engine.Result{Type: engine.ValueMatrix, Series: []engine.Series{
 		series(10, "le", "+Inf"), series(4, "le", "0.1"), series(7, "le", "0.3"),
 	}}
-	graph := Graph{SourceLabel: "pod", TargetLabel: "service", SourceKind: "proxy",
+	graph := Graph{SourceLabels: []string{"pod"}, TargetLabels: []string{"service"}, SourceKind: "proxy",
 		Requests: &engine.Result{Series: []engine.Series{series(10, "pod", "p1", "service", "api"), series(5, "pod", "p2", "service", "api")}},
 		Errors:   &engine.Result{Series: []engine.Series{series(1, "pod", "p1", "service", "api")}},
+	}
+	// Caller → service edges: nodes named namespace/name, web both calls
+	// and is called, one edge without latency, a fallback-style notice.
+	pairLabels := func(v float64, srcNS, srcWL, dstNS, dstSvc string) engine.Series {
+		return series(v, "source_namespace", srcNS, "source_workload", srcWL, "destination_namespace", dstNS, "destination_service", dstSvc)
+	}
+	pairs := Graph{SourceLabels: []string{"source_namespace", "source_workload"}, TargetLabels: []string{"destination_namespace", "destination_service"},
+		SourceKind: "calling workload", Notice: "a notice",
+		Requests: &engine.Result{Series: []engine.Series{pairLabels(4, "forma3d", "web", "forma3d", "api"), pairLabels(2, "unknown", "unknown", "forma3d", "web")}},
+		Errors:   &engine.Result{Series: []engine.Series{pairLabels(1, "forma3d", "web", "forma3d", "api")}},
+		Latency:  &engine.Result{Series: []engine.Series{pairLabels(0.25, "forma3d", "web", "forma3d", "api")}},
+	}
+	pairGraph, err := ServiceGraph(pairs, "P")
+	if err != nil {
+		t.Fatal(err)
 	}
 	heat, err := Heatmap(buckets, "H")
 	if err != nil {
@@ -56,6 +71,7 @@ func TestGoldenFrames(t *testing.T) {
 		"empty":      TimeSeries(&engine.Result{}, "", "D"),
 		"heatmap":    heat,
 		"graph":      sg,
+		"pairgraph":  pairGraph,
 	}
 	for name, frames := range cases {
 		got, err := json.MarshalIndent(frames, "", "  ")
@@ -97,15 +113,22 @@ func TestHeatmapBucketsAreCountsAlone(t *testing.T) {
 }
 
 func TestServiceGraphRejectsAmbiguousEdges(t *testing.T) {
-	g := Graph{SourceLabel: "pod", TargetLabel: "service", Requests: &engine.Result{Series: []engine.Series{
-		series(1, "pod", "p1", "service", "api", "code", "200"), series(1, "pod", "p1", "service", "api", "code", "500"),
-	}}}
-	if _, err := ServiceGraph(g, "G"); err == nil {
-		t.Error("two series for one edge were accepted")
-	}
-	g.Requests = &engine.Result{Series: []engine.Series{series(1, "service", "api")}}
-	if _, err := ServiceGraph(g, "G"); err == nil {
-		t.Error("a series without the source label was accepted")
+	pod, svc := []string{"pod"}, []string{"service"}
+	pairSrc, pairDst := []string{"source_namespace", "source_workload"}, []string{"destination_namespace", "destination_service"}
+	for _, tc := range []struct {
+		name     string
+		src, dst []string
+		series   []engine.Series
+	}{
+		{"two series for one edge", pod, svc, []engine.Series{series(1, "pod", "p1", "service", "api", "code", "200"), series(1, "pod", "p1", "service", "api", "code", "500")}},
+		{"no source label", pod, svc, []engine.Series{series(1, "service", "api")}},
+		{"part of a composite source missing", pairSrc, pairDst, []engine.Series{series(1, "source_workload", "web", "destination_namespace", "forma3d", "destination_service", "api")}},
+		{"part of a composite target empty", pairSrc, pairDst, []engine.Series{series(1, "source_namespace", "forma3d", "source_workload", "web", "destination_namespace", "forma3d", "destination_service", "")}},
+	} {
+		g := Graph{SourceLabels: tc.src, TargetLabels: tc.dst, Requests: &engine.Result{Series: tc.series}}
+		if _, err := ServiceGraph(g, "G"); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
 	}
 }
 

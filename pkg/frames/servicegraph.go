@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
@@ -11,9 +12,12 @@ import (
 )
 
 // Graph is the input of a service graph: per-edge answers of instant
-// queries, keyed by two labels of their series.
+// queries, keyed by two sets of labels of their series.
 type Graph struct {
-	SourceLabel, TargetLabel string
+	// SourceLabels and TargetLabels name a node: its labels' values joined
+	// with "/" (one label: its value), e.g. source_namespace and
+	// source_workload → forma3d/web.
+	SourceLabels, TargetLabels []string
 	// Requests is the request rate per edge (required); Errors the error
 	// rate and Latency a latency quantile in seconds (optional, nil when
 	// not asked for).
@@ -22,6 +26,9 @@ type Graph struct {
 	// Mesh metrics carry no source service, so by default a source is the
 	// proxy that forwarded the request.
 	SourceKind string
+	// Notice, when set, is shown on the panel (frame meta notices), e.g.
+	// that this is a fallback view and why.
+	Notice string
 }
 
 type edgeKey struct{ src, dst string }
@@ -51,26 +58,32 @@ func ServiceGraph(g Graph, refID string) (data.Frames, error) {
 	})
 
 	type node struct {
-		kind            string
+		kinds           []string
 		in, out, errors float64
 		p               float64 // worst latency of the edges into it
 	}
 	nodes := map[string]*node{}
+	// A node can be both a source and a target (a caller that is also
+	// called, in the pair view): its subtitle names both roles.
 	get := func(id, kind string) *node {
 		n, ok := nodes[id]
 		if !ok {
-			n = &node{kind: kind, p: math.NaN()}
+			n = &node{p: math.NaN()}
 			nodes[id] = n
+		}
+		if !contains(n.kinds, kind) {
+			n.kinds = append(n.kinds, kind)
 		}
 		return n
 	}
+	targetKind := "service (" + strings.Join(g.TargetLabels, "/") + ")"
 	e := struct {
 		id, src, dst      []string
 		rate, errRatio, p []float64
 	}{}
 	for _, k := range edges {
 		rate := requests[k]
-		src, dst := get(k.src, g.SourceKind), get(k.dst, "service ("+g.TargetLabel+")")
+		src, dst := get(k.src, g.SourceKind), get(k.dst, targetKind)
 		src.out += rate
 		dst.in += rate
 		ratio := math.NaN()
@@ -106,7 +119,7 @@ func ServiceGraph(g Graph, refID string) (data.Frames, error) {
 	)
 	for _, id := range ids {
 		n := nodes[id]
-		titles, subtitles, details = append(titles, id), append(subtitles, n.kind), append(details, g.SourceKind)
+		titles, subtitles, details = append(titles, id), append(subtitles, strings.Join(n.kinds, "; ")), append(details, g.SourceKind)
 		main = append(main, n.in+n.out)
 		second = append(second, n.p)
 		errRatio := 0.0
@@ -137,6 +150,11 @@ func ServiceGraph(g Graph, refID string) (data.Frames, error) {
 		f.RefID = refID
 		f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeNodeGraph, ExecutedQueryString: g.Requests.SQL}
 	}
+	// On the nodes frame only: Grafana shows every frame's notices, and
+	// the panel should say it once.
+	if g.Notice != "" {
+		nodesFrame.Meta.Notices = []data.Notice{{Severity: data.NoticeSeverityInfo, Text: g.Notice}}
+	}
 	return data.Frames{nodesFrame, edgesFrame}, nil
 }
 
@@ -147,20 +165,60 @@ func byEdge(res *engine.Result, g Graph) (map[edgeKey]float64, error) {
 		return nil, nil
 	}
 	out := map[edgeKey]float64{}
+	all := strings.Join(append(append([]string(nil), g.SourceLabels...), g.TargetLabels...), ", ")
 	for _, s := range res.Series {
-		k := edgeKey{s.Labels.Get(g.SourceLabel), s.Labels.Get(g.TargetLabel)}
-		if k.src == "" || k.dst == "" {
-			return nil, fmt.Errorf("service graph: series %s lacks the source label %q or the target label %q; aggregate by both, e.g. sum by (%s, %s) (…)",
-				s.Labels, g.SourceLabel, g.TargetLabel, g.SourceLabel, g.TargetLabel)
+		src, srcOK := nodeName(s, g.SourceLabels)
+		dst, dstOK := nodeName(s, g.TargetLabels)
+		if !srcOK || !dstOK {
+			return nil, fmt.Errorf("service graph: series %s lacks the source %s or the target %s; aggregate by all of them, e.g. sum by (%s) (…)",
+				s.Labels, labelList(g.SourceLabels), labelList(g.TargetLabels), all)
 		}
+		k := edgeKey{src, dst}
 		if _, dup := out[k]; dup {
-			return nil, fmt.Errorf("service graph: two series for the edge %s → %s; aggregate by (%s, %s)", k.src, k.dst, g.SourceLabel, g.TargetLabel)
+			return nil, fmt.Errorf("service graph: two series for the edge %s → %s; aggregate by (%s)", k.src, k.dst, all)
 		}
 		if len(s.Points) > 0 {
 			out[k] = s.Points[0].V
 		}
 	}
 	return out, nil
+}
+
+// nodeName joins the values of labels with "/"; false when one is missing
+// or empty (a node without a name would be a made-up node).
+func nodeName(s engine.Series, labels []string) (string, bool) {
+	if len(labels) == 0 {
+		return "", false
+	}
+	parts := make([]string, len(labels))
+	for i, l := range labels {
+		parts[i] = s.Labels.Get(l)
+		if parts[i] == "" {
+			return "", false
+		}
+	}
+	return strings.Join(parts, "/"), true
+}
+
+// labelList names labels for an error: label "a", or labels "a", "b".
+func labelList(labels []string) string {
+	q := make([]string, len(labels))
+	for i, l := range labels {
+		q[i] = fmt.Sprintf("%q", l)
+	}
+	if len(q) == 1 {
+		return "label " + q[0]
+	}
+	return "labels " + strings.Join(q, ", ")
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 func withName(f *data.Field, name string) *data.Field {

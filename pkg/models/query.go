@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -25,7 +26,10 @@ type Query struct {
 	// MinStep is a Grafana interval such as "30s"; empty means none.
 	MinStep string `json:"minStep,omitempty"`
 	// SourceLabel and TargetLabel name the labels a service graph's edges
-	// are drawn between (defaults: instance, the proxy, and service).
+	// are drawn between (defaults: instance, the proxy, and service). Each
+	// may list several labels separated by commas: the node is then named
+	// by their values joined with "/" (source_namespace,source_workload →
+	// forma3d/web), so that equal names in two namespaces stay two nodes.
 	SourceLabel string `json:"sourceLabel,omitempty"`
 	TargetLabel string `json:"targetLabel,omitempty"`
 	// ErrorExpr and LatencyExpr are a service graph's optional per-edge
@@ -33,6 +37,16 @@ type Query struct {
 	// as Expr, the request rate.
 	ErrorExpr   string `json:"errorExpr,omitempty"`
 	LatencyExpr string `json:"latencyExpr,omitempty"`
+	// The Fallback… fields are a second service graph, drawn (with a
+	// notice saying so) when Expr has no series at the end of the time
+	// range: the bundled dashboard draws caller → service edges from the
+	// opt-in access-log agent's pair metrics and falls back to the proxy
+	// view when the agent is not deployed. Empty FallbackExpr: no fallback.
+	FallbackExpr        string `json:"fallbackExpr,omitempty"`
+	FallbackErrorExpr   string `json:"fallbackErrorExpr,omitempty"`
+	FallbackLatencyExpr string `json:"fallbackLatencyExpr,omitempty"`
+	FallbackSourceLabel string `json:"fallbackSourceLabel,omitempty"`
+	FallbackTargetLabel string `json:"fallbackTargetLabel,omitempty"`
 }
 
 // Service graph defaults: Traefik Mesh metrics name the destination in
@@ -82,20 +96,64 @@ func ParseQuery(raw json.RawMessage) (Query, error) {
 			return q, err
 		}
 	}
-	if q.QueryType == QueryTypeServiceGraph {
-		q.SourceLabel = strings.TrimSpace(q.SourceLabel)
-		q.TargetLabel = strings.TrimSpace(q.TargetLabel)
-		if q.SourceLabel == "" {
-			q.SourceLabel = DefaultSourceLabel
+	q.FallbackExpr = strings.TrimSpace(q.FallbackExpr)
+	if q.QueryType != QueryTypeServiceGraph {
+		if q.FallbackExpr != "" {
+			return q, &QueryError{Field: "fallbackExpr", Problem: "a fallback graph belongs to a serviceGraph query, this one is " + q.QueryType}
 		}
-		if q.TargetLabel == "" {
-			q.TargetLabel = DefaultTargetLabel
-		}
-		if q.SourceLabel == q.TargetLabel {
-			return q, &QueryError{Field: "targetLabel", Problem: fmt.Sprintf("source and target label are both %q: edges need two different labels", q.SourceLabel)}
+		return q, nil
+	}
+	var err error
+	if q.SourceLabel, q.TargetLabel, err = graphLabels(q.SourceLabel, q.TargetLabel, "sourceLabel", "targetLabel"); err != nil {
+		return q, err
+	}
+	if q.FallbackExpr != "" {
+		if q.FallbackSourceLabel, q.FallbackTargetLabel, err = graphLabels(q.FallbackSourceLabel, q.FallbackTargetLabel, "fallbackSourceLabel", "fallbackTargetLabel"); err != nil {
+			return q, err
 		}
 	}
 	return q, nil
+}
+
+// graphLabels checks and normalises a graph's source and target labels:
+// defaults for empty ones, each a comma-separated list of label names,
+// the two lists different.
+func graphLabels(src, dst, srcField, dstField string) (string, string, error) {
+	norm := func(v, def, field string) (string, error) {
+		if strings.TrimSpace(v) == "" {
+			return def, nil
+		}
+		names := GraphLabelNames(v)
+		for _, n := range names {
+			if !labelName.MatchString(n) {
+				return "", &QueryError{Field: field, Problem: fmt.Sprintf("%q is not a label name (write one label, or several separated by commas)", n)}
+			}
+		}
+		return strings.Join(names, ","), nil
+	}
+	src, err := norm(src, DefaultSourceLabel, srcField)
+	if err != nil {
+		return "", "", err
+	}
+	if dst, err = norm(dst, DefaultTargetLabel, dstField); err != nil {
+		return "", "", err
+	}
+	if src == dst {
+		return "", "", &QueryError{Field: dstField, Problem: fmt.Sprintf("source and target label are both %q: edges need two different labels", src)}
+	}
+	return src, dst, nil
+}
+
+// labelName is a Prometheus label name.
+var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// GraphLabelNames splits a graph's label setting ("a, b") into names.
+func GraphLabelNames(v string) []string {
+	var out []string
+	for _, n := range strings.Split(v, ",") {
+		out = append(out, strings.TrimSpace(n))
+	}
+	return out
 }
 
 // MinStepDuration parses MinStep; zero when it is unset.

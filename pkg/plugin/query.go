@@ -110,23 +110,32 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, tableQueri
 }
 
 // serviceGraph evaluates the graph's queries at the end of the time range
-// and draws their (source, target) series as nodes and edges.
+// and draws their (source, target) series as nodes and edges. When the
+// request expression has no series and the query has a fallback graph,
+// the fallback is drawn instead, with a notice saying so.
+//
+// The existence check is the request query itself, not an extra one: the
+// engine resolves every metric name against the tables before it plans
+// any scan (its catalog probe: one LIMIT 1 select per candidate table on
+// MetricName, part of the exporter's sorting key, and the time range, which
+// prunes partitions), so when the access-log agent is not deployed the
+// pair query costs that probe alone and returns no series; when it is
+// deployed the answer is the graph's data. Absent pair metrics and pair metrics without a
+// series at the end of the range (the agent stopped, or no caller sent a
+// request in the window) both fall back: the proxies' view then shows
+// what they forwarded, and no edge is ever made up from the other.
 func (d *Datasource) serviceGraph(ctx context.Context, q models.Query, dq backend.DataQuery, macros dialect.Macros) backend.DataResponse {
-	g := frames.Graph{SourceLabel: q.SourceLabel, TargetLabel: q.TargetLabel, SourceKind: sourceKind(q.SourceLabel)}
-	for _, part := range []struct {
-		field, expr string
-		dst         **engine.Result
-	}{{"expr", q.Expr, &g.Requests}, {"errorExpr", q.ErrorExpr, &g.Errors}, {"latencyExpr", q.LatencyExpr, &g.Latency}} {
-		if strings.TrimSpace(part.expr) == "" {
-			continue
+	g, r := d.graph(ctx, dq, macros, graphQuery{q.Expr, q.ErrorExpr, q.LatencyExpr, q.SourceLabel, q.TargetLabel}, "")
+	if r != nil {
+		return *r
+	}
+	if len(g.Requests.Series) == 0 && q.FallbackExpr != "" {
+		fb := graphQuery{q.FallbackExpr, q.FallbackErrorExpr, q.FallbackLatencyExpr, q.FallbackSourceLabel, q.FallbackTargetLabel}
+		g, r = d.graph(ctx, dq, macros, fb, "fallback")
+		if r != nil {
+			return *r
 		}
-		res, err := d.engine.InstantQuery(ctx, dialect.ExpandMacros(part.expr, macros), dq.TimeRange.To)
-		if err != nil {
-			r := d.queryError(err)
-			r.Error = fmt.Errorf("%s: %w", part.field, r.Error)
-			return r
-		}
-		*part.dst = res
+		g.Notice = fmt.Sprintf("The graph's query (%s) has no series at the end of the time range: drawn instead is its fallback, whose sources are: %s.", q.Expr, g.SourceKind)
 	}
 	fr, err := frames.ServiceGraph(g, dq.RefID)
 	if err != nil {
@@ -135,14 +144,47 @@ func (d *Datasource) serviceGraph(ctx context.Context, q models.Query, dq backen
 	return backend.DataResponse{Frames: fr}
 }
 
+// graphQuery is one service graph's expressions and node labels.
+type graphQuery struct{ expr, errorExpr, latencyExpr, sourceLabel, targetLabel string }
+
+// graph evaluates one graph's queries; a non-nil response is an error,
+// its field named (with prefix, "fallback", for the fallback's fields).
+func (d *Datasource) graph(ctx context.Context, dq backend.DataQuery, macros dialect.Macros, gq graphQuery, prefix string) (frames.Graph, *backend.DataResponse) {
+	g := frames.Graph{SourceLabels: models.GraphLabelNames(gq.sourceLabel), TargetLabels: models.GraphLabelNames(gq.targetLabel), SourceKind: sourceKind(gq.sourceLabel)}
+	for _, part := range []struct {
+		field, expr string
+		dst         **engine.Result
+	}{{"expr", gq.expr, &g.Requests}, {"errorExpr", gq.errorExpr, &g.Errors}, {"latencyExpr", gq.latencyExpr, &g.Latency}} {
+		if strings.TrimSpace(part.expr) == "" {
+			continue
+		}
+		res, err := d.engine.InstantQuery(ctx, dialect.ExpandMacros(part.expr, macros), dq.TimeRange.To)
+		if err != nil {
+			r := d.queryError(err)
+			field := part.field
+			if prefix != "" {
+				field = prefix + strings.ToUpper(field[:1]) + field[1:]
+			}
+			r.Error = fmt.Errorf("%s: %w", field, r.Error)
+			return g, &r
+		}
+		*part.dst = res
+	}
+	return g, nil
+}
+
 // sourceKind says what a graph's source nodes are. Traefik Mesh metrics
-// name the destination only: the honest source is the proxy.
+// name the destination only: the honest source is the proxy. The
+// access-log agent's pair metrics name the caller: a workload, or
+// unknown when the agent could not resolve the calling address.
 func sourceKind(label string) string {
 	switch label {
 	case "instance", "pod", "node":
 		return fmt.Sprintf("Traefik Mesh proxy (label %s): the mesh's metrics carry no source service", label)
+	case "source_namespace,source_workload", "source_workload":
+		return "calling workload (" + strings.ReplaceAll(label, ",", "/") + ", from the access-log agent; unknown/unknown: a caller it could not resolve)"
 	}
-	return fmt.Sprintf("source label %s", label)
+	return fmt.Sprintf("source label %s", strings.ReplaceAll(label, ",", ", "))
 }
 
 // queryError attributes an engine error: a bad expression or a limit is the

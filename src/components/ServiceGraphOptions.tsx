@@ -24,7 +24,7 @@ export function ServiceGraphOptions({ query, source, range, onChange, onRunQuery
       <InlineFieldRow>
         <InlineField
           label="Source label"
-          tooltip="Edges start at this label's value. Traefik Mesh has no source service: the default is the proxy (instance)."
+          tooltip="Edges start at this label's value; several labels separated by commas name a node by their values joined with / (source_namespace,source_workload for the access-log agent's pairs). Traefik Mesh's metrics have no source service: the default is the proxy (instance)."
         >
           <Input
             id="query-source-label"
@@ -37,7 +37,7 @@ export function ServiceGraphOptions({ query, source, range, onChange, onRunQuery
         </InlineField>
         <InlineField
           label="Target label"
-          tooltip="Edges end at this label's value"
+          tooltip="Edges end at this label's value; several labels separated by commas are joined with / (destination_namespace,destination_service)"
           invalid={same}
           error={same ? 'Source and target label must differ' : undefined}
         >

@@ -122,8 +122,8 @@ func TestAlertProvisioningNamesNoContactPoint(t *testing.T) {
 					}
 				}
 			}
-			if rules != 5 {
-				t.Errorf("%d rules, want the 5 mesh rules", rules)
+			if rules != len(meshRuleUIDs) {
+				t.Errorf("%d rules, want the %d mesh rules", rules, len(meshRuleUIDs))
 			}
 			decoded = append(decoded, expanded)
 		})

@@ -11,6 +11,11 @@ import (
 	"github.com/forma3d/meshmetrics/pkg/dialect"
 )
 
+// meshRuleUIDs are the rules the group must hold: per service, per caller
+// → service pair (the access-log agent's metrics), proxies, certificates.
+var meshRuleUIDs = []string{"mesh-service-5xx-ratio", "mesh-service-p99-latency", "mesh-pair-5xx-ratio", "mesh-pair-p99-latency",
+	"mesh-proxy-down", "mesh-proxies-missing", "mesh-certificate-expiry"}
+
 // Every rule has what a page needs (severity, summary, description,
 // runbook), queries the provisioned Mesh Metrics datasource with an
 // expression the dialect accepts, and ends in reduce → threshold. How the
@@ -20,8 +25,7 @@ func TestAlertRulesAreComplete(t *testing.T) {
 	if f.APIVersion != 1 || len(f.Groups) != 1 {
 		t.Fatalf("apiVersion %d, %d groups", f.APIVersion, len(f.Groups))
 	}
-	want := []string{"mesh-service-5xx-ratio", "mesh-service-p99-latency", "mesh-proxy-down", "mesh-proxies-missing", "mesh-certificate-expiry"}
-	for _, uid := range want {
+	for _, uid := range meshRuleUIDs {
 		if _, ok := rules[uid]; !ok {
 			t.Errorf("no rule %s", uid)
 		}
@@ -69,7 +73,7 @@ func TestAlertRulesAreComplete(t *testing.T) {
 // engine's, and the states follow from Prometheus' values too.
 func TestAlertRulesFireOnCraftedData(t *testing.T) {
 	_, rules := loadRules(t)
-	e := startMesh(t, alertSeries())
+	e := startMesh(t, append(alertSeries(), pairAlertSeries()...))
 	minutes := func(from time.Time, a, b int) []time.Time {
 		var out []time.Time
 		for m := a; m <= b; m++ {
@@ -103,6 +107,7 @@ func TestAlertRulesFireOnCraftedData(t *testing.T) {
 		firesAfterPending(t, tl, slicer, r.pending(t))
 		quiet(t, tl, web, noise)
 	})
+	t.Run("caller → service pairs", func(t *testing.T) { e.checkPairRules(t, rules, minutes) })
 	t.Run("proxy down", func(t *testing.T) {
 		r := rules["mesh-proxy-down"]
 		tl := e.timeline(t, r, minutes(downStart, 5, 20))

@@ -4,6 +4,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,7 +80,15 @@ func heatmapAnswer(t *testing.T, frames data.Frames) answer {
 // and per service.
 func (e *meshEnv) checkGraph(t *testing.T, resp backend.DataResponse, q map[string]string, tr backend.TimeRange, step, rng time.Duration) {
 	t.Helper()
-	src, dst := q["sourceLabel"], q["targetLabel"]
+	// A node is named by its labels' values joined with "/" (the pair
+	// view's namespace/workload); one label: its value.
+	node := func(ls map[string]string, labels string) string {
+		var parts []string
+		for _, l := range strings.Split(labels, ",") {
+			parts = append(parts, ls[strings.TrimSpace(l)])
+		}
+		return strings.Join(parts, "/")
+	}
 	byEdge := func(expr string) map[[2]string]float64 {
 		out := map[[2]string]float64{}
 		if expr == "" {
@@ -87,7 +96,7 @@ func (e *meshEnv) checkGraph(t *testing.T, resp backend.DataResponse, q map[stri
 		}
 		for k, pts := range e.o.instant(t, expandForOracle(expr, step, rng, scrape), tr.To) {
 			ls := parseKey(t, k)
-			out[[2]string{ls[src], ls[dst]}] = pts[0].v
+			out[[2]string{node(ls, q["sourceLabel"]), node(ls, q["targetLabel"])}] = pts[0].v
 		}
 		return out
 	}

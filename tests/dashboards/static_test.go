@@ -143,7 +143,8 @@ func TestEveryPanelQueryIsSupported(t *testing.T) {
 				t.Errorf("panel %q: query model: %v", p.Title, err)
 				continue
 			}
-			for field, expr := range map[string]string{"expr": q.Expr, "errorExpr": q.ErrorExpr, "latencyExpr": q.LatencyExpr} {
+			for field, expr := range map[string]string{"expr": q.Expr, "errorExpr": q.ErrorExpr, "latencyExpr": q.LatencyExpr,
+				"fallbackExpr": q.FallbackExpr, "fallbackErrorExpr": q.FallbackErrorExpr, "fallbackLatencyExpr": q.FallbackLatencyExpr} {
 				if expr == "" {
 					continue
 				}
