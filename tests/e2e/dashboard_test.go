@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,8 +80,11 @@ func checkDashboard(t *testing.T, q *meshstack.Querier, vars map[string]string, 
 			t.Fatal(err)
 		}
 		text := string(b)
-		for name, v := range vars {
-			text = strings.ReplaceAll(text, "$"+name, strings.ReplaceAll(v, `"`, `\"`))
+		// Longest name first: $service must not eat $service_name.
+		names := slices.Collect(maps.Keys(vars))
+		slices.SortFunc(names, func(a, b string) int { return len(b) - len(a) })
+		for _, name := range names {
+			text = strings.ReplaceAll(text, "$"+name, strings.ReplaceAll(vars[name], `"`, `\"`))
 		}
 		r, err := q.Target(ctx, []byte(text), from, to, scrapeInterval)
 		if err != nil {

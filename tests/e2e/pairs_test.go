@@ -1,13 +1,18 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/forma3d/meshmetrics/tests/meshstack"
 )
@@ -17,7 +22,7 @@ import (
 // 127.0.0.9 sends too and is not listed: it must count as unknown.
 var pairCallers = map[string]string{
 	"127.0.0.2": "forma3d/web-frontend",
-	"127.0.0.3": "forma3d/order-service",
+	"127.0.0.3": "forma3d/api-gateway",
 	"127.0.0.4": "forma3d-dev/print-worker",
 }
 
@@ -81,12 +86,20 @@ func TestPairsMatchGroundTruth(t *testing.T) {
 
 	targets := pairTargets(t, stack)
 	load := meshstack.NewTruth()
-	// Different counts per pair (100, 120, …): a swapped pair cannot pass.
+	// All pairs at once for several of the agent's intervals (a point per
+	// pair and interval, so that rate() over the window has several), each
+	// at its own rate (8, 10, 12 … requests/s): a swapped pair cannot pass.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*scrapeInterval+time.Second)
+	var wg sync.WaitGroup
 	for i, tg := range targets {
-		if err := meshstack.Send(testCtx(t, time.Minute), []meshstack.Target{tg}, 100+20*i, 4, load); err != nil {
-			t.Fatal(err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			meshstack.Steady(ctx, []meshstack.Target{tg}, 8+2*i, load)
+		}()
 	}
+	wg.Wait()
+	cancel()
 	for _, tg := range targets {
 		if n := load.Failures[tg.Label]; n > 0 {
 			t.Fatalf("%s: %d requests got no response", tg.Label, n)
@@ -121,7 +134,7 @@ func TestPairsMatchGroundTruth(t *testing.T) {
 		t.Fatalf("per-pair request counts:\n got %v\nwant %v (the load generator's)", got, want)
 	}
 
-	ctx := testCtx(t, time.Minute)
+	ctx = testCtx(t, time.Minute)
 	// 5xx ratio per pair: exact, from exact counts; no 5xx, no series.
 	ratio, err := q.Instant(ctx, fmt.Sprintf(`sum by (%[1]s) (last_over_time(%[2]s{code=~"5.."}[10m])) / sum by (%[1]s) (last_over_time(%[2]s[10m]))`, byPair, counter), at)
 	if err != nil {
@@ -162,6 +175,13 @@ func TestPairsMatchGroundTruth(t *testing.T) {
 			t.Errorf("pair series labels %v: want job traefik-mesh-pairs, an instance, a port, method GET and a status code", s.Labels)
 		}
 	}
+	checkPairServiceMap(t, q, targets, at)
+	// Every panel of the dashboard on what the pipeline stored, pairs
+	// included (no TLS here: no certificate to show). forma3d's api-gateway
+	// is both a destination and a caller, so its deep dive's outbound panel
+	// has data.
+	checkDashboard(t, q, map[string]string{"namespace": "forma3d", "service": "forma3d-api-gateway-8080@file", "service_name": "api-gateway", "interval": "1m"},
+		at.Add(-5*time.Minute), at, "Certificate expiry")
 	for _, tg := range targets {
 		t.Logf("%-62s sent %4d (5xx %3d, client p99 %6.3fs) │ plugin: %v, 5xx ratio %.4f, p99 %.3fs",
 			tg.Label, load.Total(tg.Label), load.ServerErrors(tg.Label), load.Quantile(tg.Label, 0.99).Seconds(),
@@ -189,4 +209,68 @@ func pairsEqual(got map[string]float64, load *meshstack.Truth, targets []meshsta
 		}
 	}
 	return true
+}
+
+// pairPanels are the dashboard's panels drawn from the pair agent's metrics:
+// empty on a pipeline without the agent.
+var pairPanels = []string{
+	"Request rate by caller → service", "4xx / 5xx by caller → service",
+	"Latency p50 / p95 / p99 by caller → service", "Outbound request rate of $service",
+	"Top slow caller → service pairs",
+}
+
+// checkPairServiceMap: the dashboard's service map, through the plugin,
+// has exactly one edge per pair that carried traffic (namespace All).
+func checkPairServiceMap(t *testing.T, q *meshstack.Querier, targets []meshstack.Target, at time.Time) {
+	t.Helper()
+	var model map[string]any
+	for _, pt := range dashboardTargets(t) {
+		if pt.panel == "Service map" {
+			model = pt.model
+		}
+	}
+	if model == nil {
+		t.Fatal("no Service map panel in the dashboard")
+	}
+	b, err := json.Marshal(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.NewReplacer("$namespace", ".+", "$interval", "5m").Replace(string(b))
+	r, err := q.Target(testCtx(t, time.Minute), []byte(text), at.Add(-time.Minute), at, scrapeInterval)
+	if err != nil || r.Error != nil {
+		t.Fatalf("service map: %v %v", err, r.Error)
+	}
+	var edges []string
+	for _, f := range r.Frames {
+		if f.Meta == nil || f.Meta.PreferredVisualization != "nodeGraph" || f.Name != "edges" {
+			continue
+		}
+		si, ti := fieldIndex(f, "source"), fieldIndex(f, "target")
+		if si < 0 || ti < 0 {
+			t.Fatalf("edges frame without source/target fields: %v", f.Fields)
+		}
+		src, dst := f.Fields[si], f.Fields[ti]
+		for i := range f.Rows() {
+			edges = append(edges, fmt.Sprint(src.At(i))+" → "+fmt.Sprint(dst.At(i)))
+		}
+	}
+	var want []string
+	for _, tg := range targets {
+		want = append(want, tg.Label)
+	}
+	slices.Sort(edges)
+	slices.Sort(want)
+	if !slices.Equal(edges, want) {
+		t.Errorf("service map edges:\n got %v\nwant %v (the pairs that carried traffic)", edges, want)
+	}
+}
+
+func fieldIndex(f *data.Frame, name string) int {
+	for i, fl := range f.Fields {
+		if fl.Name == name {
+			return i
+		}
+	}
+	return -1
 }

@@ -153,7 +153,8 @@ func Send(ctx context.Context, targets []Target, perTarget, concurrency int, tru
 	return ctx.Err()
 }
 
-// Steady sends about rps requests per second to each target until ctx ends.
+// Steady sends about rps requests per second to each target until ctx ends,
+// and returns when the requests in flight then are answered.
 func Steady(ctx context.Context, targets []Target, rps int, truth *Truth) {
 	var wg sync.WaitGroup
 	for _, tg := range targets {
@@ -178,7 +179,9 @@ func Steady(ctx context.Context, targets []Target, rps int, truth *Truth) {
 				go func() {
 					defer wg.Done()
 					defer func() { <-sem }()
-					one(ctx, tg, truth)
+					// A request started is finished even when the load
+					// stops: the proxy counts it, so must the truth.
+					one(context.WithoutCancel(ctx), tg, truth)
 				}()
 			}
 		}()
