@@ -73,7 +73,7 @@ func run(o options) error {
 	fmt.Printf("  ClickHouse HTTP interface on %s (database otel)\n", ch.URL())
 
 	fmt.Println("starting the demo services, Traefik and the collector …")
-	stack, err := meshstack.Start(meshstack.StackOptions{Dir: dir, ClickHouseAddr: ch.Addr, ScrapeInterval: o.scrape})
+	stack, err := meshstack.Start(meshstack.StackOptions{Dir: dir, ClickHouseAddr: ch.Addr, ScrapeInterval: o.scrape, Callers: meshstack.DemoCallers})
 	if err != nil {
 		return err
 	}
@@ -84,6 +84,8 @@ func run(o options) error {
 		fmt.Printf("    %-9s %-22s → %s\n", stack.Traefik.EntrypointNames[key], stack.Traefik.Entrypoints[key], b.Service.Label())
 	}
 	fmt.Printf("  collector (pid %d): scrapes every %v into ClickHouse, health %s\n", stack.Collector.PID(), o.scrape, stack.Collector.HealthURL)
+	fmt.Printf("  pair agent (pid %d): reads Traefik's JSON access log %s, callers %s (others: unknown), sends to the collector's otlp/pairs %s\n",
+		stack.Agent.PID(), stack.Traefik.AccessLog, meshstack.CallerTable(meshstack.DemoCallers), stack.Collector.PairsOTLP)
 
 	bin, _ := pluginharness.Binary()
 	plugin, err := pluginharness.StartBinary(bin)
@@ -110,10 +112,10 @@ func run(o options) error {
 	truth := meshstack.NewTruth()
 	go func() {
 		defer close(loadDone)
-		meshstack.Steady(loadCtx, stack.Targets, o.rps, truth)
+		meshstack.Steady(loadCtx, meshstack.DemoPairTargets(stack.Targets), o.rps, truth)
 	}()
 	defer func() { stopLoad(); <-loadDone }()
-	fmt.Printf("sending %d requests/s to each service; the first numbers need a few scrapes. Ctrl-C stops.\n\n", o.rps)
+	fmt.Printf("sending %d requests/s from each caller to each service it calls; the first numbers need a few scrapes. Ctrl-C stops.\n\n", o.rps)
 
 	// The collector flushes its batch every 5 s: look that far back and one
 	// scrape more, so that all of the view's queries see the same data.
@@ -129,6 +131,9 @@ func run(o options) error {
 		}
 		if stack.Collector.Exited() {
 			return fmt.Errorf("the collector exited:\n%s", stack.Collector.Output())
+		}
+		if stack.Agent.Exited() {
+			return fmt.Errorf("the pair agent exited:\n%s", stack.Agent.Output())
 		}
 		if err := v.print(ctx, os.Stdout); err != nil {
 			// The plugin may see the end of the run a moment before ctx does.

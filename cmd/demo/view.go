@@ -23,6 +23,9 @@ const noReadiness = `service!~"readiness@.*"`
 // those labels, never from splitting the service label itself.
 const byDestination = "service, destination_namespace, destination_service, destination_port"
 
+// byPair groups the pair agent's metrics by caller and destination.
+const byPair = "source_namespace, source_workload, destination_namespace, destination_service"
+
 // view prints the mesh as the plugin answers the dashboard's queries.
 type view struct {
 	q       *meshstack.Querier
@@ -42,6 +45,9 @@ func (v *view) queries() map[string]string {
 		"counted": fmt.Sprintf("sum by (%s) (%s)", byDestination, reqs),
 		"edges":   fmt.Sprintf("sum by (instance, %s) (rate(%s[%s]))", byDestination, reqs, w),
 		"up":      `up{job="traefik-mesh"}`,
+		"pairs":   fmt.Sprintf("sum by (%s) (rate(traefik_mesh_pair_requests_total[%s]))", byPair, w),
+		"pair5xx": fmt.Sprintf(`sum by (%[1]s) (rate(traefik_mesh_pair_requests_total{code=~"5.."}[%[2]s])) / sum by (%[1]s) (rate(traefik_mesh_pair_requests_total[%[2]s]))`, byPair, w),
+		"pairP99": fmt.Sprintf("histogram_quantile(0.99, sum by (le, %s) (rate(traefik_mesh_pair_request_duration_seconds_bucket[%s])))", byPair, w),
 	}
 	for _, p := range []string{"50", "95", "99"} {
 		q["p"+p] = fmt.Sprintf("histogram_quantile(0.%s, sum by (le, %s) (rate(%s[%s])))", p, byDestination, buckets, w)
@@ -110,6 +116,7 @@ func (v *view) print(ctx context.Context, out io.Writer) error {
 	if len(edges) == 0 {
 		b.WriteString("  (no data yet: waiting for scrapes to reach ClickHouse)\n")
 	}
+	printPairs(&b, ans)
 	b.WriteString("\n")
 	_, err := io.WriteString(out, b.String())
 	return err
@@ -162,4 +169,33 @@ func dur(m map[string]float64, k string) string {
 		return "–"
 	}
 	return (time.Duration(v * float64(time.Second))).Round(time.Millisecond).String()
+}
+
+// printPairs prints the caller → service edges the pair agent counted in
+// Traefik's access log (the dashboard's service map on pairs).
+func printPairs(b *strings.Builder, ans map[string][]meshstack.Sample) {
+	b.WriteString("\ncaller → service edges (from Traefik's access log through the pair agent; unknown: a caller not in its table)\n")
+	key := func(s meshstack.Sample) string {
+		l := s.Labels
+		return l["source_namespace"] + "/" + l["source_workload"] + " ──▶ " + l["destination_namespace"] + "/" + l["destination_service"]
+	}
+	errs, p99 := map[string]float64{}, map[string]float64{}
+	for _, s := range ans["pair5xx"] {
+		errs[key(s)] = s.Value
+	}
+	for _, s := range ans["pairP99"] {
+		p99[key(s)] = s.Value
+	}
+	var lines []string
+	for _, s := range ans["pairs"] {
+		k := key(s)
+		lines = append(lines, fmt.Sprintf("  %-58s %6.1f req/s  5xx %s  p99 %s", k, s.Value, pct(errs, k), dur(p99, k)))
+	}
+	sort.Strings(lines)
+	for _, l := range lines {
+		b.WriteString(l + "\n")
+	}
+	if len(lines) == 0 {
+		b.WriteString("  (no pairs yet: the agent sends a point per interval)\n")
+	}
 }

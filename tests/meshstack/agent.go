@@ -113,3 +113,41 @@ func StartAgent(o AgentOptions) (*Agent, error) {
 	}
 	return a, nil
 }
+
+// DemoCallers are the demo's source workloads, each on a loopback address
+// of its own as a pod has an IP of its own; requests from any other address
+// (127.0.0.1) count as unknown.
+var DemoCallers = map[string]string{
+	"127.0.0.2": "forma3d/web-frontend",
+	"127.0.0.3": "forma3d/api-gateway",
+	"127.0.0.4": "forma3d-dev/print-worker",
+}
+
+// DemoCallsFrom says which caller calls which demo service (by the
+// service's Key): the demo's request flow.
+var DemoCallsFrom = map[string][]string{
+	"forma3d-dev-api-gateway-8080":   {"127.0.0.4"},
+	"forma3d-dev-order-service-8080": {"127.0.0.4"},
+	"forma3d-api-gateway-8080":       {"127.0.0.2"},
+	"forma3d-slicer-3000":            {"127.0.0.3", "127.0.0.4"},
+	"forma3d-printer-registry-80":    {"127.0.0.3", ""},
+}
+
+// DemoPairTargets gives each target the callers DemoCallsFrom names (one
+// target per caller, Label unchanged: the truth stays per service); a
+// service it does not name is called from 127.0.0.1 (unknown).
+func DemoPairTargets(targets []Target) []Target {
+	var out []Target
+	for _, tg := range targets {
+		sources, ok := DemoCallsFrom[tg.Service.Key()]
+		if !ok {
+			sources = []string{""}
+		}
+		for _, src := range sources {
+			t := tg
+			t.Source = src
+			out = append(out, t)
+		}
+	}
+	return out
+}
