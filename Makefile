@@ -15,7 +15,6 @@ MAGE      := $(BIN)/mage
 STAMPS    := .stamps
 PLUGIN    := dist/gpx_meshmetrics_linux_amd64
 COLLECTOR := $(BIN)/otelcol-meshmetrics
-AGENT     := $(BIN)/otelcol-meshmetrics-agent
 TRAEFIK   := $(BIN)/traefik
 GO_PKGS   := ./pkg/... ./cmd/... ./tests/... ./dashboards/... ./scripts/...
 GO_SRC    := $(shell find pkg -name '*.go' -not -name '*_test.go') go.mod go.sum Magefile.go
@@ -60,18 +59,14 @@ $(PLUGIN): $(STAMPS)/gomod $(MAGE) $(GO_SRC)
 	$(MAGE) -v build:linux
 
 ## build-pipeline: the OpenTelemetry Collector (provisioning/collector's
-## manifest, ocb v0.161.0), the opt-in pair agent (its own manifest, ocb
-## v0.148.0: see agent-builder-config.yaml why) and Traefik v3.6.12, all from
-## the Go module proxy into .bin/. Rebuilt only when their manifest or script
-## changes; warm rebuilds come from Go's own build cache (cold: ~17, ~5 and
-## ~12 minutes).
-build-pipeline: $(COLLECTOR) $(AGENT) $(TRAEFIK)
+## manifest, ocb v0.161.0; also the opt-in pair agent) and Traefik v3.6.12,
+## both from the Go module proxy into .bin/. Rebuilt only when their manifest
+## or script changes; warm rebuilds come from Go's own build cache (cold:
+## ~20 and ~12 minutes).
+build-pipeline: $(COLLECTOR) $(TRAEFIK)
 
 $(COLLECTOR): provisioning/collector/builder-config.yaml scripts/build-collector.sh
 	scripts/build-collector.sh $@
-
-$(AGENT): provisioning/collector/agent-builder-config.yaml scripts/build-collector.sh
-	scripts/build-collector.sh $@ provisioning/collector/agent-builder-config.yaml
 
 $(TRAEFIK): scripts/build-traefik.sh
 	scripts/build-traefik.sh $@
@@ -118,7 +113,7 @@ lint-go:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(GO_PKGS)
 
-test-go: $(PLUGIN) $(COLLECTOR) $(AGENT) $(TRAEFIK)
+test-go: $(PLUGIN) $(COLLECTOR) $(TRAEFIK)
 	$(GO) test -count=1 -run '^$$' -fuzz FuzzTranslate -fuzztime 20s ./pkg/sqlgen
 	# The slowest packages (promdiff, e2e) need more than go test's default
 	# 10 minutes when they share this 2-core machine with the others.

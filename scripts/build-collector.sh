@@ -1,9 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Mesh Metrics OpenTelemetry Collector from
-# provisioning/collector/builder-config.yaml into .bin/otelcol-meshmetrics,
-# or, given a second argument, another manifest (the pair agent's:
-# scripts/build-collector.sh .bin/otelcol-meshmetrics-agent
-# provisioning/collector/agent-builder-config.yaml).
+# provisioning/collector/builder-config.yaml into .bin/otelcol-meshmetrics.
 #
 # ocb (the Collector Builder) is installed at the manifest's version into
 # .bin/. --skip-strict-versioning=false makes the build fail when Go's module
@@ -12,11 +9,10 @@
 # Cold: about 17 minutes on 2 cores, a ~120 MB binary.
 set -euo pipefail
 
+OCB_VERSION="${OCB_VERSION:-v0.161.0}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MANIFEST="$ROOT/provisioning/collector/builder-config.yaml"
 OUT="${1:-$ROOT/.bin/otelcol-meshmetrics}"
-MANIFEST="${2:-$ROOT/provisioning/collector/builder-config.yaml}"
-# ocb at the manifest's own release: its dist.version reads <release>-meshmetrics.N.
-OCB_VERSION="v$(sed -n 's/^[[:space:]]*version:[[:space:]]*\([0-9.]*\)-.*/\1/p' "$MANIFEST" | head -n1)"
 GO="${GO:-go}"
 export GOTOOLCHAIN=local
 

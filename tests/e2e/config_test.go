@@ -183,10 +183,10 @@ func lookup(m map[string]any, keys ...string) any {
 // agentConfigs are the opt-in pair agent's configs.
 var agentConfigs = []string{"otelcol-agent-static.yaml", "otelcol-agent-kubernetes.yaml"}
 
-// Both agent configs pass the built agent's validate subcommand; a broken
-// one does not.
+// Both agent configs pass the built collector's validate subcommand (the
+// agent is the same binary); a broken one does not.
 func TestAgentConfigsValidate(t *testing.T) {
-	bin, err := meshstack.AgentBinary()
+	bin, err := meshstack.CollectorBinary()
 	if err != nil {
 		t.Fatal(err)
 	}

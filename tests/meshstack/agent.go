@@ -33,12 +33,6 @@ type Agent struct {
 	HealthURL string
 }
 
-// AgentBinary is the pair agent built from provisioning/collector's
-// agent-builder-config.yaml.
-func AgentBinary() (string, error) {
-	return binary("otelcol-meshmetrics-agent", "MESHMETRICS_AGENT_BINARY", "build-pipeline")
-}
-
 // CallerTable renders callers as the config's MESH_CALLERS reads them
 // (sorted, so the environment is stable).
 func CallerTable(callers map[string]string) string {
@@ -86,7 +80,9 @@ func AgentValidateEnv(dir string) []string {
 // until it is healthy. The access-log files need not exist yet: the agent
 // reads them from their start when they appear.
 func StartAgent(o AgentOptions) (*Agent, error) {
-	bin, err := AgentBinary()
+	// One binary, two roles: the collector's distribution has the agent's
+	// components.
+	bin, err := CollectorBinary()
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,7 @@ type composeService struct {
 	Restart     string                       `json:"restart,omitempty"`
 	Ulimits     map[string]composeUlimit     `json:"ulimits,omitempty"`
 	Profiles    []string                     `json:"profiles,omitempty"`
+	User        string                       `json:"user,omitempty"`
 	Networks    map[string]struct {
 		IPv4Address string `json:"ipv4_address"`
 	} `json:"networks,omitempty"`

@@ -19,7 +19,6 @@ const (
 	agentConfig     = "provisioning/collector/otelcol-agent-kubernetes.yaml"
 	agentConfigCopy = k8sDir + "/components/pair-agent/otelcol-agent-kubernetes.yaml"
 	agentName       = "meshmetrics-pair-agent"
-	agentImage      = "meshmetrics-otelcol-agent"
 	pairsPort       = 4319
 )
 
@@ -76,13 +75,11 @@ func TestPairAgentOverlaysRender(t *testing.T) {
 			checkAgentMounts(t, m, ds, c)
 			checkAgentEndpoint(t, m, vars["MESH_PAIRS_OTLP_ENDPOINT"])
 			checkAgentRBAC(t, m, sa, ov.appNamespace)
-			want := agentImage + ":dev"
-			if ov.registry != "" {
-				want = ov.registry + agentImage + ":" + agentDistVersion(t)
+			// One binary, two roles: the agent runs the collector's image.
+			if c.Image != m.Deployments[0].Spec.Template.Spec.Containers[0].Image {
+				t.Errorf("agent image %q, want the collector's %q", c.Image, m.Deployments[0].Spec.Template.Spec.Containers[0].Image)
 			}
-			if c.Image != want {
-				t.Errorf("agent image %q, want %q", c.Image, want)
-			}
+			checkImage(t, c.Image, ov.registry)
 			for _, o := range []map[string]string{ds.Labels, sa.Labels} {
 				if o["app.kubernetes.io/component"] != "pair-agent" || o["app.kubernetes.io/part-of"] != "meshmetrics" {
 					t.Errorf("labels %v: the rollback deletes by app.kubernetes.io/component=pair-agent, part-of=meshmetrics", o)
@@ -204,20 +201,6 @@ func checkAgentRBAC(t *testing.T, m *manifests, sa *corev1.ServiceAccount, appNa
 	if found != 1 {
 		t.Errorf("%d RoleBindings for the agent, want 1 in %s", found, appNamespace)
 	}
-}
-
-// agentDistVersion is the agent manifest's dist.version: the image tag.
-func agentDistVersion(t *testing.T) string {
-	t.Helper()
-	var manifest struct {
-		Dist struct {
-			Version string `json:"version"`
-		} `json:"dist"`
-	}
-	if err := yaml.Unmarshal(repoFile(t, "provisioning/collector/agent-builder-config.yaml"), &manifest); err != nil || manifest.Dist.Version == "" {
-		t.Fatalf("agent-builder-config.yaml dist.version: %q, %v", manifest.Dist.Version, err)
-	}
-	return manifest.Dist.Version
 }
 
 // The Traefik Mesh values turn on exactly what the agent reads: JSON
