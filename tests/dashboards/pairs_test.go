@@ -317,28 +317,7 @@ func (e *meshEnv) checkPairRules(t *testing.T, rules map[string]ruleYAML, minute
 // Prometheus', slowest first, exactly the pairs with requests in the
 // window (the stopped pair has none, so no p99 and no row).
 func (e *meshEnv) checkSlowPairs(t *testing.T, d dashboardJSON, ss []*series) {
-	var panel *panelJSON
-	for _, p := range leafPanels(d) {
-		if p.Title == "Top slow caller → service pairs" {
-			panel = &p
-		}
-	}
-	if panel == nil || len(panel.Targets) != 2 || len(panel.Transformations) == 0 || panel.Transformations[0].ID != "merge" {
-		t.Fatal("no Top slow caller → service pairs table with two queries and a merge")
-	}
-	tr := dashboardRange()
-	vars := withVars(defaultVars(t, d), map[string]varValue{"namespace": {value: ".*", all: true}})
-	var queries []backend.DataQuery
-	exprs := map[string]string{}
-	for _, tg := range panel.Targets {
-		q, fields := dataQuery(t, tg, vars, tr)
-		queries = append(queries, q)
-		exprs[q.RefID] = fields["expr"]
-	}
-	resp, err := e.p.QueryData(callCtx(t), e.ds, nil, queries...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	panel, vars, tr, queries, exprs, resp := e.runTablePanel(t, d, "Top slow caller → service pairs")
 	var frames data.Frames
 	for _, q := range queries {
 		r := resp.Responses[q.RefID]

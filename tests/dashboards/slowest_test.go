@@ -143,28 +143,7 @@ func transformTable(t *testing.T, p panelJSON, tb table) table {
 // its p99 and mean (equal to Prometheus' on the same samples), slowest
 // first, old series without destination labels included under All.
 func (e *meshEnv) checkSlowest(t *testing.T, d dashboardJSON) {
-	var panel *panelJSON
-	for _, p := range leafPanels(d) {
-		if p.Title == "Slowest services" {
-			panel = &p
-		}
-	}
-	if panel == nil || len(panel.Targets) != 2 || len(panel.Transformations) == 0 || panel.Transformations[0].ID != "merge" {
-		t.Fatal("no Slowest services table with two queries and a merge")
-	}
-	tr := dashboardRange()
-	vars := withVars(defaultVars(t, d), map[string]varValue{"namespace": {value: ".*", all: true}})
-	var queries []backend.DataQuery
-	exprs := map[string]string{}
-	for _, tg := range panel.Targets {
-		q, fields := dataQuery(t, tg, vars, tr)
-		queries = append(queries, q)
-		exprs[q.RefID] = fields["expr"]
-	}
-	resp, err := e.p.QueryData(callCtx(t), e.ds, nil, queries...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	panel, _, tr, queries, exprs, resp := e.runTablePanel(t, d, "Slowest services")
 	var frames data.Frames
 	var labelFields [][]string
 	for _, q := range queries {
@@ -243,4 +222,35 @@ func (e *meshEnv) checkSlowest(t *testing.T, d dashboardJSON) {
 	if !slices.Contains(services, "forma3d-order-history-9000@http") || !slices.Contains(services, "forma3d-dev-api-gateway-8080@http") {
 		t.Errorf("services %v: want both namespaces and the old series under All", services)
 	}
+}
+
+// runTablePanel sends a two-query table panel's queries in one request, as
+// Grafana does, with namespace at All over the dashboard's range: the
+// panel, its variables, range, queries, their exprs by refId and the
+// answer.
+func (e *meshEnv) runTablePanel(t *testing.T, d dashboardJSON, title string) (*panelJSON, map[string]varValue, backend.TimeRange, []backend.DataQuery, map[string]string, *backend.QueryDataResponse) {
+	t.Helper()
+	var panel *panelJSON
+	for _, p := range leafPanels(d) {
+		if p.Title == title {
+			panel = &p
+		}
+	}
+	if panel == nil || len(panel.Targets) != 2 || len(panel.Transformations) == 0 || panel.Transformations[0].ID != "merge" {
+		t.Fatalf("no %s table with two queries and a merge", title)
+	}
+	tr := dashboardRange()
+	vars := withVars(defaultVars(t, d), map[string]varValue{"namespace": {value: ".*", all: true}})
+	var queries []backend.DataQuery
+	exprs := map[string]string{}
+	for _, tg := range panel.Targets {
+		q, fields := dataQuery(t, tg, vars, tr)
+		queries = append(queries, q)
+		exprs[q.RefID] = fields["expr"]
+	}
+	resp, err := e.p.QueryData(callCtx(t), e.ds, nil, queries...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return panel, vars, tr, queries, exprs, resp
 }

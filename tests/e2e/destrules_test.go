@@ -120,29 +120,42 @@ var destinationForms = []destinationForm{
 // namespace forma3d-dev, not forma3d with service dev-api.
 func destinationRules(namespaces []string, indent string) string {
 	alt := "(" + strings.Join(longestFirst(namespaces), "|") + ")"
+	return renderGenerated(indent, destRulesBegin, destRulesEnd, []string{
+		"# edit the list, not these lines. traefik_service_* series whose service",
+		"# label starts with a listed namespace get destination_namespace,",
+		"# destination_service and destination_port; others get none.",
+	}, func(line func(string, ...any)) {
+		for _, f := range destinationForms {
+			line("# %s", f.comment)
+			re := fmt.Sprintf("%s;%s%s%s", serviceFamilyRe, alt, f.tail, providerSuffixRe)
+			for _, t := range []struct {
+				label string
+				group int
+			}{{"destination_namespace", 1}, {"destination_service", f.serviceGroup}, {"destination_port", f.port}} {
+				line("- source_labels: [__name__, service]")
+				line("  regex: %s", re)
+				line("  target_label: %s", t.label)
+				line("  replacement: $${%d}", t.group)
+			}
+		}
+	})
+}
+
+// renderGenerated renders a block between begin and end markers, each line
+// prefixed with indent: the header that says where it comes from, then
+// what body writes.
+func renderGenerated(indent, begin, end string, header []string, body func(line func(string, ...any))) string {
 	var b strings.Builder
 	line := func(format string, args ...any) {
 		b.WriteString(indent + fmt.Sprintf(format, args...) + "\n")
 	}
-	line("%s: generated from %s by", destRulesBegin, namespacesFile)
+	line("%s: generated from %s by", begin, namespacesFile)
 	line("# `go test ./tests/e2e -run TestDestinationLabelRulesGenerated -update-destination-rules`;")
-	line("# edit the list, not these lines. traefik_service_* series whose service")
-	line("# label starts with a listed namespace get destination_namespace,")
-	line("# destination_service and destination_port; others get none.")
-	for _, f := range destinationForms {
-		line("# %s", f.comment)
-		re := fmt.Sprintf("%s;%s%s%s", serviceFamilyRe, alt, f.tail, providerSuffixRe)
-		for _, t := range []struct {
-			label string
-			group int
-		}{{"destination_namespace", 1}, {"destination_service", f.serviceGroup}, {"destination_port", f.port}} {
-			line("- source_labels: [__name__, service]")
-			line("  regex: %s", re)
-			line("  target_label: %s", t.label)
-			line("  replacement: $${%d}", t.group)
-		}
+	for _, h := range header {
+		line("%s", h)
 	}
-	line("%s", destRulesEnd)
+	body(line)
+	line("%s", end)
 	return b.String()
 }
 
@@ -165,23 +178,18 @@ func longestFirst(namespaces []string) []string {
 // is dropped by the agent's filter.
 func destinationStatements(namespaces []string, indent string) string {
 	alt := "(?P<destination_namespace>" + strings.Join(longestFirst(namespaces), "|") + ")"
-	var b strings.Builder
-	line := func(format string, args ...any) {
-		b.WriteString(indent + fmt.Sprintf(format, args...) + "\n")
-	}
-	line("%s: generated from %s by", agentAttrsBegin, namespacesFile)
-	line("# `go test ./tests/e2e -run TestDestinationLabelRulesGenerated -update-destination-rules`;")
-	line("# edit the list, not these lines. Records whose ServiceName starts with a")
-	line("# listed namespace get destination_namespace, destination_service and")
-	line("# destination_port, read as the collector reads traefik_service_*'s service.")
-	for _, f := range destinationForms {
-		line("# %s", f.comment)
-		tail := nameGroups(f.tail, map[int]string{f.serviceGroup: "destination_service", f.port: "destination_port"})
-		// $$ is the collector config's escape of $ (the regex's end).
-		line(`- merge_maps(log.attributes, ExtractPatterns(log.attributes["ServiceName"], "^%s%s@[^@]+$$"), "upsert") where log.attributes["ServiceName"] != nil`, alt, tail)
-	}
-	line("%s", agentAttrsEnd)
-	return b.String()
+	return renderGenerated(indent, agentAttrsBegin, agentAttrsEnd, []string{
+		"# edit the list, not these lines. Records whose ServiceName starts with a",
+		"# listed namespace get destination_namespace, destination_service and",
+		"# destination_port, read as the collector reads traefik_service_*'s service.",
+	}, func(line func(string, ...any)) {
+		for _, f := range destinationForms {
+			line("# %s", f.comment)
+			tail := nameGroups(f.tail, map[int]string{f.serviceGroup: "destination_service", f.port: "destination_port"})
+			// $$ is the collector config's escape of $ (the regex's end).
+			line(`- merge_maps(log.attributes, ExtractPatterns(log.attributes["ServiceName"], "^%s%s@[^@]+$$"), "upsert") where log.attributes["ServiceName"] != nil`, alt, tail)
+		}
+	})
 }
 
 // nameGroups names a form's capturing groups, numbered from 2 as in the
