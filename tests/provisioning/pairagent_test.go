@@ -163,8 +163,8 @@ func checkAgentEndpoint(t *testing.T, m *manifests, endpoint string) {
 	t.Fatalf("MESH_PAIRS_OTLP_ENDPOINT names Service %s/%s, which the overlay does not have", e[2], e[1])
 }
 
-// checkAgentRBAC: a Role in the application namespace only, pods and
-// replicasets get/list/watch, bound to the agent's ServiceAccount.
+// checkAgentRBAC: a Role in the application namespace only, pods
+// get/list/watch, bound to the agent's ServiceAccount.
 func checkAgentRBAC(t *testing.T, m *manifests, sa *corev1.ServiceAccount, appNamespace string) {
 	t.Helper()
 	found := 0
@@ -186,7 +186,6 @@ func checkAgentRBAC(t *testing.T, m *manifests, sa *corev1.ServiceAccount, appNa
 		}
 		want2 := []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}},
-			{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: []string{"get", "list", "watch"}},
 		}
 		if len(role.Rules) != len(want2) {
 			t.Fatalf("Role %s/%s rules %+v; want exactly %+v", role.Namespace, role.Name, role.Rules, want2)
