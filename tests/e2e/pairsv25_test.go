@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -53,7 +54,7 @@ type v25Expected struct {
 	sums     map[string]float64 // pair
 }
 
-func expectV25(t *testing.T) v25Expected {
+func expectV25(t *testing.T, callers map[string]string) v25Expected {
 	t.Helper()
 	namespaces, err := readNamespaces(filepath.Join(collectorDir(t), namespacesFile))
 	if err != nil {
@@ -90,7 +91,7 @@ func expectV25(t *testing.T) v25Expected {
 		if dstNS == "" {
 			continue // a probe, Traefik's API: no mesh service
 		}
-		who, ok := v25Callers[r.ClientHost]
+		who, ok := callers[r.ClientHost]
 		if !ok {
 			who = "unknown/unknown"
 		}
@@ -111,17 +112,53 @@ func expectV25(t *testing.T) v25Expected {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(exp.sums) < 6 {
+	if len(exp.sums) < 4 {
 		t.Fatalf("the fixture gives only %d pairs", len(exp.sums))
 	}
 	return exp
 }
 
-// A Traefik v2.5 access log through the shipped static agent, the
+// criWrap is the fixture as the kubelet's CRI runtime writes a container's
+// stdout: "<time> stdout F <line>", the first record split in two partial
+// ("P") lines as the runtime does with long lines.
+func criWrap(src []byte) []byte {
+	var b bytes.Buffer
+	ts := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	split := false
+	for _, line := range strings.Split(strings.TrimSuffix(string(src), "\n"), "\n") {
+		ts = ts.Add(time.Millisecond)
+		if !split && strings.HasPrefix(line, "{") {
+			split = true
+			fmt.Fprintf(&b, "%s stdout P %s\n", ts.Format(time.RFC3339Nano), line[:len(line)/2])
+			line = line[len(line)/2:]
+		}
+		fmt.Fprintf(&b, "%s stdout F %s\n", ts.Format(time.RFC3339Nano), line)
+	}
+	return b.Bytes()
+}
+
+// A Traefik v2.5 access log through the shipped agent configs, the
 // collector and ClickHouse, read back through the plugin: every count,
-// bucket and duration sum what the fixture says.
+// bucket and duration sum what the fixture says. Once as Traefik's file
+// with the static caller table; once as the proxy container's CRI log
+// through the Kubernetes config's container parser, without
+// k8sattributes (no API server here: every caller unknown).
 func TestPairsFromV25AccessLog(t *testing.T) {
-	exp := expectV25(t)
+	for _, c := range []struct {
+		name      string
+		container bool
+		callers   map[string]string
+		wrap      func([]byte) []byte
+	}{
+		{"access log file with static callers", false, v25Callers, func(b []byte) []byte { return b }},
+		{"CRI container log through the kubernetes config", true, nil, criWrap},
+	} {
+		t.Run(c.name, func(t *testing.T) { checkV25(t, c.container, c.callers, c.wrap) })
+	}
+}
+
+func checkV25(t *testing.T, container bool, callers map[string]string, wrap func([]byte) []byte) {
+	exp := expectV25(t, callers)
 	ch := startClickHouse(t)
 	_, col := startScrapedCollector(t, ch.Addr, func(int) []byte { return nil })
 	src, err := os.ReadFile(v25AccessLog)
@@ -130,11 +167,11 @@ func TestPairsFromV25AccessLog(t *testing.T) {
 	}
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "access.log")
-	if err := os.WriteFile(logFile, src, 0o644); err != nil {
+	if err := os.WriteFile(logFile, wrap(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	agent, err := meshstack.StartAgent(meshstack.AgentOptions{AccessLogs: []string{logFile}, Callers: v25Callers,
-		CollectorOTLP: col.PairsOTLP, Interval: scrapeInterval, Dir: dir, Host: "node-a"})
+	agent, err := meshstack.StartAgent(meshstack.AgentOptions{AccessLogs: []string{logFile}, Callers: callers,
+		CollectorOTLP: col.PairsOTLP, Interval: scrapeInterval, Dir: dir, Host: "node-a", ContainerLogs: container})
 	if err != nil {
 		t.Fatal(err)
 	}

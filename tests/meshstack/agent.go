@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -25,6 +26,11 @@ type AgentOptions struct {
 	Host string
 	// Dir is the working directory; file offsets live in Dir/offsets.
 	Dir string
+	// ContainerLogs runs otelcol-agent-kubernetes.yaml instead, on
+	// AccessLogs as container log files (CRI or Docker wrapping), without
+	// k8sattributes/caller: there is no API server here, so every caller is
+	// unknown. Callers is then unused.
+	ContainerLogs bool
 }
 
 // Agent is a running pair agent.
@@ -54,7 +60,7 @@ func agentEnv(o AgentOptions, healthAddr string) []string {
 		host, _ = os.Hostname()
 	}
 	return []string{
-		"MESH_ACCESS_LOGS=[" + strings.Join(o.AccessLogs, ", ") + "]",
+		"MESH_ACCESS_LOGS=" + yamlList(o.AccessLogs),
 		"MESH_CALLERS=" + CallerTable(o.Callers),
 		"MESH_PAIRS_OTLP_ENDPOINT=" + o.CollectorOTLP,
 		"HOST_NAME=" + host,
@@ -97,9 +103,16 @@ func StartAgent(o AgentOptions) (*Agent, error) {
 	if err := os.MkdirAll(filepath.Join(o.Dir, "offsets"), 0o755); err != nil {
 		return nil, err
 	}
-	cfg := filepath.Join(root, "provisioning", "collector", "otelcol-agent-static.yaml")
+	args := []string{"--config", filepath.Join(root, "provisioning", "collector", "otelcol-agent-static.yaml")}
+	if o.ContainerLogs {
+		args = []string{"--config", filepath.Join(root, "provisioning", "collector", "otelcol-agent-kubernetes.yaml"),
+			"--set=receivers::filelog/access::include=" + yamlList(o.AccessLogs),
+			"--set=receivers::filelog/access::start_at=beginning",
+			"--set=service::pipelines::logs/access::processors=[memory_limiter,transform/pair,groupbyattrs/caller,transform/caller,filter/mesh,batch/agent]",
+		}
+	}
 	a := &Agent{HealthURL: "http://" + hostPort(ports[0]) + "/"}
-	if a.Proc, err = startProc("agent", bin, []string{"--config", cfg}, agentEnv(o, hostPort(ports[0])), o.Dir); err != nil {
+	if a.Proc, err = startProc("agent", bin, args, agentEnv(o, hostPort(ports[0])), o.Dir); err != nil {
 		return nil, err
 	}
 	c := &Collector{Proc: a.Proc, HealthURL: a.HealthURL}
@@ -146,4 +159,14 @@ func DemoPairTargets(targets []Target) []Target {
 		}
 	}
 	return out
+}
+
+// yamlList is paths as a YAML flow list of quoted strings: a path may hold
+// a comma (a subtest's temporary directory does).
+func yamlList(paths []string) string {
+	quoted := make([]string, len(paths))
+	for i, p := range paths {
+		quoted[i] = strconv.Quote(p)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
 }
