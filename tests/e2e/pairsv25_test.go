@@ -26,7 +26,7 @@ import (
 // TrafficSplit) with every status class and durations across all of
 // Traefik's buckets, besides a kubelet's readiness probes, Traefik's own
 // API and a text log line.
-const v25AccessLog = "testdata/traefik-v2.5-access.log"
+const v25AccessLog = "testdata/traefik-v2.5-access.jsonl"
 
 // v25Callers is the static caller table; 10.42.3.99 is not in it.
 var v25Callers = map[string]string{

@@ -210,8 +210,9 @@ func TestTraefikV25Exposition(t *testing.T) {
 	if v3, err := q.Instant(ctx, "traefik_open_connections", at); err != nil || len(v3) != 0 {
 		t.Errorf("traefik_open_connections (v3 only) answered %v, %v; want no series", v3, err)
 	}
-	checkDashboard(t, q, map[string]string{"namespace": "forma3d-dev", "service": "forma3d-dev-api-gateway-8080@http", "interval": "1m"},
-		time.Unix(ts[0], 0), at)
+	// No pair agent here: the pair panels are empty.
+	checkDashboard(t, q, map[string]string{"namespace": "forma3d-dev", "service": "forma3d-dev-api-gateway-8080@http", "service_name": "api-gateway", "interval": "1m"},
+		time.Unix(ts[0], 0), at, pairPanels...)
 	eps, err := q.Instant(ctx, fmt.Sprintf(`sum by (entrypoint) (increase(traefik_entrypoint_requests_total{entrypoint!~"traefik|readiness"}[%s]))`, window), at)
 	if err != nil || len(eps) != 3 {
 		t.Errorf("entrypoint requests: %v, %v; want http-5000, http-5001, http-5002", eps, err)
