@@ -139,7 +139,9 @@ func (b *builder) source(src plan.Source, matchers []*labels.Matcher, loMs, hiMs
 func (b *builder) narrowSource(src plan.Source, value string, labelConds []string, loMs, hiMs int64, withStale bool, leConds []*labels.Matcher) (rows, series string, ok bool, err error) {
 	seriesWhere := append([]string{
 		"MetricName = " + quote(src.Metric),
-		fmt.Sprintf("Day >= toDate(toDateTime(%d)) AND Day <= toDate(toDateTime(%d))", floorDiv(loMs, 1000), floorDiv(hiMs, 1000)),
+		// toDateTime wraps a negative second count around: windows that
+		// reach before 1970 start at its first day.
+		fmt.Sprintf("Day >= toDate(toDateTime(%d)) AND Day <= toDate(toDateTime(%d))", max(0, floorDiv(loMs, 1000)), max(0, floorDiv(hiMs, 1000))),
 	}, labelConds...)
 	seriesFrom := fmt.Sprintf("FROM %s.%s\nWHERE %s", ident(b.schema.Database), ident(SeriesTable), strings.Join(seriesWhere, "\n  AND "))
 	t := b.timeMs()

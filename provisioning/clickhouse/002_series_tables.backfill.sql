@@ -3,17 +3,15 @@
 --
 -- Each statement copies the rows older than the cutover, the moment the
 -- first of the migration's materialized views was created
--- (system.tables.metadata_modification_time). A samples statement skips a
--- day that already has such rows in its table, so a second run copies
--- nothing again (idempotent by day); the series table is a
--- ReplacingMergeTree, where copying a series again is folded on merge and
+-- (system.tables.metadata_modification_time). A samples statement copies
+-- only the days where its table holds fewer such rows than the exporter's
+-- (a day complete after a first run, or a crashed one, is skipped), and in
+-- them only the (series, time) points it does not hold yet: late rows the
+-- views copied meanwhile (a replay across the migration) are not copied
+-- twice, and a second run copies nothing (idempotent). The series table is
+-- a ReplacingMergeTree, where copying a series again is folded on merge and
 -- grouped by sid in every read. Rows the collector inserted after the cutover are
--- the views' work, whatever their timestamps; rows with timestamps before
--- the cutover inserted after it (a queue replaying across the migration)
--- make their day look done: verify.sql's `series_tables_rows_per_day`
--- shows such a day, and re-copying it is: delete that day's partition from
--- the samples table (ALTER TABLE … DROP PARTITION 'YYYY-MM-DD') and run
--- this file again.
+-- the views' work, whatever their timestamps.
 --
 -- Run once after the up migration (it reads every stored metric row once):
 --   clickhouse-client --param_database=otel --multiquery \
@@ -27,7 +25,25 @@ SELECT
     TimeUnix, Value, Flags
 FROM {database:Identifier}.otel_metrics_sum
 WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv')
-  AND toDate(TimeUnix) NOT IN (SELECT DISTINCT toDate(TimeUnix) FROM {database:Identifier}.meshmetrics_samples_sum WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv'));
+  AND toDate(TimeUnix) IN (
+        SELECT day FROM
+        (SELECT toDate(TimeUnix) AS day, count() AS n FROM {database:Identifier}.otel_metrics_sum WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') GROUP BY day) AS exporter
+        LEFT JOIN
+        (SELECT toDate(TimeUnix) AS day, count() AS n FROM {database:Identifier}.meshmetrics_samples_sum WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') GROUP BY day) AS copied
+        USING (day)
+        WHERE exporter.n > copied.n
+    )
+  AND (MetricName, sid, TimeUnix) NOT IN (
+        SELECT MetricName, sid, TimeUnix FROM {database:Identifier}.meshmetrics_samples_sum
+        WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') AND toDate(TimeUnix) IN (
+        SELECT day FROM
+        (SELECT toDate(TimeUnix) AS day, count() AS n FROM {database:Identifier}.otel_metrics_sum WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') GROUP BY day) AS exporter
+        LEFT JOIN
+        (SELECT toDate(TimeUnix) AS day, count() AS n FROM {database:Identifier}.meshmetrics_samples_sum WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') GROUP BY day) AS copied
+        USING (day)
+        WHERE exporter.n > copied.n
+    )
+    );
 
 -- meshmetrics_samples_gauge_mv
 INSERT INTO {database:Identifier}.meshmetrics_samples_gauge
@@ -37,7 +53,25 @@ SELECT
     TimeUnix, Value, Flags
 FROM {database:Identifier}.otel_metrics_gauge
 WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv')
-  AND toDate(TimeUnix) NOT IN (SELECT DISTINCT toDate(TimeUnix) FROM {database:Identifier}.meshmetrics_samples_gauge WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv'));
+  AND toDate(TimeUnix) IN (
+        SELECT day FROM
+        (SELECT toDate(TimeUnix) AS day, count() AS n FROM {database:Identifier}.otel_metrics_gauge WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') GROUP BY day) AS exporter
+        LEFT JOIN
+        (SELECT toDate(TimeUnix) AS day, count() AS n FROM {database:Identifier}.meshmetrics_samples_gauge WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') GROUP BY day) AS copied
+        USING (day)
+        WHERE exporter.n > copied.n
+    )
+  AND (MetricName, sid, TimeUnix) NOT IN (
+        SELECT MetricName, sid, TimeUnix FROM {database:Identifier}.meshmetrics_samples_gauge
+        WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') AND toDate(TimeUnix) IN (
+        SELECT day FROM
+        (SELECT toDate(TimeUnix) AS day, count() AS n FROM {database:Identifier}.otel_metrics_gauge WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') GROUP BY day) AS exporter
+        LEFT JOIN
+        (SELECT toDate(TimeUnix) AS day, count() AS n FROM {database:Identifier}.meshmetrics_samples_gauge WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') GROUP BY day) AS copied
+        USING (day)
+        WHERE exporter.n > copied.n
+    )
+    );
 
 -- meshmetrics_samples_histogram_mv
 INSERT INTO {database:Identifier}.meshmetrics_samples_histogram
@@ -47,7 +81,25 @@ SELECT
     TimeUnix, Count, Sum, BucketCounts, ExplicitBounds, Flags
 FROM {database:Identifier}.otel_metrics_histogram
 WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv')
-  AND toDate(TimeUnix) NOT IN (SELECT DISTINCT toDate(TimeUnix) FROM {database:Identifier}.meshmetrics_samples_histogram WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv'));
+  AND toDate(TimeUnix) IN (
+        SELECT day FROM
+        (SELECT toDate(TimeUnix) AS day, count() AS n FROM {database:Identifier}.otel_metrics_histogram WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') GROUP BY day) AS exporter
+        LEFT JOIN
+        (SELECT toDate(TimeUnix) AS day, count() AS n FROM {database:Identifier}.meshmetrics_samples_histogram WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') GROUP BY day) AS copied
+        USING (day)
+        WHERE exporter.n > copied.n
+    )
+  AND (MetricName, sid, TimeUnix) NOT IN (
+        SELECT MetricName, sid, TimeUnix FROM {database:Identifier}.meshmetrics_samples_histogram
+        WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') AND toDate(TimeUnix) IN (
+        SELECT day FROM
+        (SELECT toDate(TimeUnix) AS day, count() AS n FROM {database:Identifier}.otel_metrics_histogram WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') GROUP BY day) AS exporter
+        LEFT JOIN
+        (SELECT toDate(TimeUnix) AS day, count() AS n FROM {database:Identifier}.meshmetrics_samples_histogram WHERE TimeUnix < (SELECT min(metadata_modification_time) FROM system.tables WHERE database = {database:String} AND name LIKE 'meshmetrics\\_%\\_mv') GROUP BY day) AS copied
+        USING (day)
+        WHERE exporter.n > copied.n
+    )
+    );
 
 -- meshmetrics_series_sum_mv
 INSERT INTO {database:Identifier}.meshmetrics_series

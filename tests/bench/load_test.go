@@ -67,17 +67,7 @@ func loadClickHouse(b *testing.B, s shape) (*chtest.Server, driver.Conn) {
 		must(exporterDDL(b, kind))
 	}
 	if *seriesTables {
-		pctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"database": "otel"}))
-		for _, stmt := range sqlStatements(b, "002_series_tables.up.sql") {
-			if err := conn.Exec(pctx, stmt); err != nil {
-				b.Fatalf("%.200s: %v", stmt, err)
-			}
-		}
-		// The data are from January 2026 and the exporter's tables here
-		// have no TTL: the extension's 90 days would drop them on merge.
-		for _, table := range []string{"meshmetrics_series", "meshmetrics_samples_sum", "meshmetrics_samples_gauge", "meshmetrics_samples_histogram"} {
-			must("ALTER TABLE otel." + table + " REMOVE TTL")
-		}
+		chtest.InstallSeriesTables(b, conn, "otel", false)
 	}
 	began := time.Now()
 	resourceCols := "ResourceAttributes, ServiceName, MetricName, Attributes, StartTimeUnix, TimeUnix"
@@ -119,29 +109,6 @@ FROM (` + entrySQL(s) + `)`)
 	conn = open("otel", clickhouse.Settings{"max_memory_usage": *maxQueryMemory})
 	checkClickHouse(b, conn, s)
 	return srv, conn
-}
-
-// sqlStatements are the statements of a file in provisioning/clickhouse,
-// without its comment lines.
-func sqlStatements(b *testing.B, name string) []string {
-	_, file, _, _ := runtime.Caller(0)
-	raw, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "provisioning", "clickhouse", name))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var lines []string
-	for _, l := range strings.Split(string(raw), "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-			lines = append(lines, l)
-		}
-	}
-	var stmts []string
-	for _, st := range strings.Split(strings.Join(lines, "\n"), ";") {
-		if st = strings.TrimSpace(st); st != "" {
-			stmts = append(stmts, st)
-		}
-	}
-	return stmts
 }
 
 // logStorage logs each metric table's rows and compressed bytes, and the
