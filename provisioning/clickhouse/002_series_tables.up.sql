@@ -11,7 +11,10 @@
 -- INSERT, whatever its timestamps).
 --
 --   meshmetrics_samples_{sum,gauge,histogram}: (MetricName, sid, TimeUnix,
---       values, Flags) ORDER BY (MetricName, sid, TimeUnix), by day, 90 days.
+--       values, Flags) ORDER BY (MetricName, sid, TimeUnix), by day, 90 days;
+--       granules of 1,024 rows, as a series has 5,760 points a day at 15 s
+--       scrapes: a 5-minute window of many series reads a granule each
+--       (8,192 rows read 8 times as much for the same answer).
 --   meshmetrics_series: one row per (MetricName, day, sid[, bucket bounds])
 --       with the label columns (ServiceName, the resource attributes labels
 --       are made from, Attributes); ReplacingMergeTree, 90 days.
@@ -61,7 +64,7 @@ ENGINE = MergeTree
 PARTITION BY toDate(TimeUnix)
 ORDER BY (MetricName, sid, TimeUnix)
 TTL toDateTime(TimeUnix) + INTERVAL 90 DAY
-SETTINGS ttl_only_drop_parts = 1
+SETTINGS ttl_only_drop_parts = 1, index_granularity = 1024
 COMMENT 'meshmetrics series v1';
 
 CREATE TABLE IF NOT EXISTS {database:Identifier}.meshmetrics_samples_gauge
@@ -76,7 +79,7 @@ ENGINE = MergeTree
 PARTITION BY toDate(TimeUnix)
 ORDER BY (MetricName, sid, TimeUnix)
 TTL toDateTime(TimeUnix) + INTERVAL 90 DAY
-SETTINGS ttl_only_drop_parts = 1
+SETTINGS ttl_only_drop_parts = 1, index_granularity = 1024
 COMMENT 'meshmetrics series v1';
 
 CREATE TABLE IF NOT EXISTS {database:Identifier}.meshmetrics_samples_histogram
@@ -94,7 +97,7 @@ ENGINE = MergeTree
 PARTITION BY toDate(TimeUnix)
 ORDER BY (MetricName, sid, TimeUnix)
 TTL toDateTime(TimeUnix) + INTERVAL 90 DAY
-SETTINGS ttl_only_drop_parts = 1
+SETTINGS ttl_only_drop_parts = 1, index_granularity = 1024
 COMMENT 'meshmetrics series v1';
 
 -- The samples: the numbers only.

@@ -15,6 +15,7 @@
 // By default two runs: native on the series extension's tables
 // (provisioning/clickhouse/002, the production path) and portable on the
 // exporter's tables alone.
+//
 //	go test -short ./tests/promdiff/                           # 3 instants per query instead of 5
 //
 // Files: gen_test.go (the data set), promload_test.go and chload_test.go

@@ -18,6 +18,7 @@
 // extension's tables (provisioning/clickhouse/002, with DateTime64(9)
 // timestamps), the native replay the exporter's tables alone;
 // tests/promdiff runs the two other pairs.
+//
 //	go test -v -run TestSummary ./tests/promqltest/               # counts per file, no server
 //	go test -run TestLists -update ./tests/promqltest/            # rewrite the automatic exclusions
 //
