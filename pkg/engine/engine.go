@@ -68,6 +68,10 @@ type Config struct {
 	// Cache keeps range answers' immutable past (cache.go); the zero value
 	// keeps nothing.
 	Cache CacheConfig
+	// IgnoreSeriesTables reads the exporter's tables even where the series
+	// extension (provisioning/clickhouse/002) is installed: for tests and
+	// benchmarks that compare the two layouts.
+	IgnoreSeriesTables bool
 }
 
 // Engine evaluates queries over one ClickHouse connection pool.
@@ -75,9 +79,13 @@ type Engine struct {
 	conn driver.Conn
 	cfg  Config
 
-	mu      sync.Mutex
-	schema  *sqlgen.Schema // detected on first use
-	version [2]int         // the server's major.minor, read with the schema
+	mu       sync.Mutex
+	schema   *sqlgen.Schema // detected on first use, again after schemaRefresh
+	schemaAt time.Time      // when schema was read
+	version  [2]int         // the server's major.minor, read with the schema
+	// seriesTables says whether the series extension is in use, and why
+	// not (read with the schema).
+	seriesTables string
 
 	cache *resultCache // nil: no cache
 }

@@ -7,19 +7,25 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/forma3d/meshmetrics/pkg/sqlgen"
 )
 
-// detectSchema reads the TimeUnix column type once: the exporter writes
-// DateTime (seconds) since v0.12x, DateTime64(9) in older versions. A
-// failed detection is retried on the next query.
+// schemaRefresh bounds how long a detected schema is used: installing or
+// rolling back the series extension is seen within it.
+const schemaRefresh = 5 * time.Minute
+
+// detectSchema reads the TimeUnix column type (the exporter writes DateTime
+// (seconds) since v0.12x, DateTime64(9) in older versions) and whether the
+// series extension is installed, at most every schemaRefresh. A failed
+// detection is retried on the next query.
 func (e *Engine) detectSchema(ctx context.Context) (sqlgen.Schema, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.schema != nil {
+	if e.schema != nil && time.Since(e.schemaAt) < schemaRefresh {
 		return *e.schema, nil
 	}
 	s := sqlgen.Schema{Database: e.cfg.Database, Sum: e.cfg.Tables.Sum, Gauge: e.cfg.Tables.Gauge, Histogram: e.cfg.Tables.Histogram}
@@ -54,9 +60,88 @@ func (e *Engine) detectSchema(ctx context.Context) (sqlgen.Schema, error) {
 			return s, fmt.Errorf("table %s.%s: TimeUnix is %s, expected DateTime or DateTime64", s.Database, t, typ)
 		}
 	}
-	e.schema = &s
+	state, err := e.detectSeriesTables(ctx, s)
+	if err != nil {
+		return s, err
+	}
+	s.SeriesTables = state == seriesTablesInUse
+	e.seriesTables = state
+	e.schema, e.schemaAt = &s, time.Now()
 	fmt.Sscanf(version, "%d.%d", &e.version[0], &e.version[1])
 	return s, nil
+}
+
+const seriesTablesInUse = "installed (" + sqlgen.SeriesTablesVersion + "), in use"
+
+// seriesExtensionViews are the materialized views that fill the series
+// extension's tables.
+var seriesExtensionViews = []string{
+	"meshmetrics_samples_sum_mv", "meshmetrics_samples_gauge_mv", "meshmetrics_samples_histogram_mv",
+	"meshmetrics_series_sum_mv", "meshmetrics_series_gauge_mv", "meshmetrics_series_histogram_mv",
+}
+
+// detectSeriesTables says whether the series extension is installed and
+// current in s.Database: its four tables carry the version comment, its six
+// views exist and the samples tables' TimeUnix has the exporter's type.
+// Anything else is a sentence saying what is missing; queries then read the
+// exporter's tables.
+func (e *Engine) detectSeriesTables(ctx context.Context, s sqlgen.Schema) (string, error) {
+	names := append(append([]string{}, sqlgen.SeriesExtensionTables...), seriesExtensionViews...)
+	rows, err := e.conn.Query(ctx, fmt.Sprintf(`SELECT t.name, t.comment, ifNull(c.type, '') FROM system.tables AS t
+LEFT JOIN (SELECT table, type FROM system.columns WHERE database = %[1]s AND name = 'TimeUnix') AS c ON c.table = t.name
+WHERE t.database = %[1]s AND t.name IN %[2]s`, sqlgen.QuoteString(s.Database), sqlgen.StringList(names)))
+	if err != nil {
+		return "", queryError(err)
+	}
+	defer rows.Close()
+	type table struct{ comment, timeType string }
+	found := map[string]table{}
+	for rows.Next() {
+		var name string
+		var t table
+		if err := rows.Scan(&name, &t.comment, &t.timeType); err != nil {
+			return "", err
+		}
+		found[name] = t
+	}
+	if err := rows.Err(); err != nil {
+		return "", queryError(err)
+	}
+	if len(found) == 0 {
+		return "not installed (provisioning/clickhouse/002_series_tables.up.sql): queries read the exporter's tables, slower", nil
+	}
+	var missing, outdated []string
+	for _, n := range names {
+		if _, ok := found[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	wantTime := "DateTime"
+	if s.TimeType == sqlgen.TimeDateTime64 {
+		wantTime = "DateTime64(9)"
+	}
+	for _, n := range sqlgen.SeriesExtensionTables {
+		t, ok := found[n]
+		switch {
+		case !ok:
+		case t.comment != sqlgen.SeriesTablesVersion:
+			outdated = append(outdated, fmt.Sprintf("%s is %q, not %q", n, t.comment, sqlgen.SeriesTablesVersion))
+		case n != sqlgen.SeriesTable && strings.HasPrefix(t.timeType, "DateTime64") != (s.TimeType == sqlgen.TimeDateTime64):
+			outdated = append(outdated, fmt.Sprintf("%s has TimeUnix %s, the exporter's tables %s", n, t.timeType, wantTime))
+		}
+	}
+	var problems []string
+	if len(missing) > 0 {
+		problems = append(problems, "missing "+strings.Join(missing, ", "))
+	}
+	problems = append(problems, outdated...)
+	if len(problems) > 0 {
+		return "incomplete or outdated (" + strings.Join(problems, "; ") + "): queries read the exporter's tables, slower; run provisioning/clickhouse/002_series_tables.up.sql", nil
+	}
+	if e.cfg.IgnoreSeriesTables {
+		return "installed (" + sqlgen.SeriesTablesVersion + "), not used (configured to read the exporter's tables)", nil
+	}
+	return seriesTablesInUse, nil
 }
 
 // ErrQueryTimeout marks a query stopped by the query timeout, on the

@@ -18,6 +18,9 @@ type Status struct {
 	// NewestMesh is the newest Traefik point in the last day; zero when
 	// there is none.
 	NewestMesh time.Time
+	// SeriesTables says whether the series extension
+	// (provisioning/clickhouse/002) is installed, current and in use.
+	SeriesTables string
 }
 
 // meshProbeMetrics are the counters every Traefik proxy exports (v2 and
@@ -34,6 +37,9 @@ func (e *Engine) Status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	st := &Status{TTL: map[string]string{}}
+	e.mu.Lock()
+	st.SeriesTables = e.seriesTables
+	e.mu.Unlock()
 	if st.Strategy, err = e.strategy(); err != nil {
 		return nil, err
 	}

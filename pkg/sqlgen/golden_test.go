@@ -36,37 +36,63 @@ func TestGoldenSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, expr := range cases {
-		t.Run(name, func(t *testing.T) {
-			sql, err := offlineSQL(t, expr, grid, sqlgen.Options{MaxSeries: 10000})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := "-- " + expr + "\n" + sql + "\n"
-			path := filepath.Join("testdata", "golden", name+".sql")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("SQL of %s changed; review and run with -update:\n%s", expr, firstDiff(string(want), got))
-			}
-		})
+	// With the series extension (provisioning/clickhouse/002): the shapes
+	// whose sources differ (plain, counter with matchers, histogram buckets,
+	// _count and _sum beside each other).
+	seriesCases := map[string]string{
+		"selector":    cases["selector"],
+		"error_ratio": cases["error_ratio"],
+		"p99":         cases["p99"],
+		"count_sum":   `traefik_service_request_duration_seconds_sum{service="a"} / traefik_service_request_duration_seconds_count{service="a"}`,
+	}
+	for _, layout := range []struct {
+		dir   string
+		cases map[string]string
+		tabs  bool
+	}{{"golden", cases, false}, {filepath.Join("golden", "series"), seriesCases, true}} {
+		for name, expr := range layout.cases {
+			t.Run(filepath.Join(layout.dir, name), func(t *testing.T) { goldenCase(t, layout.dir, name, expr, grid, layout.tabs) })
+		}
+	}
+}
+
+// goldenCase compares expr's statement with testdata/<dir>/<name>.sql.
+func goldenCase(t *testing.T, dir, name, expr string, grid plan.Grid, seriesTables bool) {
+	s := schema
+	s.SeriesTables = seriesTables
+	sql, err := offlineSQLIn(t, expr, grid, s, sqlgen.Options{MaxSeries: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := "-- " + expr + "\n" + sql + "\n"
+	path := filepath.Join("testdata", dir, name+".sql")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("SQL of %s changed; review and run with -update:\n%s", expr, firstDiff(string(want), got))
 	}
 }
 
 // offlineSQL is expr's statement on grid, names resolved by convention
 // (no server); a parse or plan error fails the test, sqlgen's is returned.
 func offlineSQL(t *testing.T, expr string, grid plan.Grid, opts sqlgen.Options) (string, error) {
+	t.Helper()
+	return offlineSQLIn(t, expr, grid, schema, opts)
+}
+
+// offlineSQLIn is offlineSQL on a given schema.
+func offlineSQLIn(t *testing.T, expr string, grid plan.Grid, schema sqlgen.Schema, opts sqlgen.Options) (string, error) {
 	t.Helper()
 	ast, err := dialect.Parse(expr)
 	if err != nil {

@@ -109,6 +109,9 @@ func (b *builder) source(src plan.Source, matchers []*labels.Matcher, loMs, hiMs
 			where = append(where, matcherSQL(m, labelColumn(m.Name)))
 		}
 	}
+	if b.schema.SeriesTables {
+		return b.narrowSource(src, value, where[2:], loMs, hiMs, withStale, leConds)
+	}
 	t := b.timeMs()
 	from := fmt.Sprintf("FROM %s.%s\nWHERE %s\n  AND %s > %d AND %s <= %d",
 		ident(b.schema.Database), ident(table), strings.Join(where, "\n  AND "), t, loMs, t, hiMs)
@@ -121,22 +124,71 @@ func (b *builder) source(src plan.Source, matchers []*labels.Matcher, loMs, hiMs
 		series = fmt.Sprintf("SELECT %s AS sid, %s AS slabels\n%s\nGROUP BY sid", hash, labelsColumn(src.Name, seriesLabels), from)
 		return rows, series, true, nil
 	}
-	return b.bucketSource(src, hash, t, from, leConds)
+	layouts := fmt.Sprintf("SELECT %s AS base, %s AS eb, any(ServiceName) AS s0, any(ResourceAttributes) AS r0, any(Attributes) AS a0\n  %s\n  GROUP BY base, eb",
+		hash, bucketBounds, strings.ReplaceAll(from, "\n", "\n  "))
+	return b.bucketSource(src, hash, t, from, layouts, leConds)
 }
+
+// narrowSource reads one source from the series extension's tables
+// (provisioning/clickhouse/002): the selector's series from the series
+// table, by name, day and label matchers, and only their numbers from the
+// samples table, whose order (MetricName, sid, TimeUnix) makes that a range
+// read per series. The series table holds a series once per day it has
+// points (and bucket layout): a series with no point in loMs < t <= hiMs is
+// in series but in no row, and drops out where results join label sets.
+func (b *builder) narrowSource(src plan.Source, value string, labelConds []string, loMs, hiMs int64, withStale bool, leConds []*labels.Matcher) (rows, series string, ok bool, err error) {
+	seriesWhere := append([]string{
+		"MetricName = " + quote(src.Metric),
+		// toDateTime wraps a negative second count around: windows that
+		// reach before 1970 start at its first day.
+		fmt.Sprintf("Day >= toDate(toDateTime(%d)) AND Day <= toDate(toDateTime(%d))", max(0, floorDiv(loMs, 1000)), max(0, floorDiv(hiMs, 1000))),
+	}, labelConds...)
+	seriesFrom := fmt.Sprintf("FROM %s.%s\nWHERE %s", ident(b.schema.Database), ident(SeriesTable), strings.Join(seriesWhere, "\n  AND "))
+	t := b.timeMs()
+	from := fmt.Sprintf("FROM %s.%s\nWHERE MetricName = %s\n  AND %s\n  AND %s > %d AND %s <= %d",
+		ident(b.schema.Database), ident(SamplesTablePrefix+string(src.Table)), quote(src.Metric), b.timeBounds(loMs, hiMs), t, loMs, t, hiMs)
+	if len(labelConds) > 0 {
+		from += fmt.Sprintf("\n  AND sid IN (\n    SELECT sid\n    %s\n  )", strings.ReplaceAll(seriesFrom, "\n", "\n    "))
+	}
+	if !withStale {
+		from += "\n  AND bitAnd(Flags, 1) = 0"
+	}
+	if src.Part == plan.PartBucket {
+		layouts := fmt.Sprintf("SELECT sid AS base, Bounds AS eb, any(ServiceName) AS s0, any(ResourceAttributes) AS r0, any(Attributes) AS a0\n  %s\n  GROUP BY base, eb",
+			strings.ReplaceAll(seriesFrom, "\n", "\n  "))
+		return b.bucketSource(src, "sid", t, from, layouts, leConds)
+	}
+	rows = fmt.Sprintf("SELECT %%s, %s AS t, %s AS v, bitAnd(Flags, 1) = 1 AS stale\n%s", t, value, from)
+	series = fmt.Sprintf("SELECT %%s, %s AS slabels\n%s\nGROUP BY %%s", labelsColumn(src.Name, seriesLabels), seriesFrom)
+	if src.Name == src.Metric {
+		return fmt.Sprintf(rows, "sid"), fmt.Sprintf(series, "sid", "sid"), true, nil
+	}
+	// The stored sid hashes the MetricName column, which a histogram's
+	// _count and _sum share: a source named otherwise hashes its name in,
+	// one level up, since ClickHouse would read sid in the WHERE and GROUP
+	// BY of the same level as the alias.
+	hash := fmt.Sprintf("cityHash64(%s, stored)", quote(src.Name))
+	rows = fmt.Sprintf("SELECT %s AS sid, t, v, stale\nFROM (\n%s\n)", hash, indent(fmt.Sprintf(rows, "sid AS stored")))
+	series = fmt.Sprintf("SELECT %s AS sid, slabels\nFROM (\n%s\n)", hash, indent(fmt.Sprintf(series, "sid AS stored", "stored")))
+	return rows, series, true, nil
+}
+
+// bucketBounds are a histogram row's bucket upper bounds, +Inf last (the
+// series extension's Bounds column is this expression too).
+const bucketBounds = "arrayMap(k -> if(k <= length(ExplicitBounds), ExplicitBounds[k], inf), arrayEnumerate(BucketCounts))"
 
 // bucketSource reads a classic histogram's buckets. A row holds per-bucket
 // counts and the finite upper bounds; PromQL sees one cumulative series per
 // bucket, +Inf last. A bucket's sid adds its bound to its row's hash, which
 // is computed once per row, before the buckets are expanded.
-func (b *builder) bucketSource(src plan.Source, hash, t, from string, leConds []*labels.Matcher) (rows, series string, ok bool, err error) {
-	bounds := "arrayMap(k -> if(k <= length(ExplicitBounds), ExplicitBounds[k], inf), arrayEnumerate(BucketCounts))"
+func (b *builder) bucketSource(src plan.Source, hash, t, from, layouts string, leConds []*labels.Matcher) (rows, series string, ok bool, err error) {
 	from = strings.ReplaceAll(from, "\n", "\n  ")
 	rows = fmt.Sprintf(`SELECT cityHash64(base, bucket.1) AS sid, t, bucket.2 AS v, stale
 FROM (
   SELECT %s AS base, %s AS t, bitAnd(Flags, 1) = 1 AS stale, %s AS eb, arrayMap(c -> toFloat64(c), arrayCumSum(BucketCounts)) AS counts
   %s
 )
-ARRAY JOIN arrayZip(eb, counts) AS bucket`, hash, t, bounds, from)
+ARRAY JOIN arrayZip(eb, counts) AS bucket`, hash, t, bucketBounds, from)
 	// The series: each series' bucket layouts, then one series per bound.
 	var conds []string
 	for _, m := range leConds {
@@ -146,8 +198,6 @@ ARRAY JOIN arrayZip(eb, counts) AS bucket`, hash, t, bounds, from)
 	if len(conds) > 0 {
 		where = "\nWHERE " + strings.Join(conds, " AND ")
 	}
-	layouts := fmt.Sprintf("SELECT %s AS base, %s AS eb, any(ServiceName) AS s0, any(ResourceAttributes) AS r0, any(Attributes) AS a0\n  %s\n  GROUP BY base, eb",
-		hash, bounds, from)
 	series = fmt.Sprintf("SELECT cityHash64(base, bound) AS sid, %s AS slabels\nFROM (\n  %s\n)\nARRAY JOIN eb AS bound%s\nGROUP BY sid",
 		labelsColumn(src.Name, labelSource{"any(s0)", "any(r0)", "any(a0)"}, [2]string{"le", leLabel("any(bound)")}), layouts, where)
 	return rows, series, true, nil

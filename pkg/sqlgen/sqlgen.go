@@ -39,7 +39,23 @@ type Schema struct {
 	Histogram string
 	// TimeType is the TimeUnix column type, the same in every table.
 	TimeType TimeType
+	// SeriesTables: the series and samples tables of
+	// provisioning/clickhouse/002_series_tables.up.sql are installed (at
+	// SeriesTablesVersion) in Database; selectors read them instead of
+	// the exporter's tables.
+	SeriesTables bool
 }
+
+// The series extension's tables (provisioning/clickhouse/002) and the
+// comment its tables carry: the plugin reads them only at this version.
+const (
+	SeriesTable         = "meshmetrics_series"
+	SamplesTablePrefix  = "meshmetrics_samples_"
+	SeriesTablesVersion = "meshmetrics series v1"
+)
+
+// SeriesExtensionTables are the extension's tables, series first.
+var SeriesExtensionTables = []string{SeriesTable, SamplesTablePrefix + "sum", SamplesTablePrefix + "gauge", SamplesTablePrefix + "histogram"}
 
 // Options shape a statement.
 type Options struct {

@@ -23,6 +23,11 @@ import (
 )
 
 // maxQueryMemory is ClickHouse's max_memory_usage for the queries.
+// seriesTables installs the series extension (provisioning/clickhouse/002)
+// before loading, as a production database has it: its views fill the
+// narrow tables from the exporter's inserts.
+var seriesTables = flag.Bool("series-tables", true, "install provisioning/clickhouse/002_series_tables.up.sql before loading (false: the exporter's tables only)")
+
 var maxQueryMemory = flag.Int64("max-memory-usage", 10_000_000_000, "ClickHouse's max_memory_usage (bytes) for the benchmarked queries; 0 for none")
 
 // loadClickHouse starts the embedded ClickHouse with the exporter's
@@ -61,6 +66,9 @@ func loadClickHouse(b *testing.B, s shape) (*chtest.Server, driver.Conn) {
 	for _, kind := range []string{"sum", "gauge", "histogram"} {
 		must(exporterDDL(b, kind))
 	}
+	if *seriesTables {
+		chtest.InstallSeriesTables(b, conn, "otel", false)
+	}
 	began := time.Now()
 	resourceCols := "ResourceAttributes, ServiceName, MetricName, Attributes, StartTimeUnix, TimeUnix"
 	resourceVals := "resource, '" + job + "', '%s', attrs, toDateTime(0), toDateTime(t)"
@@ -84,6 +92,13 @@ FROM (` + entrySQL(s) + `)`)
 	inserted := time.Since(began)
 	for _, kind := range []string{"sum", "gauge", "histogram"} {
 		must("OPTIMIZE TABLE otel.otel_metrics_" + kind + " FINAL")
+		if *seriesTables {
+			must("OPTIMIZE TABLE otel.meshmetrics_samples_" + kind + " FINAL")
+		}
+	}
+	if *seriesTables {
+		must("OPTIMIZE TABLE otel.meshmetrics_series FINAL")
+		logStorage(b, conn)
 	}
 	b.Logf("%s: clickhouse: %d rows per service metric, %d gauge and %d entrypoint rows inserted in %v, merged in %v", s.name,
 		s.series()*s.scrapes, s.gaugeSeries()*s.scrapes, s.entrySeries()*s.scrapes,
@@ -94,6 +109,20 @@ FROM (` + entrySQL(s) + `)`)
 	conn = open("otel", clickhouse.Settings{"max_memory_usage": *maxQueryMemory})
 	checkClickHouse(b, conn, s)
 	return srv, conn
+}
+
+// logStorage logs each metric table's rows and compressed bytes, and the
+// bytes per row: what the series extension adds beside the exporter's.
+func logStorage(b *testing.B, conn driver.Conn) {
+	scan(b, conn, `SELECT table, sum(rows), sum(data_compressed_bytes) FROM system.parts
+WHERE database = 'otel' AND active GROUP BY table ORDER BY table`, func(r driver.Rows) {
+		var table string
+		var rows, bytes uint64
+		if err := r.Scan(&table, &rows, &bytes); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("storage: %s: %d rows, %d bytes compressed, %.2f bytes per row", table, rows, bytes, float64(bytes)/math.Max(1, float64(rows)))
+	})
 }
 
 // exporterDDL is the exporter's CREATE TABLE as rendered for v0.161.0 in

@@ -24,13 +24,46 @@ type evaluator interface {
 	InstantQuery(ctx context.Context, expr string, ts time.Time) (*engine.Result, error)
 }
 
-// strategies are the SQL strategies under test: both by default,
-// PROMDIFF_STRATEGIES=portable (comma-separated) to pick.
-func strategies() []string {
-	if s := os.Getenv("PROMDIFF_STRATEGIES"); s != "" {
-		return strings.Split(s, ",")
+// run is one engine configuration under test: a SQL strategy and a table
+// layout (the series extension's tables, or the exporter's only).
+type run struct {
+	strategy     string
+	seriesTables bool
+}
+
+func (r run) name() string {
+	if r.seriesTables {
+		return r.strategy + "/series-tables"
 	}
-	return []string{engine.StrategyPortable, engine.StrategyNative}
+	return r.strategy + "/exporter-tables"
+}
+
+// runs are the configurations under test. By default two, so that every
+// strategy and every layout replays every query in the time of two runs:
+// native on the series extension's tables (the production path) and
+// portable on the exporter's (a database without the extension). The
+// source SQL of a layout does not depend on the strategy (pkg/sqlgen
+// source). PROMDIFF_STRATEGIES=portable,native and
+// PROMDIFF_LAYOUTS=series,exporter (comma-separated) run every pair of the
+// chosen ones.
+func runs() []run {
+	strategies, layouts := os.Getenv("PROMDIFF_STRATEGIES"), os.Getenv("PROMDIFF_LAYOUTS")
+	if strategies == "" && layouts == "" {
+		return []run{{engine.StrategyNative, true}, {engine.StrategyPortable, false}}
+	}
+	if strategies == "" {
+		strategies = engine.StrategyPortable + "," + engine.StrategyNative
+	}
+	if layouts == "" {
+		layouts = "series,exporter"
+	}
+	var rs []run
+	for _, s := range strings.Split(strategies, ",") {
+		for _, l := range strings.Split(layouts, ",") {
+			rs = append(rs, run{s, l == "series"})
+		}
+	}
+	return rs
 }
 
 // evalGrid is where every query is evaluated.
@@ -105,16 +138,17 @@ func TestDifferential(t *testing.T) {
 	}
 	ctx := context.Background()
 
-	for _, strategy := range strategies() {
-		t.Run(strategy, func(t *testing.T) {
-			ev := engine.New(conn, engine.Config{Database: otelDatabase, Lookback: lookback, Strategy: strategy})
+	for _, r := range runs() {
+		strategy := r.strategy
+		t.Run(r.name(), func(t *testing.T) {
+			ev := engine.New(conn, engine.Config{Database: otelDatabase, Lookback: lookback, Strategy: strategy, IgnoreSeriesTables: !r.seriesTables})
 			// A strategy that is not there yet fails once, loudly, rather
 			// than once per query.
 			if _, err := ev.InstantQuery(ctx, "vector(1)", g.instants[1]); err != nil && strings.Contains(err.Error(), "not implemented") {
 				t.Fatalf("strategy %s: %v", strategy, err)
 			}
 			var tally tally
-			t.Cleanup(func() { t.Log(tally.summary(strategy, len(queries))) })
+			t.Cleanup(func() { t.Log(tally.summary(r.name(), len(queries))) })
 			for _, q := range queries {
 				t.Run(q.id, func(t *testing.T) {
 					// The engine's time is mostly ClickHouse's: overlap

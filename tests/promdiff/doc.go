@@ -8,8 +8,14 @@
 // Everything lives in _test.go files; this file only documents the package.
 //
 //	go test ./tests/promdiff/                                  # everything
-//	go test ./tests/promdiff/ -run 'TestDifferential/portable/q017'  # one query
-//	PROMDIFF_STRATEGIES=portable go test ./tests/promdiff/     # one SQL strategy
+//	go test ./tests/promdiff/ -run 'TestDifferential/portable/exporter-tables/q017'  # one query
+//	PROMDIFF_STRATEGIES=portable go test ./tests/promdiff/     # one SQL strategy, both table layouts
+//	PROMDIFF_LAYOUTS=series go test ./tests/promdiff/          # the series extension's tables, both strategies
+//
+// By default two runs: native on the series extension's tables
+// (provisioning/clickhouse/002, the production path) and portable on the
+// exporter's tables alone.
+//
 //	go test -short ./tests/promdiff/                           # 3 instants per query instead of 5
 //
 // Files: gen_test.go (the data set), promload_test.go and chload_test.go

@@ -57,7 +57,7 @@ const lookback = 5 * time.Minute
 func newAdapter(conn driver.Conn, strategy string) *adapter {
 	return &adapter{
 		conn: conn,
-		eng:  engine.New(conn, engine.Config{Database: otelDatabase, Lookback: lookback, Strategy: strategy}),
+		eng:  engine.New(conn, engine.Config{Database: otelDatabase, Lookback: lookback, Strategy: strategy, IgnoreSeriesTables: !seriesTablesFor(strategy)}),
 		memo: map[memoKey]memoAnswer{},
 	}
 }

@@ -12,6 +12,13 @@
 //	go test ./tests/promqltest/ -run 'TestReplay/portable/functions.test/line_245/'
 //	PROMQLREPLAY_STRATEGIES=native go test ./tests/promqltest/    # one SQL strategy
 //	PROMQLREPLAY_NATIVE=all go test ./tests/promqltest/           # native on every case, not only rate & co.
+//	PROMQLREPLAY_LAYOUT=exporter go test ./tests/promqltest/      # every strategy on the exporter's tables alone
+//
+// Table layouts: the portable replay (every case) reads the series
+// extension's tables (provisioning/clickhouse/002, with DateTime64(9)
+// timestamps), the native replay the exporter's tables alone;
+// tests/promdiff runs the two other pairs.
+//
 //	go test -v -run TestSummary ./tests/promqltest/               # counts per file, no server
 //	go test -run TestLists -update ./tests/promqltest/            # rewrite the automatic exclusions
 //

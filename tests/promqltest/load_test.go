@@ -51,6 +51,9 @@ func startClickHouse(t testing.TB) driver.Conn {
 			t.Fatalf("create otel_metrics_%s: %v", kind, err)
 		}
 	}
+	// The series extension with DateTime64(9) timestamps, as for an older
+	// exporter's tables; a replay reads it or not (seriesTablesFor).
+	chtest.InstallSeriesTables(t, conn, otelDatabase, true)
 	return conn
 }
 
@@ -144,8 +147,9 @@ func readStorage(ctx context.Context, q storage.Queryable) (*snapshot, error) {
 // Prometheus receiver writes them; every other label is an attribute.
 // A stale marker becomes a point with the "no recorded value" flag.
 func load(ctx context.Context, conn driver.Conn, snap *snapshot) error {
-	for _, table := range []string{"sum", "gauge", "histogram"} {
-		if err := conn.Exec(ctx, "TRUNCATE TABLE "+otelDatabase+".otel_metrics_"+table); err != nil {
+	for _, table := range []string{"otel_metrics_sum", "otel_metrics_gauge", "otel_metrics_histogram",
+		"meshmetrics_series", "meshmetrics_samples_sum", "meshmetrics_samples_gauge", "meshmetrics_samples_histogram"} {
+		if err := conn.Exec(ctx, "TRUNCATE TABLE "+otelDatabase+"."+table); err != nil {
 			return err
 		}
 	}

@@ -27,6 +27,21 @@ func strategies() []string {
 	return []string{engine.StrategyPortable, engine.StrategyNative}
 }
 
+// seriesTablesFor says which table layout a strategy's replay reads: the
+// portable strategy, which replays every case, the series extension's
+// tables (provisioning/clickhouse/002, the production layout); the native
+// one the exporter's tables alone. tests/promdiff runs the other two pairs.
+// PROMQLREPLAY_LAYOUT=series or exporter puts every strategy on one.
+func seriesTablesFor(strategy string) bool {
+	switch os.Getenv("PROMQLREPLAY_LAYOUT") {
+	case "series":
+		return true
+	case "exporter":
+		return false
+	}
+	return strategy == engine.StrategyPortable
+}
+
 // nativeFunctions are the functions the native strategy computes
 // differently (timeSeries*ToGrid); everything else is the portable SQL.
 var nativeFunctions = map[string]bool{"rate": true, "increase": true, "delta": true, "irate": true, "idelta": true}
