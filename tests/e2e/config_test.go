@@ -210,7 +210,7 @@ func TestAgentConfigsValidate(t *testing.T) {
 			t.Fatal(err)
 		}
 		broken := filepath.Join(t.TempDir(), "broken.yaml")
-		if err := os.WriteFile(broken, bytes.Replace(src, []byte("exporters: [otlp/collector]"), []byte("exporters: [otlp/nope]"), 1), 0o644); err != nil {
+		if err := os.WriteFile(broken, bytes.Replace(src, []byte("exporters: [otlp_grpc/collector]"), []byte("exporters: [otlp_grpc/nope]"), 1), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if out, err := validate(broken); err == nil {
@@ -230,7 +230,7 @@ func TestAgentRecordsReachNoStore(t *testing.T) {
 		connectors, _ := cfg["connectors"].(map[string]any)
 		exporters, _ := cfg["exporters"].(map[string]any)
 		for id := range exporters {
-			if !strings.HasPrefix(id, "otlp/") {
+			if !strings.HasPrefix(id, "otlp_grpc/") {
 				t.Errorf("%s: exporter %q; the agent may only send OTLP to the collector", name, id)
 			}
 		}
@@ -243,7 +243,7 @@ func TestAgentRecordsReachNoStore(t *testing.T) {
 			logsPipelines++
 			outs, _ := p.(map[string]any)["exporters"].([]any)
 			for _, out := range outs {
-				if _, ok := connectors[out.(string)]; !ok || !strings.HasPrefix(out.(string), "signaltometrics") {
+				if _, ok := connectors[out.(string)]; !ok || !strings.HasPrefix(out.(string), "signal_to_metrics/") {
 					t.Errorf("%s: logs pipeline %s exports to %v; records may only go to the signaltometrics connector", name, id, out)
 				}
 			}

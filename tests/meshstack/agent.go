@@ -28,7 +28,7 @@ type AgentOptions struct {
 	Dir string
 	// ContainerLogs runs otelcol-agent-kubernetes.yaml instead, on
 	// AccessLogs as container log files (CRI or Docker wrapping), without
-	// k8sattributes/caller: there is no API server here, so every caller is
+	// k8s_attributes/caller: there is no API server here, so every caller is
 	// unknown. Callers is then unused.
 	ContainerLogs bool
 }
@@ -106,8 +106,8 @@ func StartAgent(o AgentOptions) (*Agent, error) {
 	args := []string{"--config", filepath.Join(root, "provisioning", "collector", "otelcol-agent-static.yaml")}
 	if o.ContainerLogs {
 		args = []string{"--config", filepath.Join(root, "provisioning", "collector", "otelcol-agent-kubernetes.yaml"),
-			"--set=receivers::filelog/access::include=" + yamlList(o.AccessLogs),
-			"--set=receivers::filelog/access::start_at=beginning",
+			"--set=receivers::file_log/access::include=" + yamlList(o.AccessLogs),
+			"--set=receivers::file_log/access::start_at=beginning",
 			"--set=service::pipelines::logs/access::processors=[memory_limiter,transform/pair,groupbyattrs/caller,transform/caller,filter/mesh,batch/agent]",
 		}
 	}
