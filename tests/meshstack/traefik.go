@@ -3,9 +3,11 @@ package meshstack
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -82,6 +84,12 @@ func StartTraefik(dir string, backends []*Backend, readinessAddr string, accessL
 	fmt.Fprintf(&dyn, "    readiness:\n      loadBalancer:\n        servers:\n          - url: http://%s\n", readinessAddr)
 	if err := os.WriteFile(filepath.Join(dir, "dynamic.yaml"), []byte(dyn.String()), 0o644); err != nil {
 		return nil, err
+	}
+	// Traefik waits up to an entrypoint's graceTimeOut (10 s by default,
+	// the stack's whole stop grace) for open keep-alive connections before
+	// it exits on SIGTERM; the test stack has nothing to drain.
+	for _, ep := range append([]string{"traefik", "readiness"}, slices.Collect(maps.Values(t.EntrypointNames))...) {
+		args = append(args, fmt.Sprintf("--entryPoints.%s.transport.lifeCycle.graceTimeOut=1s", ep))
 	}
 	if t.Proc, err = startProc("traefik", bin, args, nil, dir); err != nil {
 		return nil, err
