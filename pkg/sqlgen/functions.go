@@ -17,6 +17,11 @@ func (b *builder) call(c *plan.Call) (string, error) {
 	if c.Func == "time" {
 		return b.add("time", fmt.Sprintf("SELECT toUInt32(number) AS i, %s / 1000 AS v FROM numbers(%d)", b.evalTimeMs("number"), b.grid.N)), nil
 	}
+	if c.Func == "histogram_quantile" {
+		if name, ok, err := b.groupedHistogramQuantile(c.Number, c.Input); ok || err != nil {
+			return name, err
+		}
+	}
 	in, err := b.node(c.Input)
 	if err != nil {
 		return "", err
@@ -184,30 +189,34 @@ FROM (
   GROUP BY grp, i, ub
 )
 GROUP BY grp, i`, group, labelValue("labels", "le"), in)
-	var sql string
+	return b.add("histogram_quantile", fmt.Sprintf("SELECT %s AS labels, i, v\nFROM (\n%s\n)", withoutName("labels"), indent(b.quantileOfBuckets(q, buckets))))
+}
+
+// quantileOfBuckets computes v, the q-quantile, over the rows of buckets:
+// a group's sorted (upper bound, count) pairs at one grid index, as
+// buckets, beside whatever columns identify the group.
+func (b *builder) quantileOfBuckets(q float64, buckets string) string {
 	switch {
 	case math.IsNaN(q):
-		sql = layered(buckets, "nan AS v")
+		return layered(buckets, "nan AS v")
 	case q < 0:
-		sql = layered(buckets, "-inf AS v")
+		return layered(buckets, "-inf AS v")
 	case q > 1:
-		sql = layered(buckets, "inf AS v")
-	default:
-		sql = layered(buckets,
-			"arrayMap(x -> x.1, buckets) AS ub, arrayMap(x -> x.2, buckets) AS raw, length(buckets) AS nb",
-			b.monotonicCounts("raw")+" AS cs",
-			"cs[nb] AS obs, "+float(q)+" * obs AS rank",
-			// The first bucket (1-based, +Inf excluded) whose count reaches
-			// the rank; 0 if none.
-			"arrayFirstIndex(x -> x >= rank, arraySlice(cs, 1, nb - 1)) AS bk",
-			"if(bk > 1, ub[bk - 1], 0) AS lower, if(bk > 1, cs[bk - 1], 0) AS below",
-			`multiIf(
+		return layered(buckets, "inf AS v")
+	}
+	return layered(buckets,
+		"arrayMap(x -> x.1, buckets) AS ub, arrayMap(x -> x.2, buckets) AS raw, length(buckets) AS nb",
+		b.monotonicCounts("raw")+" AS cs",
+		"cs[nb] AS obs, "+float(q)+" * obs AS rank",
+		// The first bucket (1-based, +Inf excluded) whose count reaches
+		// the rank; 0 if none.
+		"arrayFirstIndex(x -> x >= rank, arraySlice(cs, 1, nb - 1)) AS bk",
+		"if(bk > 1, ub[bk - 1], 0) AS lower, if(bk > 1, cs[bk - 1], 0) AS below",
+		`multiIf(
   ub[nb] != inf OR nb < 2 OR obs = 0, nan,
   bk = 0, ub[nb - 1],
   bk = 1 AND ub[1] <= 0, ub[1],
   lower + (ub[bk] - lower) * ((rank - below) / (cs[bk] - below))) AS v`)
-	}
-	return b.add("histogram_quantile", fmt.Sprintf("SELECT %s AS labels, i, v\nFROM (\n%s\n)", withoutName("labels"), indent(sql)))
 }
 
 // monotonicCounts is Prometheus' ensureMonotonicAndIgnoreSmallDeltas over

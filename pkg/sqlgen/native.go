@@ -35,16 +35,16 @@ func wholeSeconds(ms ...int64) bool {
 // nativeRangeFunction renders f with a ToGrid aggregate; ok is false when
 // f has none or the grid is not in whole seconds, and the caller falls back
 // to window assignment.
-func (b *builder) nativeRangeFunction(f *plan.RangeFunction) (name string, ok bool, err error) {
+func (b *builder) nativeRangeFunction(f *plan.RangeFunction) (st seriesStep, ok bool, err error) {
 	fn, has := nativeFunctions[f.Func]
 	g := b.grid
 	if !b.native || !has || !wholeSeconds(g.StartMs, g.StepMs, f.Range.Milliseconds(), f.Offset.Milliseconds()) {
-		return "", false, nil
+		return seriesStep{}, false, nil
 	}
 	lo, hi := b.sampleBounds(f.Offset, f.Range)
 	rows, err := b.samples(f.Selector, lo, hi, false)
 	if err != nil {
-		return "", false, err
+		return seriesStep{}, false, err
 	}
 	// The grid of the window ends: evaluation times shifted by the offset.
 	startSec := (g.StartMs - f.Offset.Milliseconds()) / 1000
@@ -66,7 +66,7 @@ ARRAY JOIN grid AS cell, arrayEnumerate(grid) AS k
 WHERE cell IS NOT NULL`,
 		value, fn, startSec, endSec, g.StepMs/1000, int64(f.Range.Seconds()),
 		b.sampleTimeSeconds(), indent(indent(rows.rows)))
-	return b.add("native_"+f.Func, withLabels(withoutName("slabels"), "v", perSeries, rows)), true, nil
+	return seriesStep{prefix: "native_" + f.Func, rows: perSeries, sel: rows, labels: withoutName("slabels")}, true, nil
 }
 
 // sampleTimeSeconds is the sample time column t (Unix ms) as the ToGrid

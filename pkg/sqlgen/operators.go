@@ -11,25 +11,19 @@ import (
 
 // aggregation groups a vector at each grid index (sum, avg, …, topk).
 func (b *builder) aggregation(a *plan.Aggregation) (string, error) {
+	if name, ok, err := b.groupedAggregation(a); ok || err != nil {
+		return name, err
+	}
 	in, err := b.node(a.Input)
 	if err != nil {
 		return "", err
 	}
-	var group string
-	if a.Without {
-		group = keepLabels("labels", append([]string{labels.MetricName}, a.Grouping...), false)
-	} else {
-		group = keepLabels("labels", a.Grouping, true)
-	}
+	group := groupOf(a, "labels")
 	switch a.Op {
 	case "topk", "bottomk":
 		return b.topk(a, in, group)
 	}
-	agg := map[string]string{
-		"sum": "sum(v)", "avg": meanSQL("sum(v)", "count()", "sum(v * pow(2, -512))", "countIf(NOT isFinite(v))"), "count": "toFloat64(count())",
-		// min and max skip NaN unless every value is NaN, as Prometheus does.
-		"min": "min(v)", "max": "max(v)",
-	}[a.Op]
+	agg := simpleAggregates[a.Op]
 	if agg == "" {
 		return "", fmt.Errorf("sqlgen: no SQL for aggregation %s", a.Op)
 	}

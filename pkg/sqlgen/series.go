@@ -37,13 +37,17 @@ type selectorSQL struct {
 }
 
 // labels are the series, refused when two have one label set.
-func (s selectorSQL) labels() string {
-	return fmt.Sprintf(`SELECT sid, slabels FROM (
+func (s selectorSQL) labels() string { return s.labelsWith("slabels") }
+
+// labelsWith selects items (expressions over sid and slabels) from the
+// series, refused when two have one label set.
+func (s selectorSQL) labelsWith(items string) string {
+	return fmt.Sprintf(`SELECT sid, %s FROM (
   SELECT sid, slabels, count() OVER (PARTITION BY slabels) AS copies FROM (
 %s
   )
 )
-WHERE throwIf(copies > 1, %s) = 0`, indent(indent(s.series)), quote(duplicateSeries))
+WHERE throwIf(copies > 1, %s) = 0`, items, indent(indent(s.series)), quote(duplicateSeries))
 }
 
 // samples renders the points of a selector in loMs < t <= hiMs and its
@@ -70,12 +74,35 @@ func (b *builder) samples(sel plan.Selector, loMs, hiMs int64, withStale bool) (
 	return selectorSQL{rows: strings.Join(rows, "\nUNION ALL\n"), series: strings.Join(series, "\nUNION ALL\n")}, nil
 }
 
-// withLabels is a vector step (labels, i, v) from the rows of a per-series
-// query (a column sid): labels is an expression over its columns and its
-// series' label set, slabels; value is the select item of v.
-func withLabels(labels, value, perSeries string, sel selectorSQL) string {
-	return fmt.Sprintf("SELECT %s AS labels, i, %s\nFROM (\n%s\n) AS w\nINNER JOIN (\n%s\n) AS s USING (sid)",
-		labels, value, indent(perSeries), indent(sel.labels()))
+// seriesStep is a selector or range function evaluated per series, before
+// label sets are attached: rows (sid, i, v), the selector's series, and the
+// step's label set as an expression over its series' slabels.
+type seriesStep struct {
+	prefix string // the CTE's name prefix: what the step is
+	rows   string
+	sel    selectorSQL
+	labels string
+}
+
+// addStep adds st as a vector step (labels, i, v): its rows joined to
+// their series' label sets.
+func (b *builder) addStep(st seriesStep) string {
+	return b.add(st.prefix, fmt.Sprintf("SELECT %s AS labels, i, v\nFROM (\n%s\n) AS w\nINNER JOIN (\n%s\n) AS s USING (sid)",
+		st.labels, indent(st.rows), indent(st.sel.labels())))
+}
+
+// seriesStepOf renders n as a seriesStep when it is a selector or a range
+// function; ok is false for every other node.
+func (b *builder) seriesStepOf(n plan.Node) (st seriesStep, ok bool, err error) {
+	switch n := n.(type) {
+	case *plan.InstantSelector:
+		st, err = b.instantSelectorStep(n)
+	case *plan.RangeFunction:
+		st, err = b.rangeFunctionStep(n)
+	default:
+		return seriesStep{}, false, nil
+	}
+	return st, err == nil, err
 }
 
 // source reads one source: its points (sid, t, v, stale), without stale

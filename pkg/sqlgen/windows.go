@@ -42,19 +42,30 @@ func (b *builder) sampleBounds(offset, width time.Duration) (int64, int64) {
 // instantSelector takes, at each grid time, every series' newest sample in
 // the lookback window, unless that sample is a stale marker.
 func (b *builder) instantSelector(s *plan.InstantSelector) (string, error) {
-	lo, hi := b.sampleBounds(s.Offset, s.Lookback)
-	rows, err := b.samples(s.Selector, lo, hi, true)
+	st, err := b.instantSelectorStep(s)
 	if err != nil {
 		return "", err
 	}
-	perSeries := fmt.Sprintf(`SELECT sid, i, argMax((v, stale), t) AS newest
+	return b.addStep(st), nil
+}
+
+func (b *builder) instantSelectorStep(s *plan.InstantSelector) (seriesStep, error) {
+	lo, hi := b.sampleBounds(s.Offset, s.Lookback)
+	rows, err := b.samples(s.Selector, lo, hi, true)
+	if err != nil {
+		return seriesStep{}, err
+	}
+	perSeries := fmt.Sprintf(`SELECT sid, i, newest.1 AS v
 FROM (
+  SELECT sid, i, argMax((v, stale), t) AS newest
+  FROM (
 %s
-)
-ARRAY JOIN %s AS i
-GROUP BY sid, i
-HAVING NOT newest.2`, indent(rows.rows), b.windowIndexes(s.Offset, s.Lookback))
-	return b.add("selector", withLabels("slabels", "newest.1 AS v", perSeries, rows)), nil
+  )
+  ARRAY JOIN %s AS i
+  GROUP BY sid, i
+  HAVING NOT newest.2
+)`, indent(indent(rows.rows)), b.windowIndexes(s.Offset, s.Lookback))
+	return seriesStep{prefix: "selector", rows: perSeries, sel: rows, labels: "slabels"}, nil
 }
 
 // windowAggregates are the per-window values the range functions need:
@@ -68,17 +79,25 @@ const windowAggregates = `count() AS n, min(t) AS ft, max(t) AS lt, argMin(v, t)
 
 // rangeFunction applies a range function to every window of a selector.
 func (b *builder) rangeFunction(f *plan.RangeFunction) (string, error) {
-	if name, ok, err := b.nativeRangeFunction(f); ok || err != nil {
-		return name, err
+	st, err := b.rangeFunctionStep(f)
+	if err != nil {
+		return "", err
+	}
+	return b.addStep(st), nil
+}
+
+func (b *builder) rangeFunctionStep(f *plan.RangeFunction) (seriesStep, error) {
+	if st, ok, err := b.nativeRangeFunction(f); ok || err != nil {
+		return st, err
 	}
 	lo, hi := b.sampleBounds(f.Offset, f.Range)
 	rows, err := b.samples(f.Selector, lo, hi, false)
 	if err != nil {
-		return "", err
+		return seriesStep{}, err
 	}
 	value, cond, err := rangeValue(f.Func, f.Range)
 	if err != nil {
-		return "", err
+		return seriesStep{}, err
 	}
 	labels := withoutName("slabels")
 	if f.Func == "last_over_time" {
@@ -104,7 +123,7 @@ FROM (
 )
 WHERE %s`, value, ws, fmt.Sprintf(windowAggregates, ws),
 		indent(indent(indent(rows.rows))), b.windowIndexes(f.Offset, f.Range), cond)
-	return b.add("range", withLabels(labels, "v", perSeries, rows)), nil
+	return seriesStep{prefix: "range", rows: perSeries, sel: rows, labels: labels}, nil
 }
 
 // rangeValue is a range function's value over the window aggregates (the

@@ -1,19 +1,22 @@
 -- up == 0 or absent(up{job="traefik-mesh"})
 WITH
 selector_1 AS (
-  SELECT slabels AS labels, i, newest.1 AS v
+  SELECT slabels AS labels, i, v
   FROM (
-    SELECT sid, i, argMax((v, stale), t) AS newest
+    SELECT sid, i, newest.1 AS v
     FROM (
-      SELECT cityHash64('up', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS sid, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
-      FROM `otel`.`otel_metrics_gauge`
-      WHERE MetricName = 'up'
-        AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
-        AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+      SELECT sid, i, argMax((v, stale), t) AS newest
+      FROM (
+        SELECT cityHash64('up', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS sid, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
+        FROM `otel`.`otel_metrics_gauge`
+        WHERE MetricName = 'up'
+          AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
+          AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+      )
+      ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
+      GROUP BY sid, i
+      HAVING NOT newest.2
     )
-    ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
-    GROUP BY sid, i
-    HAVING NOT newest.2
   ) AS w
   INNER JOIN (
     SELECT sid, slabels FROM (
@@ -40,20 +43,23 @@ op_3 AS (
   WHERE (x.v = s.v)
 ),
 selector_4 AS (
-  SELECT slabels AS labels, i, newest.1 AS v
+  SELECT slabels AS labels, i, v
   FROM (
-    SELECT sid, i, argMax((v, stale), t) AS newest
+    SELECT sid, i, newest.1 AS v
     FROM (
-      SELECT cityHash64('up', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS sid, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
-      FROM `otel`.`otel_metrics_gauge`
-      WHERE MetricName = 'up'
-        AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
-        AND ServiceName = 'traefik-mesh'
-        AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+      SELECT sid, i, argMax((v, stale), t) AS newest
+      FROM (
+        SELECT cityHash64('up', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS sid, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
+        FROM `otel`.`otel_metrics_gauge`
+        WHERE MetricName = 'up'
+          AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
+          AND ServiceName = 'traefik-mesh'
+          AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+      )
+      ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
+      GROUP BY sid, i
+      HAVING NOT newest.2
     )
-    ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
-    GROUP BY sid, i
-    HAVING NOT newest.2
   ) AS w
   INNER JOIN (
     SELECT sid, slabels FROM (

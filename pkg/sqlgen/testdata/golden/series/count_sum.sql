@@ -1,29 +1,32 @@
 -- traefik_service_request_duration_seconds_sum{service="a"} / traefik_service_request_duration_seconds_count{service="a"}
 WITH
 selector_1 AS (
-  SELECT slabels AS labels, i, newest.1 AS v
+  SELECT slabels AS labels, i, v
   FROM (
-    SELECT sid, i, argMax((v, stale), t) AS newest
+    SELECT sid, i, newest.1 AS v
     FROM (
-      SELECT cityHash64('traefik_service_request_duration_seconds_sum', stored) AS sid, t, v, stale
+      SELECT sid, i, argMax((v, stale), t) AS newest
       FROM (
-        SELECT sid AS stored, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Sum AS v, bitAnd(Flags, 1) = 1 AS stale
-        FROM `otel`.`meshmetrics_samples_histogram`
-        WHERE MetricName = 'traefik_service_request_duration_seconds'
-          AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
-          AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
-          AND sid IN (
-            SELECT sid
-            FROM `otel`.`meshmetrics_series`
-            WHERE MetricName = 'traefik_service_request_duration_seconds'
-              AND Day >= toDate(toDateTime(1699999700)) AND Day <= toDate(toDateTime(1700003600))
-              AND Attributes['service'] = 'a'
-          )
+        SELECT cityHash64('traefik_service_request_duration_seconds_sum', stored) AS sid, t, v, stale
+        FROM (
+          SELECT sid AS stored, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Sum AS v, bitAnd(Flags, 1) = 1 AS stale
+          FROM `otel`.`meshmetrics_samples_histogram`
+          WHERE MetricName = 'traefik_service_request_duration_seconds'
+            AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
+            AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+            AND sid IN (
+              SELECT sid
+              FROM `otel`.`meshmetrics_series`
+              WHERE MetricName = 'traefik_service_request_duration_seconds'
+                AND Day >= toDate(toDateTime(1699999700)) AND Day <= toDate(toDateTime(1700003600))
+                AND Attributes['service'] = 'a'
+            )
+        )
       )
+      ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
+      GROUP BY sid, i
+      HAVING NOT newest.2
     )
-    ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
-    GROUP BY sid, i
-    HAVING NOT newest.2
   ) AS w
   INNER JOIN (
     SELECT sid, slabels FROM (
@@ -45,29 +48,32 @@ selector_1 AS (
   ) AS s USING (sid)
 ),
 selector_2 AS (
-  SELECT slabels AS labels, i, newest.1 AS v
+  SELECT slabels AS labels, i, v
   FROM (
-    SELECT sid, i, argMax((v, stale), t) AS newest
+    SELECT sid, i, newest.1 AS v
     FROM (
-      SELECT cityHash64('traefik_service_request_duration_seconds_count', stored) AS sid, t, v, stale
+      SELECT sid, i, argMax((v, stale), t) AS newest
       FROM (
-        SELECT sid AS stored, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, toFloat64(Count) AS v, bitAnd(Flags, 1) = 1 AS stale
-        FROM `otel`.`meshmetrics_samples_histogram`
-        WHERE MetricName = 'traefik_service_request_duration_seconds'
-          AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
-          AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
-          AND sid IN (
-            SELECT sid
-            FROM `otel`.`meshmetrics_series`
-            WHERE MetricName = 'traefik_service_request_duration_seconds'
-              AND Day >= toDate(toDateTime(1699999700)) AND Day <= toDate(toDateTime(1700003600))
-              AND Attributes['service'] = 'a'
-          )
+        SELECT cityHash64('traefik_service_request_duration_seconds_count', stored) AS sid, t, v, stale
+        FROM (
+          SELECT sid AS stored, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, toFloat64(Count) AS v, bitAnd(Flags, 1) = 1 AS stale
+          FROM `otel`.`meshmetrics_samples_histogram`
+          WHERE MetricName = 'traefik_service_request_duration_seconds'
+            AND TimeUnix > toDateTime(1699999700) AND TimeUnix <= toDateTime(1700003600)
+            AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999700000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+            AND sid IN (
+              SELECT sid
+              FROM `otel`.`meshmetrics_series`
+              WHERE MetricName = 'traefik_service_request_duration_seconds'
+                AND Day >= toDate(toDateTime(1699999700)) AND Day <= toDate(toDateTime(1700003600))
+                AND Attributes['service'] = 'a'
+            )
+        )
       )
+      ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
+      GROUP BY sid, i
+      HAVING NOT newest.2
     )
-    ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 0 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 300000 - 1700000000000) / 60000))))) AS i
-    GROUP BY sid, i
-    HAVING NOT newest.2
   ) AS w
   INNER JOIN (
     SELECT sid, slabels FROM (

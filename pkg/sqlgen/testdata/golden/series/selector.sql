@@ -1,27 +1,30 @@
 -- traefik_service_open_connections{service!~"readiness@.*", protocol="http"} offset 1m
 WITH
 selector_1 AS (
-  SELECT slabels AS labels, i, newest.1 AS v
+  SELECT slabels AS labels, i, v
   FROM (
-    SELECT sid, i, argMax((v, stale), t) AS newest
+    SELECT sid, i, newest.1 AS v
     FROM (
-      SELECT sid, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
-      FROM `otel`.`meshmetrics_samples_gauge`
-      WHERE MetricName = 'traefik_service_open_connections'
-        AND TimeUnix > toDateTime(1699999640) AND TimeUnix <= toDateTime(1700003540)
-        AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999640000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003540000
-        AND sid IN (
-          SELECT sid
-          FROM `otel`.`meshmetrics_series`
-          WHERE MetricName = 'traefik_service_open_connections'
-            AND Day >= toDate(toDateTime(1699999640)) AND Day <= toDate(toDateTime(1700003540))
-            AND NOT match(Attributes['service'], '^(?s:readiness@.*)$')
-            AND Attributes['protocol'] = 'http'
-        )
+      SELECT sid, i, argMax((v, stale), t) AS newest
+      FROM (
+        SELECT sid, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
+        FROM `otel`.`meshmetrics_samples_gauge`
+        WHERE MetricName = 'traefik_service_open_connections'
+          AND TimeUnix > toDateTime(1699999640) AND TimeUnix <= toDateTime(1700003540)
+          AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1699999640000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003540000
+          AND sid IN (
+            SELECT sid
+            FROM `otel`.`meshmetrics_series`
+            WHERE MetricName = 'traefik_service_open_connections'
+              AND Day >= toDate(toDateTime(1699999640)) AND Day <= toDate(toDateTime(1700003540))
+              AND NOT match(Attributes['service'], '^(?s:readiness@.*)$')
+              AND Attributes['protocol'] = 'http'
+          )
+      )
+      ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 60000 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 360000 - 1700000000000) / 60000))))) AS i
+      GROUP BY sid, i
+      HAVING NOT newest.2
     )
-    ARRAY JOIN range(toUInt32(greatest(0, ceil((t + 60000 - 1700000000000) / 60000))), toUInt32(greatest(0, least(61, ceil((t + 360000 - 1700000000000) / 60000))))) AS i
-    GROUP BY sid, i
-    HAVING NOT newest.2
   ) AS w
   INNER JOIN (
     SELECT sid, slabels FROM (
