@@ -44,6 +44,8 @@ func TestGoldenSQL(t *testing.T) {
 		"error_ratio": cases["error_ratio"],
 		"p99":         cases["p99"],
 		"count_sum":   `traefik_service_request_duration_seconds_sum{service="a"} / traefik_service_request_duration_seconds_count{service="a"}`,
+		// Series-key grouping over an instant selector, without(…).
+		"avg_without": `avg without (instance) (traefik_service_open_connections{service!~"readiness@.*"})`,
 	}
 	for _, layout := range []struct {
 		dir   string

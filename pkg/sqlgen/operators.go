@@ -159,7 +159,20 @@ func (b *builder) setOperator(e *plan.Binary, lhs, rhs string) (string, error) {
 		}
 		return b.add(e.Op, fmt.Sprintf("SELECT labels, i, v FROM %s\nWHERE (%s, i) %s (SELECT %s, i FROM %s)", lhs, sig, in, sig, rhs)), nil
 	case "or":
-		return b.add("or", fmt.Sprintf("SELECT labels, i, v FROM %s\nUNION ALL\nSELECT labels, i, v FROM %s\nWHERE (%s, i) NOT IN (SELECT %s, i FROM %s)", lhs, rhs, sig, sig, lhs)), nil
+		// Each side is referenced once: a CTE is planned and run again at
+		// every reference, and a NOT IN over the left side would be a
+		// second one. A right-hand row stays unless a left-hand row has its
+		// signature at its grid index.
+		return b.add("or", fmt.Sprintf(`SELECT labels, i, v
+FROM (
+  SELECT labels, i, v, side, max(side = 0) OVER (PARTITION BY %s, i) AS left_has
+  FROM (
+    SELECT labels, i, v, 0 AS side FROM %s
+    UNION ALL
+    SELECT labels, i, v, 1 AS side FROM %s
+  )
+)
+WHERE side = 0 OR NOT left_has`, sig, lhs, rhs)), nil
 	}
 	return "", fmt.Errorf("sqlgen: no SQL for set operator %s", e.Op)
 }

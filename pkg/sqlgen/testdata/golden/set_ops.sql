@@ -84,10 +84,16 @@ absent_5 AS (
   WHERE toUInt32(number) NOT IN (SELECT i FROM selector_4)
 ),
 or_6 AS (
-  SELECT labels, i, v FROM op_3
-  UNION ALL
-  SELECT labels, i, v FROM absent_5
-  WHERE (arrayFilter(x -> NOT has(CAST(['__name__'], 'Array(String)'), x.1), labels), i) NOT IN (SELECT arrayFilter(x -> NOT has(CAST(['__name__'], 'Array(String)'), x.1), labels), i FROM op_3)
+  SELECT labels, i, v
+  FROM (
+    SELECT labels, i, v, side, max(side = 0) OVER (PARTITION BY arrayFilter(x -> NOT has(CAST(['__name__'], 'Array(String)'), x.1), labels), i) AS left_has
+    FROM (
+      SELECT labels, i, v, 0 AS side FROM op_3
+      UNION ALL
+      SELECT labels, i, v, 1 AS side FROM absent_5
+    )
+  )
+  WHERE side = 0 OR NOT left_has
 )
 SELECT arrayMap(x -> x.1, labels) AS names, arrayMap(x -> x.2, labels) AS values, groupArray(i) AS idx, groupArray(v) AS vals
 FROM (
