@@ -218,6 +218,9 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (sql 
 	if err != nil {
 		return "", false, err
 	}
+	if plan.Empty(p.Root) {
+		return noStatement, false, nil
+	}
 	sql, err = sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: e.cfg.MaxSeries, Native: strategy == StrategyNative, Fold: e.fold(), MaxStatementBytes: sqlgen.MaxQuerySize})
 	var tooLarge *sqlgen.StatementTooLargeError
 	if errors.As(err, &tooLarge) {
@@ -279,10 +282,17 @@ func reach(ast parser.Expr) (behind, ahead time.Duration) {
 	return behind, ahead
 }
 
+// noStatement stands for the SQL of a query whose answer is empty whatever
+// is stored (plan.Empty): it runs no statement.
+const noStatement = "-- no statement: a selector of this query names no stored metric in its range, so its answer is empty"
+
 func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want ValueType) (*Result, error) {
 	sql, scalar, err := e.compile(ctx, expr, grid)
 	if err != nil {
 		return nil, err
+	}
+	if sql == noStatement {
+		return &Result{Type: want, SQL: sql}, nil
 	}
 	began := time.Now()
 	ctx, release := e.statementContext(ctx)

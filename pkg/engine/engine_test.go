@@ -79,6 +79,11 @@ func checkByHand(t *testing.T, e *engine.Engine) {
 		{`open_connections * 2 + 1`, time.Minute, map[string]float64{`{instance="proxy-a:8080", job="mesh", service="api"}`: 19}},
 		{`open_connections > 8`, 30 * time.Second, map[string]float64{}},
 		{`absent(nonexistent{job="x"})`, time.Minute, map[string]float64{`{job="x"}`: 1}},
+		// Empty whatever is stored: answered without a statement (below).
+		{`min(nonexistent_not_after) - time()`, time.Minute, map[string]float64{}},
+		{`sum(rate(nonexistent_total[5m])) / sum(rate(requests_total[5m]))`, 10 * time.Minute, map[string]float64{}},
+		// An or with one empty side is the other side.
+		{`sum(rate(nonexistent_total[5m])) or sum by (service) (open_connections)`, 90 * time.Second, map[string]float64{`{service="api"}`: 9}},
 	}
 	for _, c := range cases {
 		res, err := e.InstantQuery(ctx, c.expr, t0.Add(c.at))
@@ -99,6 +104,20 @@ func checkByHand(t *testing.T, e *engine.Engine) {
 				t.Errorf("%s at +%s: got %v, want %v", c.expr, c.at, got, c.want)
 			}
 		}
+	}
+	// Empty whatever is stored (plan.Empty): no statement runs.
+	for _, expr := range []string{`min(nonexistent_not_after) - time()`, `sum(rate(nonexistent_total[5m])) / sum(rate(requests_total[5m]))`} {
+		res, err := e.InstantQuery(ctx, expr, t0.Add(10*time.Minute))
+		if err != nil {
+			t.Errorf("%s: %v", expr, err)
+		} else if len(res.Series) != 0 || !strings.HasPrefix(res.SQL, "-- no statement") {
+			t.Errorf("%s: %d series, ran %q; want no series and no statement", expr, len(res.Series), res.SQL)
+		}
+	}
+	if res, err := e.InstantQuery(ctx, `absent(nonexistent{job="x"})`, t0); err != nil {
+		t.Error(err)
+	} else if strings.HasPrefix(res.SQL, "-- no statement") {
+		t.Errorf("absent() of nothing must run its statement, ran %q", res.SQL)
 	}
 }
 
