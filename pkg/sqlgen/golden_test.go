@@ -47,22 +47,27 @@ func TestGoldenSQL(t *testing.T) {
 		// Series-key grouping over an instant selector, without(…).
 		"avg_without": `avg without (instance) (traefik_service_open_connections{service!~"readiness@.*"})`,
 	}
+	// The native strategy on the series tables: series-key grouping sums
+	// whole ToGrid arrays.
+	nativeCases := map[string]string{"error_ratio": cases["error_ratio"], "p99": cases["p99"]}
 	for _, layout := range []struct {
-		dir   string
-		cases map[string]string
-		tabs  bool
-	}{{"golden", cases, false}, {filepath.Join("golden", "series"), seriesCases, true}} {
+		dir          string
+		cases        map[string]string
+		tabs, native bool
+	}{{"golden", cases, false, false}, {filepath.Join("golden", "series"), seriesCases, true, false}, {filepath.Join("golden", "series-native"), nativeCases, true, true}} {
 		for name, expr := range layout.cases {
-			t.Run(filepath.Join(layout.dir, name), func(t *testing.T) { goldenCase(t, layout.dir, name, expr, grid, layout.tabs) })
+			t.Run(filepath.Join(layout.dir, name), func(t *testing.T) {
+				goldenCase(t, layout.dir, name, expr, grid, layout.tabs, sqlgen.Options{MaxSeries: 10000, Native: layout.native})
+			})
 		}
 	}
 }
 
 // goldenCase compares expr's statement with testdata/<dir>/<name>.sql.
-func goldenCase(t *testing.T, dir, name, expr string, grid plan.Grid, seriesTables bool) {
+func goldenCase(t *testing.T, dir, name, expr string, grid plan.Grid, seriesTables bool, opts sqlgen.Options) {
 	s := schema
 	s.SeriesTables = seriesTables
-	sql, err := offlineSQLIn(t, expr, grid, s, sqlgen.Options{MaxSeries: 10000})
+	sql, err := offlineSQLIn(t, expr, grid, s, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

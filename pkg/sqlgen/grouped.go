@@ -56,6 +56,26 @@ func (b *builder) groupedAggregation(a *plan.Aggregation) (name string, ok bool,
 		return "", false, err
 	}
 	group := groupOf(a, st.labels)
+	if a.Op == "sum" && st.grids != "" {
+		// Whole grids summed per group: one row per series, not one per
+		// series and grid index.
+		return b.add(a.Op, fmt.Sprintf(`SELECT g.glabels AS labels, toUInt32(k - 1) AS i, assumeNotNull(cell) AS v
+FROM (
+  SELECT gk, sumForEach(grid) AS sums
+  FROM (
+%s
+  ) AS w
+  INNER JOIN (
+%s
+  ) AS s USING (sid)
+  GROUP BY gk
+) AS a
+INNER JOIN (
+%s
+) AS g USING (gk)
+ARRAY JOIN sums AS cell, arrayEnumerate(sums) AS k
+WHERE cell IS NOT NULL`, indent(indent(st.grids)), indent(indent(seriesGroupKeys(st, group, ""))), indent(groupLabels(st, group, "grp")))), true, nil
+	}
 	return b.add(a.Op, fmt.Sprintf(`SELECT g.glabels AS labels, a.i AS i, a.v AS v
 FROM (
   SELECT gk, i, %s AS v
@@ -112,18 +132,35 @@ func (b *builder) groupedHistogramQuantile(q float64, in plan.Node) (name string
 	group := keepLabels(sumGroup, []string{"le"}, false)
 	keys := fmt.Sprintf("SELECT sid, gk, assumeNotNull(bound) AS ub\nFROM (\n%s\n)\nWHERE bound IS NOT NULL AND NOT isNaN(bound)",
 		indent(seriesGroupKeys(st, group, fmt.Sprintf(", toFloat64OrNull(%s) AS bound", labelValue(sumGroup, "le")))))
-	buckets := fmt.Sprintf(`SELECT gk, i, arraySort(x -> x.1, groupArray((ub, c))) AS buckets
+	counts := fmt.Sprintf(`SELECT gk, i, ub, sum(v) AS c
 FROM (
-  SELECT gk, i, ub, sum(v) AS c
+%s
+) AS w
+INNER JOIN (
+%s
+) AS s USING (sid)
+GROUP BY gk, i, ub`, indent(st.rows), indent(keys))
+	if st.grids != "" {
+		// Whole grids summed per group and bound.
+		counts = fmt.Sprintf(`SELECT gk, toUInt32(k - 1) AS i, ub, assumeNotNull(cell) AS c
+FROM (
+  SELECT gk, ub, sumForEach(grid) AS sums
   FROM (
 %s
   ) AS w
   INNER JOIN (
 %s
   ) AS s USING (sid)
-  GROUP BY gk, i, ub
+  GROUP BY gk, ub
 )
-GROUP BY gk, i`, indent(indent(st.rows)), indent(indent(keys)))
+ARRAY JOIN sums AS cell, arrayEnumerate(sums) AS k
+WHERE cell IS NOT NULL`, indent(indent(st.grids)), indent(indent(keys)))
+	}
+	buckets := fmt.Sprintf(`SELECT gk, i, arraySort(x -> x.1, groupArray((ub, c))) AS buckets
+FROM (
+%s
+)
+GROUP BY gk, i`, indent(counts))
 	return b.add("histogram_quantile", fmt.Sprintf("SELECT g.glabels AS labels, q.i AS i, q.v AS v\nFROM (\n%s\n) AS q\nINNER JOIN (\n%s\n) AS g USING (gk)",
 		indent(b.quantileOfBuckets(q, buckets)), indent(groupLabels(st, group, withoutName("grp"))))), true, nil
 }

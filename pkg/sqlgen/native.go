@@ -49,24 +49,19 @@ func (b *builder) nativeRangeFunction(f *plan.RangeFunction) (st seriesStep, ok 
 	// The grid of the window ends: evaluation times shifted by the offset.
 	startSec := (g.StartMs - f.Offset.Milliseconds()) / 1000
 	endSec := startSec + int64(g.N-1)*g.StepMs/1000
-	value := "assumeNotNull(cell)"
+	grid := fmt.Sprintf("%s(%d, %d, %d, %d)(%s, v)", fn, startSec, endSec, g.StepMs/1000, int64(f.Range.Seconds()), b.sampleTimeSeconds())
 	if f.Func == "increase" {
-		value += " * " + float(f.Range.Seconds())
+		grid = fmt.Sprintf("arrayMap(x -> x * %s, %s)", float(f.Range.Seconds()), grid)
 	}
 	b.usesToGrid = true
-	perSeries := fmt.Sprintf(`SELECT sid, toUInt32(k - 1) AS i, %s AS v
+	grids := fmt.Sprintf("SELECT sid, %s AS grid\nFROM (\n%s\n)\nGROUP BY sid", grid, indent(rows.rows))
+	perSeries := fmt.Sprintf(`SELECT sid, toUInt32(k - 1) AS i, assumeNotNull(cell) AS v
 FROM (
-  SELECT sid, %s(%d, %d, %d, %d)(%s, v) AS grid
-  FROM (
 %s
-  )
-  GROUP BY sid
 )
 ARRAY JOIN grid AS cell, arrayEnumerate(grid) AS k
-WHERE cell IS NOT NULL`,
-		value, fn, startSec, endSec, g.StepMs/1000, int64(f.Range.Seconds()),
-		b.sampleTimeSeconds(), indent(indent(rows.rows)))
-	return seriesStep{prefix: "native_" + f.Func, rows: perSeries, sel: rows, labels: withoutName("slabels")}, true, nil
+WHERE cell IS NOT NULL`, indent(grids))
+	return seriesStep{prefix: "native_" + f.Func, rows: perSeries, grids: grids, sel: rows, labels: withoutName("slabels")}, true, nil
 }
 
 // sampleTimeSeconds is the sample time column t (Unix ms) as the ToGrid

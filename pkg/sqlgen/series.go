@@ -80,6 +80,10 @@ func (b *builder) samples(sel plan.Selector, loMs, hiMs int64, withStale bool) (
 type seriesStep struct {
 	prefix string // the CTE's name prefix: what the step is
 	rows   string
+	// grids, when set, are the same values as one row per series (sid,
+	// grid): grid is an Array(Nullable(Float64)) with a cell per grid
+	// index, NULL where rows has no row (the native strategy's ToGrid).
+	grids  string
 	sel    selectorSQL
 	labels string
 }
