@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/data"
-
 	"github.com/forma3d/meshmetrics/tests/meshstack"
 )
 
@@ -246,11 +244,11 @@ func checkPairServiceMap(t *testing.T, q *meshstack.Querier, targets []meshstack
 		if f.Meta == nil || f.Meta.PreferredVisualization != "nodeGraph" || f.Name != "edges" {
 			continue
 		}
-		si, ti := fieldIndex(f, "source"), fieldIndex(f, "target")
+		src, si := f.FieldByName("source")
+		dst, ti := f.FieldByName("target")
 		if si < 0 || ti < 0 {
 			t.Fatalf("edges frame without source/target fields: %v", f.Fields)
 		}
-		src, dst := f.Fields[si], f.Fields[ti]
 		for i := range f.Rows() {
 			edges = append(edges, fmt.Sprint(src.At(i))+" → "+fmt.Sprint(dst.At(i)))
 		}
@@ -264,13 +262,4 @@ func checkPairServiceMap(t *testing.T, q *meshstack.Querier, targets []meshstack
 	if !slices.Equal(edges, want) {
 		t.Errorf("service map edges:\n got %v\nwant %v (the pairs that carried traffic)", edges, want)
 	}
-}
-
-func fieldIndex(f *data.Frame, name string) int {
-	for i, fl := range f.Fields {
-		if fl.Name == name {
-			return i
-		}
-	}
-	return -1
 }

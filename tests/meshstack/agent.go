@@ -79,7 +79,7 @@ func AgentValidateEnv(dir string) []string {
 		Callers:       map[string]string{"127.0.0.2": "forma3d/web"},
 		CollectorOTLP: "127.0.0.1:4319", Dir: dir, Host: "node-a",
 	}, "127.0.0.1:13134")
-	return append(env, "K8S_NODE_NAME=node-a", "APP_NAMESPACE=forma3d-dev", "MESH_NAMESPACE=traefik-mesh")
+	return append(env, "APP_NAMESPACE=forma3d-dev", "MESH_NAMESPACE=traefik-mesh")
 }
 
 // StartAgent runs the built agent with the shipped static config and waits
