@@ -61,20 +61,12 @@ func (b *builder) groupedAggregation(a *plan.Aggregation) (name string, ok bool,
 		// series and grid index.
 		return b.add(a.Op, fmt.Sprintf(`SELECT g.glabels AS labels, toUInt32(k - 1) AS i, assumeNotNull(cell) AS v
 FROM (
-  SELECT gk, sumForEach(grid) AS sums
-  FROM (
 %s
-  ) AS w
-  INNER JOIN (
-%s
-  ) AS s USING (sid)
-  GROUP BY gk
 ) AS a
 INNER JOIN (
 %s
 ) AS g USING (gk)
-ARRAY JOIN sums AS cell, arrayEnumerate(sums) AS k
-WHERE cell IS NOT NULL`, indent(indent(st.grids)), indent(indent(seriesGroupKeys(st, group, ""))), indent(groupLabels(st, group, "grp")))), true, nil
+%s`, indent(gridSums(st, seriesGroupKeys(st, group, ""), "gk")), indent(groupLabels(st, group, "grp")), gridCells)), true, nil
 	}
 	return b.add(a.Op, fmt.Sprintf(`SELECT g.glabels AS labels, a.i AS i, a.v AS v
 FROM (
@@ -91,6 +83,25 @@ INNER JOIN (
 %s
 ) AS g USING (gk)`, agg, indent(indent(st.rows)), indent(indent(seriesGroupKeys(st, group, ""))), indent(groupLabels(st, group, "grp")))), true, nil
 }
+
+// gridSums adds st's grids (the native strategy's) per group: the rows of
+// keys (sid and the columns by) joined by sid, one row per value of by
+// with sums, the element-wise sum of its series' grids (NULL where none
+// has a value).
+func gridSums(st seriesStep, keys, by string) string {
+	return fmt.Sprintf(`SELECT %s, sumForEach(grid) AS sums
+FROM (
+%s
+) AS w
+INNER JOIN (
+%s
+) AS s USING (sid)
+GROUP BY %s`, by, indent(st.grids), indent(keys), by)
+}
+
+// gridCells turns a row of gridSums into one row per grid index k (1-based)
+// holding a value, cell.
+const gridCells = "ARRAY JOIN sums AS cell, arrayEnumerate(sums) AS k\nWHERE cell IS NOT NULL"
 
 // seriesGroupKeys maps each of st's series to its group's key (sid, gk),
 // with further select items extra (", … AS x") over its labels, slabels.
@@ -142,19 +153,8 @@ INNER JOIN (
 GROUP BY gk, i, ub`, indent(st.rows), indent(keys))
 	if st.grids != "" {
 		// Whole grids summed per group and bound.
-		counts = fmt.Sprintf(`SELECT gk, toUInt32(k - 1) AS i, ub, assumeNotNull(cell) AS c
-FROM (
-  SELECT gk, ub, sumForEach(grid) AS sums
-  FROM (
-%s
-  ) AS w
-  INNER JOIN (
-%s
-  ) AS s USING (sid)
-  GROUP BY gk, ub
-)
-ARRAY JOIN sums AS cell, arrayEnumerate(sums) AS k
-WHERE cell IS NOT NULL`, indent(indent(st.grids)), indent(indent(keys)))
+		counts = fmt.Sprintf("SELECT gk, toUInt32(k - 1) AS i, ub, assumeNotNull(cell) AS c\nFROM (\n%s\n)\n%s",
+			indent(gridSums(st, keys, "gk, ub")), gridCells)
 	}
 	buckets := fmt.Sprintf(`SELECT gk, i, arraySort(x -> x.1, groupArray((ub, c))) AS buckets
 FROM (
