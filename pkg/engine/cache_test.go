@@ -144,12 +144,12 @@ func TestResultCache(t *testing.T) {
 	rec.take()
 
 	// A scalar's answer, cached or not, is the engine's (a NaN per step).
-	want, err := plain.RangeQuery(ctx, `scalar(sum(absent_total))`, t0, t0.Add(time.Hour), step)
+	want, err := plain.RangeQuery(ctx, `scalar(sum(requests_total{service="none"}))`, t0, t0.Add(time.Hour), step)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		got, err := cached.RangeQuery(ctx, `scalar(sum(absent_total))`, t0, t0.Add(time.Hour), step)
+		got, err := cached.RangeQuery(ctx, `scalar(sum(requests_total{service="none"}))`, t0, t0.Add(time.Hour), step)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/forma3d/meshmetrics/pkg/dialect"
@@ -88,6 +89,8 @@ type Engine struct {
 	seriesTables string
 
 	cache *resultCache // nil: no cache
+	// upperEngine evaluates split queries above their leaves (split.go).
+	upperEngine *promql.Engine
 }
 
 // strategy is the SQL strategy in force: the configured one, or for auto
@@ -142,7 +145,7 @@ func New(conn driver.Conn, cfg Config) *Engine {
 	if cfg.Strategy == "" {
 		cfg.Strategy = StrategyAuto
 	}
-	return &Engine{conn: conn, cfg: cfg, cache: newResultCache(cfg.Cache)}
+	return &Engine{conn: conn, cfg: cfg, cache: newResultCache(cfg.Cache), upperEngine: newUpperEngine(cfg)}
 }
 
 // RangeQuery evaluates expr at start, start+step, … up to end.
@@ -179,57 +182,120 @@ func (e *Engine) InstantQuery(ctx context.Context, expr string, ts time.Time) (*
 	return e.run(ctx, expr, plan.NewInstantGrid(ts), ValueVector)
 }
 
-// Explain returns the SQL of a range query without running it. The catalog
-// still asks the server which metric names exist.
+// Explain returns the SQL of a range query without running it: its one
+// statement, or a split query's leaf statements and what the plugin
+// evaluates above them. The catalog still asks the server which metric
+// names exist.
 func (e *Engine) Explain(ctx context.Context, expr string, start, end time.Time, step time.Duration) (string, error) {
 	grid, err := plan.NewRangeGrid(start, end, step, e.cfg.MaxPoints)
 	if err != nil {
 		return "", err
 	}
-	sql, _, err := e.compile(ctx, expr, grid)
-	return sql, err
+	c, err := e.compile(ctx, expr, grid)
+	if err != nil {
+		return "", err
+	}
+	return c.explain(), nil
 }
 
-// compile turns expr into SQL for grid; scalar reports a scalar answer.
-func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (sql string, scalar bool, err error) {
+// compiled is a query turned into statements: one, or a split query's
+// leaves (split.go).
+type compiled struct {
+	// sqls are the statements, one per leaf when split; a query empty
+	// whatever is stored has the one noStatement.
+	sqls []string
+	// upper is what lies above a split query's leaves; nil when not split.
+	upper  parser.Expr
+	leaves []leaf
+	scalar bool
+}
+
+// compile parses and plans expr for grid and renders its statements.
+func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (*compiled, error) {
 	ast, err := dialect.Parse(expr)
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
 	schema, err := e.detectSchema(ctx)
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
 	strategy, err := e.strategy()
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
 	behind, ahead := reach(ast)
 	span := time.Duration(grid.EndMs()-grid.StartMs)*time.Millisecond + behind + e.cfg.Lookback + ahead
 	if span > e.cfg.MaxRange {
-		return "", false, fmt.Errorf("the query reads %s of data (time range plus ranges, offsets and lookback), more than the maximum of %s: narrow the time range", model.Duration(span), model.Duration(e.cfg.MaxRange))
+		return nil, fmt.Errorf("the query reads %s of data (time range plus ranges, offsets and lookback), more than the maximum of %s: narrow the time range", model.Duration(span), model.Duration(e.cfg.MaxRange))
 	}
+	// One catalog for the whole query: its leaves share the name lookups.
 	cat := &catalog{conn: e.conn, schema: schema,
 		fromMs: grid.StartMs - (behind + e.cfg.Lookback).Milliseconds(), toMs: grid.EndMs() + ahead.Milliseconds()}
 	if err := cat.Prefetch(ctx, exactNames(ast)); err != nil {
-		return "", false, err
+		return nil, err
 	}
-	p, err := plan.Build(ctx, ast, grid, plan.Options{Lookback: e.cfg.Lookback}, cat)
+	opts := plan.Options{Lookback: e.cfg.Lookback}
+	p, err := plan.Build(ctx, ast, grid, opts, cat)
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
+	c := &compiled{scalar: p.Root.Scalar()}
 	if plan.Empty(p.Root) {
-		return noStatement, false, nil
+		c.sqls = []string{noStatement}
+		return c, nil
 	}
-	sql, err = sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: e.cfg.MaxSeries, Native: strategy == StrategyNative, Fold: e.fold(), MaxStatementBytes: sqlgen.MaxQuerySize})
-	var tooLarge *sqlgen.StatementTooLargeError
-	if errors.As(err, &tooLarge) {
-		// Point at the selector in the user's expression, not a byte offset.
-		return "", false, &dialect.Error{Pos: tooLarge.Pos, Expr: expr, Msg: fmt.Sprintf(
-			"the query is too large for one ClickHouse statement: its SQL would be %d bytes, more than ClickHouse's max_query_size of %d bytes, which it passes at this selector; split it into several queries or use fewer selectors",
-			tooLarge.Bytes, tooLarge.Limit)}
+	render := func(p *plan.Plan) (string, error) {
+		if plan.Empty(p.Root) {
+			return noStatement, nil
+		}
+		sql, err := sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: e.cfg.MaxSeries, Native: strategy == StrategyNative, Fold: e.fold(), MaxStatementBytes: sqlgen.MaxQuerySize})
+		var tooLarge *sqlgen.StatementTooLargeError
+		if errors.As(err, &tooLarge) {
+			// Point at the selector in the user's expression, not a byte offset.
+			return "", &dialect.Error{Pos: tooLarge.Pos, Expr: expr, Msg: fmt.Sprintf(
+				"the query is too large for one ClickHouse statement: its SQL would be %d bytes, more than ClickHouse's max_query_size of %d bytes, which it passes at this selector; narrow the selector's matchers or split the query",
+				tooLarge.Bytes, tooLarge.Limit)}
+		}
+		return sql, err
 	}
-	return sql, p.Root.Scalar(), err
+	upper, leaves, split := splitQuery(expr)
+	if !split {
+		sql, err := render(p)
+		if err != nil {
+			return nil, err
+		}
+		c.sqls = []string{sql}
+		return c, nil
+	}
+	c.upper, c.leaves = upper, leaves
+	for _, l := range leaves {
+		// The leaf's own tree, whose positions are the whole expression's.
+		lp, err := plan.Build(ctx, l.node, grid, opts, cat)
+		if err != nil {
+			return nil, err
+		}
+		sql, err := render(lp)
+		if err != nil {
+			return nil, err
+		}
+		c.sqls = append(c.sqls, sql)
+	}
+	return c, nil
+}
+
+// explain is the compiled query as text: its statements, and for a split
+// query each leaf's expression and the evaluation above them.
+func (c *compiled) explain() string {
+	if c.upper == nil {
+		return c.sqls[0]
+	}
+	parts := make([]string, 0, len(c.sqls)+1)
+	for i, sql := range c.sqls {
+		parts = append(parts, fmt.Sprintf("-- leaf %d of %d: %s\n%s", i+1, len(c.sqls), c.leaves[i].expr, sql))
+	}
+	parts = append(parts, "-- above the leaves, in the plugin (Prometheus' engine): "+c.upper.String())
+	return strings.Join(parts, "\n\n")
 }
 
 // statementContext is the context a statement runs in: cancelled with the
@@ -286,13 +352,34 @@ func reach(ast parser.Expr) (behind, ahead time.Duration) {
 // is stored (plan.Empty): it runs no statement.
 const noStatement = "-- no statement: a selector of this query names no stored metric in its range, so its answer is empty"
 
+// run evaluates expr on grid: one statement, or a split query's leaves
+// and the evaluation above them (split.go).
 func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want ValueType) (*Result, error) {
-	sql, scalar, err := e.compile(ctx, expr, grid)
+	c, err := e.compile(ctx, expr, grid)
 	if err != nil {
 		return nil, err
 	}
+	var res *Result
+	if c.upper != nil {
+		res, err = e.runSplit(ctx, expr, c, grid, want)
+	} else {
+		res, err = e.runStatement(ctx, c.sqls[0], c.scalar, grid, want)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sortAnswer(expr, res, want)
+	return res, nil
+}
+
+// runStatement runs one statement and reads its answer.
+func (e *Engine) runStatement(ctx context.Context, sql string, scalar bool, grid plan.Grid, want ValueType) (*Result, error) {
 	if sql == noStatement {
-		return &Result{Type: want, SQL: sql}, nil
+		res := &Result{Type: want, SQL: sql, scalar: scalar}
+		if scalar {
+			res.Series = []Series{{Labels: Labels{}}}
+		}
+		return res, nil
 	}
 	began := time.Now()
 	ctx, release := e.statementContext(ctx)
@@ -333,10 +420,6 @@ func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want Valu
 	res.Stats.Elapsed = time.Since(began)
 	if scalar && len(res.Series) == 0 {
 		res.Series = []Series{{Labels: Labels{}}}
-	}
-	sort.SliceStable(res.Series, func(i, j int) bool { return res.Series[i].Labels.String() < res.Series[j].Labels.String() })
-	if want == ValueVector {
-		orderTopK(expr, res.Series)
 	}
 	return res, nil
 }

@@ -46,6 +46,9 @@ func NewRangeGrid(start, end time.Time, step time.Duration, maxPoints int) (Grid
 	return Grid{StartMs: start.UnixMilli(), StepMs: stepMs, N: int(n)}, nil
 }
 
+// Index is the grid index of t, one of the grid's times.
+func (g Grid) Index(t time.Time) int { return int((t.UnixMilli() - g.StartMs) / g.StepMs) }
+
 // NewInstantGrid is the one-point grid of an instant query.
 func NewInstantGrid(t time.Time) Grid {
 	return Grid{StartMs: t.UnixMilli(), StepMs: 1000, N: 1}

@@ -1,0 +1,232 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/forma3d/meshmetrics/pkg/dialect"
+	"github.com/forma3d/meshmetrics/pkg/plan"
+)
+
+// A query with operators or functions above its selectors is split: each
+// leaf (a selector, a range function of one, or one aggregation of
+// either) runs as a statement of its own, and what lies above the leaves
+// is evaluated in the plugin by Prometheus' own engine over the leaves'
+// answers. Why: ClickHouse's analyzer plans a statement in time that grows
+// with the square of its subquery depth, and every operator nests both its
+// sides one level deeper (docs/dialect.md, "Split queries"). The leaves
+// hold what is large (samples, windows, the aggregation across series);
+// above them are a few series per group, cheap to evaluate anywhere.
+
+// leafLabel is the matcher a leaf's stand-in selector carries: the only
+// thing leafStorage answers.
+const leafLabel = "__meshmetrics_leaf__"
+
+// leaf is one subexpression evaluated by ClickHouse.
+type leaf struct {
+	expr string // its text in the (macro-expanded) expression
+	// node is its tree, with the whole expression's positions.
+	node parser.Expr
+}
+
+// splitQuery returns expr with each leaf replaced by a stand-in selector,
+// and the leaves in order; ok is false when the query runs as one
+// statement: it is a leaf itself, it has no selector, or it uses absent(),
+// whose labels come from its selector's matchers.
+func splitQuery(expr string) (upper parser.Expr, leaves []leaf, ok bool) {
+	// A tree of its own: its leaves are replaced in place.
+	ast, err := dialect.Parse(expr)
+	if err != nil || isLeaf(dialect.Unparen(ast)) {
+		return nil, nil, false
+	}
+	ok = true
+	var replace func(e parser.Expr) parser.Expr
+	replace = func(e parser.Expr) parser.Expr {
+		if isLeaf(dialect.Unparen(e)) {
+			pr := e.PositionRange()
+			leaves = append(leaves, leaf{expr: expr[pr.Start:pr.End], node: e})
+			return &parser.VectorSelector{LabelMatchers: []*labels.Matcher{
+				labels.MustNewMatcher(labels.MatchEqual, leafLabel, strconv.Itoa(len(leaves)-1))}}
+		}
+		switch n := e.(type) {
+		case *parser.ParenExpr:
+			n.Expr = replace(n.Expr)
+		case *parser.UnaryExpr:
+			n.Expr = replace(n.Expr)
+		case *parser.BinaryExpr:
+			n.LHS, n.RHS = replace(n.LHS), replace(n.RHS)
+		case *parser.AggregateExpr:
+			n.Expr = replace(n.Expr)
+		case *parser.Call:
+			if n.Func.Name == "absent" {
+				ok = false
+			}
+			for i := range n.Args {
+				n.Args[i] = replace(n.Args[i])
+			}
+		case *parser.NumberLiteral, *parser.StringLiteral:
+		default:
+			// The dialect has nothing else above a selector; should it
+			// grow, such a query runs as one statement.
+			ok = false
+		}
+		return e
+	}
+	upper = replace(ast)
+	return upper, leaves, ok && len(leaves) > 0
+}
+
+// isLeaf says whether e (unparenthesized) is evaluated by one flat
+// statement: a selector, a range function of one, or an aggregation of
+// either with at most a number parameter.
+func isLeaf(e parser.Expr) bool {
+	switch n := e.(type) {
+	case *parser.VectorSelector:
+		return true
+	case *parser.Call:
+		if len(n.Args) != 1 {
+			return false
+		}
+		_, ok := dialect.Unparen(n.Args[0]).(*parser.MatrixSelector)
+		return ok
+	case *parser.AggregateExpr:
+		if n.Param != nil {
+			if _, ok := dialect.Unparen(n.Param).(*parser.NumberLiteral); !ok {
+				return false
+			}
+		}
+		switch in := dialect.Unparen(n.Expr).(type) {
+		case *parser.VectorSelector:
+			return true
+		case *parser.Call:
+			return isLeaf(in)
+		}
+	}
+	return false
+}
+
+// runSplit runs a split query's leaf statements, then evaluates what lies
+// above them.
+func (e *Engine) runSplit(ctx context.Context, expr string, c *compiled, grid plan.Grid, want ValueType) (*Result, error) {
+	store := &leafStorage{grid: grid}
+	res := &Result{Type: want, SQL: c.explain()}
+	for _, sql := range c.sqls {
+		lr, err := e.runStatement(ctx, sql, false, grid, ValueMatrix)
+		if err != nil {
+			return nil, err
+		}
+		store.leaves = append(store.leaves, lr.Series)
+		res.Stats.RowsRead += lr.Stats.RowsRead
+		res.Stats.BytesRead += lr.Stats.BytesRead
+		res.Stats.Elapsed += lr.Stats.Elapsed
+	}
+	upper := c.upper
+	var (
+		q   promql.Query
+		err error
+	)
+	if want == ValueMatrix {
+		q, err = e.upperEngine.NewRangeQuery(ctx, store, nil, upper.String(),
+			time.UnixMilli(grid.StartMs), time.UnixMilli(grid.EndMs()), time.Duration(grid.StepMs)*time.Millisecond)
+	} else {
+		q, err = e.upperEngine.NewInstantQuery(ctx, store, nil, upper.String(), time.UnixMilli(grid.StartMs))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("evaluate the operators above the selectors of %q: %w", expr, err)
+	}
+	defer q.Close()
+	out := q.Exec(ctx)
+	if out.Err != nil {
+		return nil, upperError(out.Err)
+	}
+	scalar := upper.Type() == parser.ValueTypeScalar
+	res.scalar = scalar
+	if scalar && want == ValueVector {
+		res.Type = ValueScalar
+	}
+	switch v := out.Value.(type) {
+	case promql.Matrix:
+		for _, s := range v {
+			points := make([]Point, len(s.Floats))
+			for i, f := range s.Floats {
+				points[i] = Point{T: time.UnixMilli(f.T).UTC(), V: f.F}
+			}
+			res.Series = append(res.Series, Series{Labels: fromLabels(s.Metric), Points: points})
+		}
+	case promql.Vector:
+		for _, s := range v {
+			res.Series = append(res.Series, Series{Labels: fromLabels(s.Metric), Points: []Point{{T: time.UnixMilli(s.T).UTC(), V: s.F}}})
+		}
+	case promql.Scalar:
+		res.Series = []Series{{Labels: Labels{}, Points: []Point{{T: time.UnixMilli(v.T).UTC(), V: v.V}}}}
+	default:
+		return nil, fmt.Errorf("the operators above the selectors of %q gave a %s, expected a vector or a scalar", expr, out.Value.Type())
+	}
+	if len(res.Series) > e.cfg.MaxSeries {
+		return nil, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", e.cfg.MaxSeries)
+	}
+	if scalar && len(res.Series) == 0 {
+		res.Series = []Series{{Labels: Labels{}}}
+	}
+	return res, nil
+}
+
+// upperError turns an error of Prometheus' engine into the plugin's
+// words; its messages (duplicate series, many-to-many matching) already
+// say what was wrong.
+func upperError(err error) error {
+	var ce promql.ErrQueryCanceled
+	if errors.As(err, &ce) {
+		return context.Canceled
+	}
+	return err
+}
+
+func fromLabels(ls labels.Labels) Labels {
+	out := make(Labels, 0, ls.Len())
+	ls.Range(func(l labels.Label) { out = append(out, Label{Name: l.Name, Value: l.Value}) })
+	return out
+}
+
+func toLabels(ls Labels) labels.Labels {
+	b := labels.NewScratchBuilder(len(ls))
+	for _, l := range ls {
+		b.Add(l.Name, l.Value)
+	}
+	b.Sort()
+	return b.Labels()
+}
+
+// newUpperEngine is the engine that evaluates above the leaves. Its
+// lookback never reaches past a grid point: every leaf series has a value
+// or a stale marker at each one.
+func newUpperEngine(cfg Config) *promql.Engine {
+	return promql.NewEngine(promql.EngineOpts{
+		MaxSamples:    math.MaxInt,
+		Timeout:       24 * time.Hour, // the caller's context bounds it
+		LookbackDelta: cfg.Lookback,
+	})
+}
+
+// sortAnswer orders an answer as the one-statement path does: by labels,
+// and an instant topk/bottomk by group and value.
+func sortAnswer(expr string, res *Result, want ValueType) {
+	sort.SliceStable(res.Series, func(i, j int) bool { return res.Series[i].Labels.String() < res.Series[j].Labels.String() })
+	if want == ValueVector {
+		orderTopK(expr, res.Series)
+	}
+}
+
+// staleAt is the value a leaf series has at a grid point where it has
+// none: a stale marker, so that Prometheus' lookback finds nothing there.
+var staleAt = math.Float64frombits(value.StaleNaN)
