@@ -201,9 +201,9 @@ func (e *Engine) Explain(ctx context.Context, expr string, start, end time.Time,
 // compiled is a query turned into statements: one, or a split query's
 // leaves (split.go).
 type compiled struct {
-	// sqls are the statements, one per leaf when split; a query empty
+	// stmts are the statements, one per leaf when split; a query empty
 	// whatever is stored has the one noStatement.
-	sqls []string
+	stmts []statement
 	// upper is what lies above a split query's leaves; nil when not split.
 	upper  parser.Expr
 	leaves []leaf
@@ -242,30 +242,34 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (*com
 	}
 	c := &compiled{scalar: p.Root.Scalar()}
 	if plan.Empty(p.Root) {
-		c.sqls = []string{noStatement}
+		c.stmts = []statement{{sql: noStatement}}
 		return c, nil
 	}
-	render := func(p *plan.Plan) (string, error) {
+	sqlOpts := sqlgen.Options{MaxSeries: e.cfg.MaxSeries, Native: strategy == StrategyNative, Fold: e.fold(), MaxStatementBytes: sqlgen.MaxQuerySize}
+	render := func(p *plan.Plan) (statement, error) {
 		if plan.Empty(p.Root) {
-			return noStatement, nil
+			return statement{sql: noStatement}, nil
 		}
-		sql, err := sqlgen.Build(p, schema, sqlgen.Options{MaxSeries: e.cfg.MaxSeries, Native: strategy == StrategyNative, Fold: e.fold(), MaxStatementBytes: sqlgen.MaxQuerySize})
+		if flat, ok, err := sqlgen.FlatSumOf(p, schema, sqlOpts); ok || err != nil {
+			return statement{flat: flat}, err
+		}
+		sql, err := sqlgen.Build(p, schema, sqlOpts)
 		var tooLarge *sqlgen.StatementTooLargeError
 		if errors.As(err, &tooLarge) {
 			// Point at the selector in the user's expression, not a byte offset.
-			return "", &dialect.Error{Pos: tooLarge.Pos, Expr: expr, Msg: fmt.Sprintf(
+			return statement{}, &dialect.Error{Pos: tooLarge.Pos, Expr: expr, Msg: fmt.Sprintf(
 				"the query is too large for one ClickHouse statement: its SQL would be %d bytes, more than ClickHouse's max_query_size of %d bytes, which it passes at this selector; narrow the selector's matchers or split the query",
 				tooLarge.Bytes, tooLarge.Limit)}
 		}
-		return sql, err
+		return statement{sql: sql}, err
 	}
 	upper, leaves, split := splitQuery(expr)
 	if !split {
-		sql, err := render(p)
+		st, err := render(p)
 		if err != nil {
 			return nil, err
 		}
-		c.sqls = []string{sql}
+		c.stmts = []statement{st}
 		return c, nil
 	}
 	c.upper, c.leaves = upper, leaves
@@ -275,11 +279,11 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (*com
 		if err != nil {
 			return nil, err
 		}
-		sql, err := render(lp)
+		st, err := render(lp)
 		if err != nil {
 			return nil, err
 		}
-		c.sqls = append(c.sqls, sql)
+		c.stmts = append(c.stmts, st)
 	}
 	return c, nil
 }
@@ -288,11 +292,11 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (*com
 // query each leaf's expression and the evaluation above them.
 func (c *compiled) explain() string {
 	if c.upper == nil {
-		return c.sqls[0]
+		return c.stmts[0].explain()
 	}
-	parts := make([]string, 0, len(c.sqls)+1)
-	for i, sql := range c.sqls {
-		parts = append(parts, fmt.Sprintf("-- leaf %d of %d: %s\n%s", i+1, len(c.sqls), c.leaves[i].expr, sql))
+	parts := make([]string, 0, len(c.stmts)+1)
+	for i, st := range c.stmts {
+		parts = append(parts, fmt.Sprintf("-- leaf %d of %d: %s\n%s", i+1, len(c.stmts), c.leaves[i].expr, st.explain()))
 	}
 	parts = append(parts, "-- above the leaves, in the plugin (Prometheus' engine): "+c.upper.String())
 	return strings.Join(parts, "\n\n")
@@ -363,7 +367,7 @@ func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want Valu
 	if c.upper != nil {
 		res, err = e.runSplit(ctx, expr, c, grid, want)
 	} else {
-		res, err = e.runStatement(ctx, c.sqls[0], c.scalar, grid, want)
+		res, err = e.runStatement(ctx, c.stmts[0], c.scalar, grid, want)
 	}
 	if err != nil {
 		return nil, err
@@ -372,8 +376,13 @@ func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want Valu
 	return res, nil
 }
 
-// runStatement runs one statement and reads its answer.
-func (e *Engine) runStatement(ctx context.Context, sql string, scalar bool, grid plan.Grid, want ValueType) (*Result, error) {
+// runStatement runs one statement (or a flat sum's two) and reads its
+// answer.
+func (e *Engine) runStatement(ctx context.Context, st statement, scalar bool, grid plan.Grid, want ValueType) (*Result, error) {
+	if st.flat != nil {
+		return e.runFlatSum(ctx, st.flat, grid, want)
+	}
+	sql := st.sql
 	if sql == noStatement {
 		res := &Result{Type: want, SQL: sql, scalar: scalar}
 		if scalar {

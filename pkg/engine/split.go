@@ -120,8 +120,8 @@ func isLeaf(e parser.Expr) bool {
 func (e *Engine) runSplit(ctx context.Context, expr string, c *compiled, grid plan.Grid, want ValueType) (*Result, error) {
 	store := &leafStorage{grid: grid}
 	res := &Result{Type: want, SQL: c.explain()}
-	for _, sql := range c.sqls {
-		lr, err := e.runStatement(ctx, sql, false, grid, ValueMatrix)
+	for _, st := range c.stmts {
+		lr, err := e.runStatement(ctx, st, false, grid, ValueMatrix)
 		if err != nil {
 			return nil, err
 		}

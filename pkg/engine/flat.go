@@ -1,0 +1,127 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/forma3d/meshmetrics/pkg/plan"
+	"github.com/forma3d/meshmetrics/pkg/sqlgen"
+)
+
+// statement is one thing compile hands to ClickHouse: a statement's SQL,
+// or a flat sum (sqlgen/flat.go), whose second statement needs the first
+// one's answer.
+type statement struct {
+	sql  string
+	flat *sqlgen.FlatSum
+}
+
+func (st statement) explain() string {
+	if st.flat == nil {
+		return st.sql
+	}
+	return st.flat.LookupSQL() + "\n\n-- then, with each listed series' group (computed in the plugin) as literal arrays:\n" + st.flat.ValuesSQL(nil, nil)
+}
+
+// runFlatSum runs a flat sum: the series lookup, the series' groups in
+// Go, then the values statement with those groups.
+func (e *Engine) runFlatSum(ctx context.Context, f *sqlgen.FlatSum, grid plan.Grid, want ValueType) (*Result, error) {
+	began := time.Now()
+	ctx, release := e.statementContext(ctx)
+	defer release()
+	res := &Result{Type: want, SQL: statement{flat: f}.explain()}
+
+	rows, err := e.conn.Query(ctx, f.LookupSQL())
+	if err != nil {
+		return nil, e.timeoutError(queryError(err))
+	}
+	var (
+		sids   []uint64
+		groups []uint32
+		named  []Labels              // a group's labels, by group number - 1
+		number = map[string]uint32{} // a group's number, by its labels' text
+	)
+	by, without := f.Grouping()
+	for rows.Next() {
+		var (
+			sid           uint64
+			names, values []string
+		)
+		if err := rows.Scan(&sid, &names, &values); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read the series of a sum: %w", err)
+		}
+		g := groupLabels(names, values, by, without)
+		key := g.String()
+		n, ok := number[key]
+		if !ok {
+			named = append(named, g)
+			n = uint32(len(named))
+			number[key] = n
+		}
+		sids, groups = append(sids, sid), append(groups, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, e.timeoutError(queryError(err))
+	}
+	if len(sids) == 0 {
+		return res, nil
+	}
+	if len(named) > e.cfg.MaxSeries {
+		return nil, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", e.cfg.MaxSeries)
+	}
+
+	sql := f.ValuesSQL(sids, groups)
+	if len(sql) > sqlgen.MaxQuerySize {
+		// The literal arrays grow with the series; the server parses them
+		// quickly, but by default refuses a statement this long.
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_query_size": len(sql) + 1024}))
+	}
+	rows, err = e.conn.Query(ctx, sql)
+	if err != nil {
+		return nil, e.timeoutError(queryError(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			gi   uint32
+			sums []*float64
+		)
+		if err := rows.Scan(&gi, &sums); err != nil {
+			return nil, fmt.Errorf("read the sums of a sum: %w", err)
+		}
+		s := Series{Labels: named[gi-1]}
+		for k, v := range sums {
+			if v != nil {
+				s.Points = append(s.Points, Point{T: grid.Time(k), V: *v})
+			}
+		}
+		if len(s.Points) > 0 {
+			res.Series = append(res.Series, s)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, e.timeoutError(queryError(err))
+	}
+	res.Stats.Elapsed = time.Since(began)
+	return res, nil
+}
+
+// groupLabels is the group a series of these labels falls in: without
+// __name__ (the range function dropped it), then only the by labels, or
+// all but the without ones.
+func groupLabels(names, values, by []string, without bool) Labels {
+	g := make(Labels, 0, len(names))
+	for i, name := range names {
+		if name == "__name__" || slices.Contains(by, name) == without {
+			continue
+		}
+		g = append(g, Label{Name: name, Value: values[i]})
+	}
+	return g
+}

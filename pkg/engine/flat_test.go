@@ -1,0 +1,96 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/forma3d/meshmetrics/pkg/engine"
+	"github.com/forma3d/meshmetrics/tests/clickhouse/chtest"
+	"github.com/forma3d/meshmetrics/tests/otelfixture"
+)
+
+// Flat sums (two flat statements, groups computed in Go) answer as the one
+// nested statement does on the exporter's tables, for each grouping and
+// part of a histogram; a split query's leaves use them too.
+func TestFlatSums(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	chtest.InstallSeriesTables(t, conn, "otel", false)
+	for i, svc := range []string{"api", "web", "db"} {
+		for j, code := range []string{"200", "500"} {
+			var pts []otelfixture.Point
+			for s := 0; s <= 900; s += 15 {
+				v := float64(s * (i + 1) * (j + 2) / 15)
+				if svc == "web" && s > 450 {
+					v -= 100 // a counter reset
+				}
+				pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: v})
+			}
+			otelfixture.Insert(t, conn, "otel_metrics_sum", "requests_total", map[string]string{"service": svc, "code": code}, pts)
+		}
+		var hs []otelfixture.HistogramPoint
+		for s := 0; s <= 900; s += 15 {
+			n := uint64(s / 15)
+			hs = append(hs, otelfixture.HistogramPoint{At: t0.Add(time.Duration(s) * time.Second),
+				Bounds: []float64{0.1, 1, 5}, Counts: []uint64{n * uint64(i+1), n, 2 * n, n / 2}, Sum: float64(n) * 0.7})
+		}
+		otelfixture.InsertHistogram(t, conn, "duration_seconds", map[string]string{"service": svc}, hs)
+	}
+
+	ctx := context.Background()
+	flat := engine.New(conn, engine.Config{Strategy: engine.StrategyNative})
+	nested := engine.New(conn, engine.Config{Strategy: engine.StrategyNative, IgnoreSeriesTables: true})
+	start, end, step := t0.Add(5*time.Minute), t0.Add(20*time.Minute), 30*time.Second
+	for _, expr := range []string{
+		`sum by (service) (rate(requests_total[5m]))`,
+		`sum without (code) (increase(requests_total{service=~"api|web"}[2m]))`,
+		`sum(irate(requests_total[1m] offset 1m))`,
+		`sum by (code, service) (delta(requests_total{code!="200"}[5m]))`,
+		`sum by (le) (rate(duration_seconds_bucket[5m]))`,
+		`sum by (service) (rate(duration_seconds_count[5m]))`,
+		`sum(rate(requests_total{service="none"}[5m]))`,
+		// Split: each side's leaf is a flat sum.
+		`histogram_quantile(0.9, sum by (le, service) (rate(duration_seconds_bucket[5m])))`,
+		`sum by (service) (rate(duration_seconds_sum[5m])) / sum by (service) (rate(duration_seconds_count[5m]))`,
+	} {
+		t.Run(expr, func(t *testing.T) {
+			sql, err := flat.Explain(ctx, expr, start, end, step)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(sql, "transform(sid") {
+				t.Errorf("not run as a flat sum:\n%s", sql)
+			}
+			got, err := flat.RangeQuery(ctx, expr, start, end, step)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := nested.RangeQuery(ctx, expr, start, end, step)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := answerText(got), answerText(want); g != w {
+				t.Errorf("flat sum:\n%s\nwant (one nested statement):\n%s", g, w)
+			}
+			if strings.Contains(expr, `"none"`) && len(got.Series) != 0 {
+				t.Errorf("no series selected: %d series", len(got.Series))
+			}
+		})
+	}
+}
+
+// answerText renders an answer with values to 12 significant digits: the
+// two paths add the same numbers in different orders.
+func answerText(r *engine.Result) string {
+	var b strings.Builder
+	for _, s := range r.Series {
+		b.WriteString(s.Labels.String())
+		for _, p := range s.Points {
+			fmt.Fprintf(&b, " %d:%.12g", p.T.Unix(), p.V)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
