@@ -102,6 +102,20 @@ func TestHTTPInterface(t *testing.T) {
 		}
 	})
 
+	t.Run("max_query_size bounds the query, and a request may raise it", func(t *testing.T) {
+		long := "SELECT length(" + "'" + strings.Repeat("x", 300<<10) + "')"
+		res, body := httpDo(t, http.MethodPost, base+"/", strings.NewReader(long), nil)
+		// ClickHouse parses the first max_query_size bytes only: the
+		// string literal is unterminated there.
+		if res.StatusCode != 400 || !strings.HasPrefix(body, "Code: 62.") {
+			t.Fatalf("a 300 KiB query: %d %.200q, want 400 and a syntax error (code 62)", res.StatusCode, body)
+		}
+		res, body = httpDo(t, http.MethodPost, base+"/?max_query_size=400000", strings.NewReader(long), nil)
+		if res.StatusCode != 200 || body != "307200\n" {
+			t.Fatalf("a 300 KiB query with max_query_size=400000: %d %.200q, want 200 and 307200", res.StatusCode, body)
+		}
+	})
+
 	t.Run("multi-statements are refused", func(t *testing.T) {
 		res, body := httpDo(t, http.MethodPost, base+"/", strings.NewReader("SELECT 1; DROP DATABASE "+db), nil)
 		if res.StatusCode != 400 || !strings.Contains(body, "Multi-statements are not allowed") {

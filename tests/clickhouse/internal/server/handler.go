@@ -8,15 +8,25 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/forma3d/meshmetrics/tests/clickhouse/internal/chdb"
 )
 
 // maxQuerySize bounds a query read from the request body, like ClickHouse's
-// max_query_size default (256 KiB). INSERT data after the query is not
-// counted: it streams to chDB (see spool.go).
+// max_query_size default (256 KiB); a request may raise it with the
+// max_query_size setting, as on a real server. INSERT data after the query
+// is not counted: it streams to chDB (see spool.go).
 const maxQuerySize = 256 << 10
+
+// maxQuerySize is the request's max_query_size setting, or the default.
+func (req *request) maxQuerySize() int {
+	if n, err := strconv.Atoi(req.settings["max_query_size"]); err == nil && n > 0 {
+		return n
+	}
+	return maxQuerySize
+}
 
 // ServeHTTP routes like a real server's default handlers.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -127,7 +137,7 @@ func readStatement(req *request, body io.Reader) (*statement, io.Reader, error) 
 	text := req.query
 	truncated := false
 	if text == "" {
-		prefix, more, err := readPrefix(body, maxQuerySize)
+		prefix, more, err := readPrefix(body, req.maxQuerySize())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -145,7 +155,7 @@ func readStatement(req *request, body io.Reader) (*statement, io.Reader, error) 
 		return st, io.MultiReader(inline, body), nil
 	}
 	if req.query != "" {
-		extra, more, err := readPrefix(body, maxQuerySize-len(text))
+		extra, more, err := readPrefix(body, req.maxQuerySize()-len(text))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -157,7 +167,7 @@ func readStatement(req *request, body io.Reader) (*statement, io.Reader, error) 
 		}
 	}
 	if truncated {
-		return nil, nil, exception(codeSyntaxError, "SYNTAX_ERROR", "Max query size exceeded: a query (outside INSERT data) may be at most %d bytes", maxQuerySize)
+		return nil, nil, exception(codeSyntaxError, "SYNTAX_ERROR", "Max query size exceeded: a query (outside INSERT data) may be at most %d bytes", req.maxQuerySize())
 	}
 	return st, nil, nil
 }
