@@ -180,12 +180,15 @@ func TestResultCache(t *testing.T) {
 }
 
 // render is an answer as text: series by labels, their points.
-func render(r *engine.Result) string {
+func render(r *engine.Result) string { return renderValues(r, "%g") }
+
+// renderValues renders an answer with each value in the format verb.
+func renderValues(r *engine.Result, verb string) string {
 	var b strings.Builder
 	for _, s := range r.Series {
 		b.WriteString(s.Labels.String())
 		for _, p := range s.Points {
-			fmt.Fprintf(&b, " %d:%g", p.T.Unix(), p.V)
+			fmt.Fprintf(&b, " %d:"+verb, p.T.Unix(), p.V)
 		}
 		b.WriteString("\n")
 	}

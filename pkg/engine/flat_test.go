@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -83,14 +82,4 @@ func TestFlatSums(t *testing.T) {
 
 // answerText renders an answer with values to 12 significant digits: the
 // two paths add the same numbers in different orders.
-func answerText(r *engine.Result) string {
-	var b strings.Builder
-	for _, s := range r.Series {
-		b.WriteString(s.Labels.String())
-		for _, p := range s.Points {
-			fmt.Fprintf(&b, " %d:%.12g", p.T.Unix(), p.V)
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
+func answerText(r *engine.Result) string { return renderValues(r, "%.12g") }
