@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -250,18 +251,29 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (*com
 		if plan.Empty(p.Root) {
 			return statement{sql: noStatement}, nil
 		}
-		if flat, ok, err := sqlgen.FlatSumOf(p, schema, sqlOpts); ok || err != nil {
-			return statement{flat: flat}, err
+		var st statement
+		flat, ok, err := sqlgen.FlatSumOf(p, schema, sqlOpts)
+		if err != nil {
+			return st, err
 		}
+		if ok {
+			st.flat = flat
+		}
+		// A flat sum keeps the one statement too: over many series it is
+		// the faster of the two (flat.go).
 		sql, err := sqlgen.Build(p, schema, sqlOpts)
 		var tooLarge *sqlgen.StatementTooLargeError
 		if errors.As(err, &tooLarge) {
+			if st.flat != nil {
+				return st, nil
+			}
 			// Point at the selector in the user's expression, not a byte offset.
-			return statement{}, &dialect.Error{Pos: tooLarge.Pos, Expr: expr, Msg: fmt.Sprintf(
+			return st, &dialect.Error{Pos: tooLarge.Pos, Expr: expr, Msg: fmt.Sprintf(
 				"the query is too large for one ClickHouse statement: its SQL would be %d bytes, more than ClickHouse's max_query_size of %d bytes, which it passes at this selector; narrow the selector's matchers or split the query",
 				tooLarge.Bytes, tooLarge.Limit)}
 		}
-		return statement{sql: sql}, err
+		st.sql = sql
+		return st, err
 	}
 	upper, leaves, split := splitQuery(expr)
 	if !split {
@@ -307,13 +319,20 @@ func (c *compiled) explain() string {
 // max_execution_time = deadline + 5 s, overriding the query timeout. The
 // server enforces the query timeout itself, so a statement queued behind
 // another (the embedded engine runs one at a time) is not cut short by a
-// clock that started before it ran.
-func (e *Engine) statementContext(ctx context.Context) (context.Context, func()) {
+// clock that started before it ran. settings are further settings of the
+// statement.
+func (e *Engine) statementContext(ctx context.Context, settings clickhouse.Settings) (context.Context, func()) {
 	inner, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, cancel)
 	if e.cfg.QueryTimeout > 0 {
-		secs := max(1, int(e.cfg.QueryTimeout.Seconds()))
-		inner = clickhouse.Context(inner, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": secs}))
+		settings = maps.Clone(settings)
+		if settings == nil {
+			settings = clickhouse.Settings{}
+		}
+		settings["max_execution_time"] = max(1, int(e.cfg.QueryTimeout.Seconds()))
+	}
+	if len(settings) > 0 {
+		inner = clickhouse.Context(inner, clickhouse.WithSettings(settings))
 	}
 	return inner, func() { stop(); cancel() }
 }
@@ -380,7 +399,7 @@ func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want Valu
 // answer.
 func (e *Engine) runStatement(ctx context.Context, st statement, scalar bool, grid plan.Grid, want ValueType) (*Result, error) {
 	if st.flat != nil {
-		return e.runFlatSum(ctx, st.flat, grid, want)
+		return e.runFlatSum(ctx, st, grid, want)
 	}
 	sql := st.sql
 	if sql == noStatement {
@@ -391,7 +410,7 @@ func (e *Engine) runStatement(ctx context.Context, st statement, scalar bool, gr
 		return res, nil
 	}
 	began := time.Now()
-	ctx, release := e.statementContext(ctx)
+	ctx, release := e.statementContext(ctx, nil)
 	defer release()
 	rows, err := e.conn.Query(ctx, sql)
 	if err != nil {

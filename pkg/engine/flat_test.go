@@ -39,6 +39,14 @@ func TestFlatSums(t *testing.T) {
 	}
 
 	ctx := context.Background()
+	// More series than a flat sum takes (flatMaxSeries): 2,400 of them,
+	// 41 samples each.
+	if err := conn.Exec(ctx, `INSERT INTO otel.otel_metrics_sum (ResourceAttributes, ServiceName, MetricName, Attributes, StartTimeUnix, TimeUnix, Value, Flags, AggregationTemporality, IsMonotonic)
+		SELECT map('service.instance.id', 'proxy-a:8080'), 'mesh', 'many_total', map('pod', toString(number % 2400)), toDateTime(0),
+			toDateTime(?) + intDiv(number, 2400) * 15, intDiv(number, 2400) * (number % 7), 0, 2, true
+		FROM numbers(2400 * 41)`, t0.Unix()); err != nil {
+		t.Fatal(err)
+	}
 	flat := engine.New(conn, engine.Config{Strategy: engine.StrategyNative})
 	nested := engine.New(conn, engine.Config{Strategy: engine.StrategyNative, IgnoreSeriesTables: true})
 	start, end, step := t0.Add(5*time.Minute), t0.Add(20*time.Minute), 30*time.Second
@@ -50,6 +58,8 @@ func TestFlatSums(t *testing.T) {
 		`sum by (le) (rate(duration_seconds_bucket[5m]))`,
 		`sum by (service) (rate(duration_seconds_count[5m]))`,
 		`sum(rate(requests_total{service="none"}[5m]))`,
+		// Over flatMaxSeries series: the one nested statement runs.
+		`sum without (pod) (rate(many_total[5m]))`,
 		// Split: each side's leaf is a flat sum.
 		`histogram_quantile(0.9, sum by (le, service) (rate(duration_seconds_bucket[5m])))`,
 		`sum by (service) (rate(duration_seconds_sum[5m])) / sum by (service) (rate(duration_seconds_count[5m]))`,
@@ -60,7 +70,7 @@ func TestFlatSums(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !strings.Contains(sql, "transform(sid") {
-				t.Errorf("not run as a flat sum:\n%s", sql)
+				t.Errorf("not planned as a flat sum:\n%s", sql)
 			}
 			got, err := flat.RangeQuery(ctx, expr, start, end, step)
 			if err != nil {
@@ -75,6 +85,12 @@ func TestFlatSums(t *testing.T) {
 			}
 			if strings.Contains(expr, `"none"`) && len(got.Series) != 0 {
 				t.Errorf("no series selected: %d series", len(got.Series))
+			}
+			if ran := strings.Contains(got.SQL, "transform(sid"); ran == strings.Contains(expr, "many_total") {
+				t.Errorf("ran as a flat sum: %v, want it for fewer series than the limit only:\n%.300s", ran, got.SQL)
+			}
+			if len(want.Series) == 0 && !strings.Contains(expr, `"none"`) {
+				t.Errorf("no series in the answer")
 			}
 		})
 	}
