@@ -92,6 +92,9 @@ type Engine struct {
 	cache *resultCache // nil: no cache
 	// upperEngine evaluates split queries above their leaves (split.go).
 	upperEngine *promql.Engine
+	// manySeries remembers the selectors whose flat sum lookup listed
+	// more than flatMaxSeries series (flat.go).
+	manySeries seriesHints
 }
 
 // strategy is the SQL strategy in force: the configured one, or for auto

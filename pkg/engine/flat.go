@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -50,6 +51,10 @@ func (st statement) flatExplain() string {
 func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, want ValueType) (*Result, error) {
 	began := time.Now()
 	f := st.flat
+	if st.sql != "" && e.manySeries.has(f.SeriesKey()) {
+		// Its lookup listed too many series before: skip it.
+		return e.runStatement(ctx, statement{sql: st.sql}, false, grid, want)
+	}
 	stmtCtx, release := e.statementContext(ctx, nil)
 	defer release()
 	res := &Result{Type: want, SQL: st.flatExplain()}
@@ -92,6 +97,7 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 		return res, nil
 	}
 	if len(sids) > flatMaxSeries && st.sql != "" {
+		e.manySeries.add(f.SeriesKey())
 		return e.runStatement(ctx, statement{sql: st.sql}, false, grid, want)
 	}
 	if len(named) > e.cfg.MaxSeries {
@@ -149,4 +155,32 @@ func groupLabels(names, values, by []string, without bool) Labels {
 		g = append(g, Label{Name: name, Value: values[i]})
 	}
 	return g
+}
+
+// seriesHints are the selectors (by FlatSum.SeriesKey) whose lookup listed
+// more than flatMaxSeries series: later sums over them run the nested
+// statement without the lookup, which over 12,000 bucket series costs as
+// much as the statement. It is only a choice between two exact ways, so it
+// is kept without expiry; it forgets everything when full.
+type seriesHints struct {
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+// maxSeriesHints bounds the selectors remembered.
+const maxSeriesHints = 1000
+
+func (h *seriesHints) has(key string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.keys[key]
+}
+
+func (h *seriesHints) add(key string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.keys == nil || len(h.keys) >= maxSeriesHints {
+		h.keys = map[string]bool{}
+	}
+	h.keys[key] = true
 }

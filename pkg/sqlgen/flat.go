@@ -43,6 +43,10 @@ func FlatSumOf(p *plan.Plan, schema Schema, opts Options) (f *FlatSum, ok bool, 
 	return &FlatSum{agg: a, st: st}, true, nil
 }
 
+// SeriesKey identifies the selector's series (its statement's text): sums
+// over one selector and range share it.
+func (f *FlatSum) SeriesKey() string { return f.st.sel.series }
+
 // Grouping is the sum's by (or, with without, without) label names; the
 // range function has dropped __name__ already.
 func (f *FlatSum) Grouping() (names []string, without bool) {
