@@ -157,11 +157,12 @@ func groupLabels(names, values, by []string, without bool) Labels {
 	return g
 }
 
-// seriesHints are the selectors (by FlatSum.SeriesKey) whose lookup listed
-// more than flatMaxSeries series: later sums over them run the nested
-// statement without the lookup, which over 12,000 bucket series costs as
-// much as the statement. It is only a choice between two exact ways, so it
-// is kept without expiry; it forgets everything when full.
+// seriesHints are the selectors (by FlatSum.SeriesKey, whatever the time
+// range) whose lookup listed more than flatMaxSeries series: later sums
+// over them run the nested statement without the lookup, which over
+// 12,000 bucket series costs about 1.3 s. It is only a choice between two
+// exact ways, so it is kept without expiry; it forgets everything when
+// full.
 type seriesHints struct {
 	mu   sync.Mutex
 	keys map[string]bool

@@ -43,9 +43,12 @@ func FlatSumOf(p *plan.Plan, schema Schema, opts Options) (f *FlatSum, ok bool, 
 	return &FlatSum{agg: a, st: st}, true, nil
 }
 
-// SeriesKey identifies the selector's series (its statement's text): sums
-// over one selector and range share it.
-func (f *FlatSum) SeriesKey() string { return f.st.sel.series }
+// SeriesKey identifies the selector: its metric sources and matchers,
+// whatever the time range (its number of series changes slowly).
+func (f *FlatSum) SeriesKey() string {
+	sel := f.agg.Input.(*plan.RangeFunction).Selector
+	return fmt.Sprintf("%v %v", sel.Sources, sel.Matchers)
+}
 
 // Grouping is the sum's by (or, with without, without) label names; the
 // range function has dropped __name__ already.
