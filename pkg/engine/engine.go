@@ -406,11 +406,9 @@ func (e *Engine) runStatement(ctx context.Context, st statement, scalar bool, gr
 	}
 	sql := st.sql
 	if sql == noStatement {
-		res := &Result{Type: want, SQL: sql, scalar: scalar}
-		if scalar {
-			res.Series = []Series{{Labels: Labels{}}}
-		}
-		return res, nil
+		// Only vectors are empty whatever is stored (plan.Empty), and a
+		// leaf is never a scalar.
+		return &Result{Type: want, SQL: sql}, nil
 	}
 	began := time.Now()
 	ctx, release := e.statementContext(ctx, nil)
