@@ -3,6 +3,7 @@ package engine
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -68,6 +69,19 @@ type resultCache struct {
 	entries map[cacheKey]*cacheEntry
 	lru     *list.List // front: most recently used
 	points  int
+	flights map[flight]*flightCall // the evaluations running now
+}
+
+// flight is one key's evaluations over one grid, running for a caller.
+type flight struct {
+	key  cacheKey
+	grid plan.Grid
+}
+
+type flightCall struct {
+	done chan struct{} // closed when res and err are set
+	res  *Result
+	err  error
 }
 
 func newResultCache(cfg CacheConfig) *resultCache {
@@ -77,7 +91,7 @@ func newResultCache(cfg CacheConfig) *resultCache {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &resultCache{cfg: cfg, entries: map[cacheKey]*cacheEntry{}, lru: list.New()}
+	return &resultCache{cfg: cfg, entries: map[cacheKey]*cacheEntry{}, lru: list.New(), flights: map[flight]*flightCall{}}
 }
 
 // cachedRange answers a range query from the cache where it can and runs
@@ -96,7 +110,7 @@ func (c *resultCache) cachedRange(ctx context.Context, key cacheKey, grid plan.G
 		first := e.toMs + grid.StepMs
 		runGrid = plan.Grid{StartMs: first, StepMs: grid.StepMs, N: int((grid.EndMs()-first)/grid.StepMs) + 1}
 	}
-	fresh, err := run(ctx, runGrid)
+	fresh, err := c.runOnce(ctx, key, runGrid, run)
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +145,41 @@ func (c *resultCache) cachedRange(ctx context.Context, key cacheKey, grid plan.G
 			time.UnixMilli(runGrid.StartMs).UTC().Format(time.RFC3339), now.Sub(e.computed).Round(time.Second), fresh.SQL)
 	}
 	return answer(&Result{Type: ValueMatrix, SQL: sql, Stats: fresh.Stats}, merged, grid, fresh.scalar), nil
+}
+
+// runOnce runs key's evaluations over grid, or, when they are running
+// already for another caller, waits for that answer: a panel's queries
+// arrive together and run in parallel, and those sharing a leaf would
+// otherwise each read it whole. The answer is shared: callers only read it.
+func (c *resultCache) runOnce(ctx context.Context, key cacheKey, grid plan.Grid,
+	run func(context.Context, plan.Grid) (*Result, error)) (*Result, error) {
+	f := flight{key: key, grid: grid}
+	c.mu.Lock()
+	if call, ok := c.flights[f]; ok {
+		c.mu.Unlock()
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if call.err != nil && ctx.Err() == nil && (errors.Is(call.err, context.Canceled) || errors.Is(call.err, context.DeadlineExceeded)) {
+			// The other caller gave up; this one has not.
+			return run(ctx, grid)
+		}
+		return call.res, call.err
+	}
+	// Should run panic, the callers waiting get this error, not nothing.
+	call := &flightCall{done: make(chan struct{}), err: fmt.Errorf("the evaluation of %q this query waited for did not finish", key.expr)}
+	c.flights[f] = call
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.flights, f)
+		c.mu.Unlock()
+		close(call.done)
+	}()
+	call.res, call.err = run(ctx, grid)
+	return call.res, call.err
 }
 
 // answer fills res with the series' points on grid, as run would: sorted

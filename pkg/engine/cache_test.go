@@ -194,3 +194,108 @@ func renderValues(r *engine.Result, verb string) string {
 	}
 	return b.String()
 }
+
+// delayingConn holds every evaluating statement for delay, so that
+// queries started together overlap.
+type delayingConn struct {
+	*recordingConn
+	delay time.Duration
+}
+
+func (c *delayingConn) Query(ctx context.Context, query string, args ...any) (driver.Rows, error) {
+	if strings.Contains(query, "AS names") {
+		time.Sleep(c.delay)
+	}
+	return c.recordingConn.Query(ctx, query, args...)
+}
+
+// TestSharedLeaves: split range queries share a leaf's cached evaluations
+// (a panel's p50/p95/p99 over one sum); the answers equal the uncached
+// engine's; the recent past still runs; queries sharing a leaf that start
+// together run its statement once.
+func TestSharedLeaves(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	for k, svc := range []string{"api", "web"} {
+		var pts []otelfixture.Point
+		for s := 0; s <= 3*3600; s += 15 {
+			pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s+k*4) * time.Second), Value: float64((s%4000)*(k+1)) / 10})
+		}
+		otelfixture.Insert(t, conn, "otel_metrics_sum", "requests_total", map[string]string{"service": svc}, pts)
+	}
+	now := t0.Add(3 * time.Hour)
+	rec := &recordingConn{Conn: conn}
+	cached := engine.New(rec, engine.Config{Strategy: engine.StrategyPortable,
+		Cache: engine.CacheConfig{TTL: 10 * time.Minute, Freshness: 10 * time.Minute, MaxPoints: 100000, Now: func() time.Time { return now }}})
+	plain := engine.New(conn, engine.Config{Strategy: engine.StrategyPortable})
+	ctx := context.Background()
+	const leaf = `sum by (service) (rate(requests_total[5m]))`
+	step := time.Minute
+
+	cases := []struct {
+		what, expr   string
+		from, to     time.Duration
+		statements   int
+		fromTheCache bool
+	}{
+		{"first query over the leaf", leaf + ` * 2`, 30 * time.Minute, 2 * time.Hour, 1, false},
+		{"another query over the same leaf", `0.5 * ` + leaf + ` > 0.01`, 30 * time.Minute, 2 * time.Hour, 0, true},
+		{"two leaves, one shared", leaf + ` / on (service) sum by (service) (rate(requests_total[10m]))`, 30 * time.Minute, 2 * time.Hour, 1, true},
+		{"the same leaf alone is a query, cached apart", leaf, 30 * time.Minute, 2 * time.Hour, 1, false},
+		{"a range reaching the recent past", `-` + leaf, 2 * time.Hour, 3 * time.Hour, 1, true},
+	}
+	for _, c := range cases {
+		got, err := cached.RangeQuery(ctx, c.expr, t0.Add(c.from), t0.Add(c.to), step)
+		if err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		want, err := plain.RangeQuery(ctx, c.expr, t0.Add(c.from), t0.Add(c.to), step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want.Series) == 0 {
+			t.Fatalf("%s: the engine answers nothing; the case tests nothing", c.what)
+		}
+		if g, w := render(got), render(want); g != w {
+			t.Errorf("%s: answer differs from the uncached engine's:\n got %s\nwant %s", c.what, g, w)
+		}
+		if n := len(rec.take()); n != c.statements {
+			t.Errorf("%s: %d statements, want %d", c.what, n, c.statements)
+		}
+		if cachedLeaf := strings.Contains(got.SQL, "from the result cache"); cachedLeaf != c.fromTheCache {
+			t.Errorf("%s: a leaf from the result cache: %v, want %v; SQL:\n%.600s", c.what, cachedLeaf, c.fromTheCache, got.SQL)
+		}
+	}
+
+	// Three queries over one leaf, started together (a panel's queries run
+	// in parallel): one statement; each answer is the engine's.
+	slow := &delayingConn{recordingConn: &recordingConn{Conn: conn}, delay: 500 * time.Millisecond}
+	together := engine.New(slow, engine.Config{Strategy: engine.StrategyPortable,
+		Cache: engine.CacheConfig{TTL: 10 * time.Minute, Freshness: 10 * time.Minute, MaxPoints: 100000, Now: func() time.Time { return now }}})
+	exprs := []string{`histogram_quantile(0.5, ` + leaf + `)`, leaf + ` * 2`, leaf + ` / 3`}
+	got := make([]*engine.Result, len(exprs))
+	errs := make([]error, len(exprs))
+	var wg sync.WaitGroup
+	for i, expr := range exprs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = together.RangeQuery(ctx, expr, t0.Add(30*time.Minute), t0.Add(90*time.Minute), step)
+		}()
+	}
+	wg.Wait()
+	for i, expr := range exprs {
+		if errs[i] != nil {
+			t.Fatalf("%s: %v", expr, errs[i])
+		}
+		want, err := plain.RangeQuery(ctx, expr, t0.Add(30*time.Minute), t0.Add(90*time.Minute), step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if render(got[i]) != render(want) {
+			t.Errorf("%s, run together: answer differs from the engine's", expr)
+		}
+	}
+	if n := len(slow.take()); n != 1 {
+		t.Errorf("three queries over one leaf started together ran %d statements, want 1", n)
+	}
+}

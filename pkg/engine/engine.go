@@ -5,7 +5,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -200,121 +198,6 @@ func (e *Engine) Explain(ctx context.Context, expr string, start, end time.Time,
 		return "", err
 	}
 	return c.explain(), nil
-}
-
-// compiled is a query turned into statements: one, or a split query's
-// leaves (split.go).
-type compiled struct {
-	// stmts are the statements, one per leaf when split; a query empty
-	// whatever is stored has the one noStatement.
-	stmts []statement
-	// upper is what lies above a split query's leaves; nil when not split.
-	upper  parser.Expr
-	leaves []leaf
-	scalar bool
-}
-
-// compile parses and plans expr for grid and renders its statements.
-func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (*compiled, error) {
-	ast, err := dialect.Parse(expr)
-	if err != nil {
-		return nil, err
-	}
-	schema, err := e.detectSchema(ctx)
-	if err != nil {
-		return nil, err
-	}
-	strategy, err := e.strategy()
-	if err != nil {
-		return nil, err
-	}
-	behind, ahead := reach(ast)
-	span := time.Duration(grid.EndMs()-grid.StartMs)*time.Millisecond + behind + e.cfg.Lookback + ahead
-	if span > e.cfg.MaxRange {
-		return nil, fmt.Errorf("the query reads %s of data (time range plus ranges, offsets and lookback), more than the maximum of %s: narrow the time range", model.Duration(span), model.Duration(e.cfg.MaxRange))
-	}
-	// One catalog for the whole query: its leaves share the name lookups.
-	cat := &catalog{conn: e.conn, schema: schema,
-		fromMs: grid.StartMs - (behind + e.cfg.Lookback).Milliseconds(), toMs: grid.EndMs() + ahead.Milliseconds()}
-	if err := cat.Prefetch(ctx, exactNames(ast)); err != nil {
-		return nil, err
-	}
-	opts := plan.Options{Lookback: e.cfg.Lookback}
-	p, err := plan.Build(ctx, ast, grid, opts, cat)
-	if err != nil {
-		return nil, err
-	}
-	c := &compiled{scalar: p.Root.Scalar()}
-	if plan.Empty(p.Root) {
-		c.stmts = []statement{{sql: noStatement}}
-		return c, nil
-	}
-	sqlOpts := sqlgen.Options{MaxSeries: e.cfg.MaxSeries, Native: strategy == StrategyNative, Fold: e.fold(), MaxStatementBytes: sqlgen.MaxQuerySize}
-	render := func(p *plan.Plan) (statement, error) {
-		if plan.Empty(p.Root) {
-			return statement{sql: noStatement}, nil
-		}
-		var st statement
-		flat, ok, err := sqlgen.FlatSumOf(p, schema, sqlOpts)
-		if err != nil {
-			return st, err
-		}
-		if ok {
-			st.flat = flat
-		}
-		// A flat sum keeps the one statement too: over many series it is
-		// the faster of the two (flat.go).
-		sql, err := sqlgen.Build(p, schema, sqlOpts)
-		var tooLarge *sqlgen.StatementTooLargeError
-		if errors.As(err, &tooLarge) {
-			if st.flat != nil {
-				return st, nil
-			}
-			// Point at the selector in the user's expression, not a byte offset.
-			return st, &dialect.Error{Pos: tooLarge.Pos, Expr: expr, Msg: fmt.Sprintf(
-				"the query is too large for one ClickHouse statement: its SQL would be %d bytes, more than ClickHouse's max_query_size of %d bytes, which it passes at this selector; narrow the selector's matchers or split the query",
-				tooLarge.Bytes, tooLarge.Limit)}
-		}
-		st.sql = sql
-		return st, err
-	}
-	upper, leaves, split := splitQuery(expr)
-	if !split {
-		st, err := render(p)
-		if err != nil {
-			return nil, err
-		}
-		c.stmts = []statement{st}
-		return c, nil
-	}
-	c.upper, c.leaves = upper, leaves
-	for _, l := range leaves {
-		// The leaf's own tree, whose positions are the whole expression's.
-		lp, err := plan.Build(ctx, l.node, grid, opts, cat)
-		if err != nil {
-			return nil, err
-		}
-		st, err := render(lp)
-		if err != nil {
-			return nil, err
-		}
-		c.stmts = append(c.stmts, st)
-	}
-	return c, nil
-}
-
-// explain is the compiled query as text: its statements, and for a split
-// query each leaf's expression and the evaluation above them.
-func (c *compiled) explain() string {
-	if c.upper == nil {
-		return c.stmts[0].explain()
-	}
-	parts := make([]string, 0, len(c.stmts)+1)
-	for i, st := range c.stmts {
-		parts = append(parts, fmt.Sprintf("-- leaf %d of %d: %s\n%s", i+1, len(c.stmts), c.leaves[i].expr, st.explain()))
-	}
-	parts = append(parts, "-- above the leaves, in the plugin (Prometheus' engine): "+c.upper.String())
-	return strings.Join(parts, "\n\n")
 }
 
 // statementContext is the context a statement runs in: cancelled with the

@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -119,18 +120,22 @@ func isLeaf(e parser.Expr) bool {
 // above them.
 func (e *Engine) runSplit(ctx context.Context, expr string, c *compiled, grid plan.Grid, want ValueType) (*Result, error) {
 	store := &leafStorage{grid: grid}
-	res := &Result{Type: want, SQL: c.explain()}
-	for _, st := range c.stmts {
-		lr, err := e.runStatement(ctx, st, false, grid, ValueMatrix)
+	res := &Result{Type: want}
+	// What ran: each leaf's statement, or what of it the cache answered.
+	ran := make([]string, 0, len(c.stmts)+1)
+	for i := range c.stmts {
+		lr, err := e.runLeaf(ctx, expr, c, i, grid, want)
 		if err != nil {
 			return nil, err
 		}
+		ran = append(ran, leafText(i, len(c.stmts), c.leaves[i].expr, lr.SQL))
 		store.leaves = append(store.leaves, lr.Series)
 		res.Stats.RowsRead += lr.Stats.RowsRead
 		res.Stats.BytesRead += lr.Stats.BytesRead
 		res.Stats.Elapsed += lr.Stats.Elapsed
 	}
 	upper := c.upper
+	res.SQL = strings.Join(append(ran, upperText(upper)), "\n\n")
 	var (
 		q   promql.Query
 		err error
@@ -179,6 +184,47 @@ func (e *Engine) runSplit(ctx context.Context, expr string, c *compiled, grid pl
 		res.Series = []Series{{Labels: Labels{}}}
 	}
 	return res, nil
+}
+
+// leafText and upperText are how a split query's SQL reads: each leaf's
+// expression and statement, then what the plugin evaluates above them.
+func leafText(i, n int, expr, sql string) string {
+	return fmt.Sprintf("-- leaf %d of %d: %s\n%s", i+1, n, expr, sql)
+}
+
+func upperText(upper parser.Expr) string {
+	return "-- above the leaves, in the plugin (Prometheus' engine): " + upper.String()
+}
+
+// leafKeyPrefix sets a leaf's cache key apart from a whole query's of
+// the same text: a query that is a leaf itself is not split, and its
+// cached answer is sorted and clipped as a query's.
+const leafKeyPrefix = "leaf: "
+
+// runLeaf runs leaf i of a split query on grid. A range query's leaves go
+// through the result cache under their own text: queries sharing a leaf
+// (a panel's p50, p95 and p99 of one sum of buckets; a ratio whose
+// denominator is another panel's query) share its immutable past, and a
+// query arriving while the same leaf runs for another waits for that
+// answer (cachedRange). An instant query's leaves always run.
+func (e *Engine) runLeaf(ctx context.Context, expr string, c *compiled, i int, grid plan.Grid, want ValueType) (*Result, error) {
+	st := c.stmts[i]
+	if e.cache == nil || want != ValueMatrix || st.sql == noStatement {
+		return e.runStatement(ctx, st, false, grid, ValueMatrix)
+	}
+	l := c.leaves[i]
+	_, ahead := reach(l.node)
+	key := cacheKey{expr: leafKeyPrefix + l.expr, stepMs: grid.StepMs, phaseMs: grid.StartMs % grid.StepMs, strategy: c.strategy}
+	return e.cache.cachedRange(ctx, key, grid, ahead, e.cfg.MaxSeries, func(ctx context.Context, g plan.Grid) (*Result, error) {
+		if g == grid {
+			return e.runStatement(ctx, st, false, g, ValueMatrix)
+		}
+		rest, err := e.compileLeaf(ctx, expr, l, g)
+		if err != nil {
+			return nil, err
+		}
+		return e.runStatement(ctx, rest, false, g, ValueMatrix)
+	})
 }
 
 // upperError turns an error of Prometheus' engine into the plugin's
