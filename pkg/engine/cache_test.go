@@ -240,7 +240,7 @@ func TestSharedLeaves(t *testing.T) {
 		{"first query over the leaf", leaf + ` * 2`, 30 * time.Minute, 2 * time.Hour, 1, false},
 		{"another query over the same leaf", `0.5 * ` + leaf + ` > 0.01`, 30 * time.Minute, 2 * time.Hour, 0, true},
 		{"two leaves, one shared", leaf + ` / on (service) sum by (service) (rate(requests_total[10m]))`, 30 * time.Minute, 2 * time.Hour, 1, true},
-		{"the same leaf alone is a query, cached apart", leaf, 30 * time.Minute, 2 * time.Hour, 1, false},
+		{"the leaf alone, a query of its own", leaf, 30 * time.Minute, 2 * time.Hour, 0, true},
 		{"a range reaching the recent past", `-` + leaf, 2 * time.Hour, 3 * time.Hour, 1, true},
 	}
 	for _, c := range cases {

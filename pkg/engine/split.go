@@ -196,13 +196,9 @@ func upperText(upper parser.Expr) string {
 	return "-- above the leaves, in the plugin (Prometheus' engine): " + upper.String()
 }
 
-// leafKeyPrefix sets a leaf's cache key apart from a whole query's of
-// the same text: a query that is a leaf itself is not split, and its
-// cached answer is sorted and clipped as a query's.
-const leafKeyPrefix = "leaf: "
-
 // runLeaf runs leaf i of a split query on grid. A range query's leaves go
-// through the result cache under their own text: queries sharing a leaf
+// through the result cache under their own text, as a query of that text
+// does (its answer is the leaf's): queries sharing a leaf
 // (a panel's p50, p95 and p99 of one sum of buckets; a ratio whose
 // denominator is another panel's query) share its immutable past, and a
 // query arriving while the same leaf runs for another waits for that
@@ -214,7 +210,7 @@ func (e *Engine) runLeaf(ctx context.Context, expr string, c *compiled, i int, g
 	}
 	l := c.leaves[i]
 	_, ahead := reach(l.node)
-	key := cacheKey{expr: leafKeyPrefix + l.expr, stepMs: grid.StepMs, phaseMs: grid.StartMs % grid.StepMs, strategy: c.strategy}
+	key := cacheKey{expr: l.expr, stepMs: grid.StepMs, phaseMs: grid.StartMs % grid.StepMs, strategy: c.strategy}
 	return e.cache.cachedRange(ctx, key, grid, ahead, e.cfg.MaxSeries, func(ctx context.Context, g plan.Grid) (*Result, error) {
 		if g == grid {
 			return e.runStatement(ctx, st, false, g, ValueMatrix)
