@@ -93,6 +93,8 @@ type Engine struct {
 	// manySeries remembers the selectors whose flat sum lookup listed
 	// more than flatMaxSeries series (flat.go).
 	manySeries seriesHints
+	// seriesLists keeps flat sums' series lookups (flat.go).
+	seriesLists seriesLists
 }
 
 // strategy is the SQL strategy in force: the configured one, or for auto

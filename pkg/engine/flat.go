@@ -45,9 +45,9 @@ func (st statement) flatExplain() string {
 	return st.flat.LookupSQL() + "\n\n-- then, with each listed series' group (computed in the plugin) as literal arrays:\n" + st.flat.ValuesSQL(nil, nil)
 }
 
-// runFlatSum runs a flat sum: the series lookup, the series' groups in
-// Go, then the values statement with those groups; or, over flatMaxSeries
-// series, the one nested statement.
+// runFlatSum runs a flat sum: the series lookup (or its cached answer),
+// the series' groups in Go, then the values statement with those groups;
+// or, over flatMaxSeries series, the one nested statement.
 func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, want ValueType) (*Result, error) {
 	began := time.Now()
 	f := st.flat
@@ -55,31 +55,83 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 		// Its lookup listed too many series before: skip it.
 		return e.runStatement(ctx, statement{sql: st.sql}, false, grid, want)
 	}
+	key := f.LookupKey()
+	list, cached := e.seriesLists.get(key)
+	for {
+		if !cached {
+			var err error
+			if list, err = e.lookupSeries(ctx, f); err != nil {
+				return nil, err
+			}
+			if len(list.sids) > flatMaxSeries && st.sql != "" {
+				e.manySeries.add(f.SeriesKey())
+				return e.runStatement(ctx, statement{sql: st.sql}, false, grid, want)
+			}
+			e.seriesLists.put(key, list)
+			if len(list.sids) == 0 {
+				return &Result{Type: want, SQL: st.flatExplain(), Stats: Stats{Elapsed: time.Since(began)}}, nil
+			}
+		}
+		res, unlisted, err := e.flatValues(ctx, f, list, grid, want)
+		if err != nil {
+			return nil, err
+		}
+		if unlisted && cached {
+			// A series the cached list lacks has values: list again. A
+			// fresh list lacks only series stored after it, left out as
+			// they would be had they come a moment later.
+			cached = false
+			continue
+		}
+		res.SQL = st.flatExplain()
+		if cached {
+			res.SQL = fmt.Sprintf("-- the series lookup from the cache (listed %s ago)\n%s", time.Since(list.at).Round(time.Second), res.SQL)
+		}
+		res.Stats.Elapsed = time.Since(began)
+		return res, nil
+	}
+}
+
+// lookupSeries runs a flat sum's series lookup.
+func (e *Engine) lookupSeries(ctx context.Context, f *sqlgen.FlatSum) (*seriesList, error) {
 	stmtCtx, release := e.statementContext(ctx, nil)
 	defer release()
-	res := &Result{Type: want, SQL: st.flatExplain()}
-
 	rows, err := e.conn.Query(stmtCtx, f.LookupSQL())
 	if err != nil {
 		return nil, e.timeoutError(queryError(err))
 	}
-	var (
-		sids   []uint64
-		groups []uint32
-		named  []Labels              // a group's labels, by group number - 1
-		number = map[string]uint32{} // a group's number, by its labels' text
-	)
-	by, without := f.Grouping()
+	defer rows.Close()
+	list := &seriesList{at: time.Now()}
 	for rows.Next() {
 		var (
 			sid           uint64
 			names, values []string
 		)
 		if err := rows.Scan(&sid, &names, &values); err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("read the series of a sum: %w", err)
 		}
-		g := groupLabels(names, values, by, without)
+		list.sids = append(list.sids, sid)
+		list.names = append(list.names, names)
+		list.values = append(list.values, values)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, e.timeoutError(queryError(err))
+	}
+	return list, nil
+}
+
+// flatValues groups the listed series in Go and runs the values
+// statement; unlisted says whether a series the list lacks has values.
+func (e *Engine) flatValues(ctx context.Context, f *sqlgen.FlatSum, list *seriesList, grid plan.Grid, want ValueType) (res *Result, unlisted bool, err error) {
+	res = &Result{Type: want}
+	var (
+		groups []uint32
+		named  []Labels              // a group's labels, by group number - 1
+		number = map[string]uint32{} // a group's number, by its labels' text
+	)
+	by, without := f.Grouping()
+	for k := range list.sids {
+		g := groupLabels(list.names[k], list.values[k], by, without)
 		key := g.String()
 		n, ok := number[key]
 		if !ok {
@@ -87,44 +139,37 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 			n = uint32(len(named))
 			number[key] = n
 		}
-		sids, groups = append(sids, sid), append(groups, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, e.timeoutError(queryError(err))
-	}
-	if len(sids) == 0 {
-		return res, nil
-	}
-	if len(sids) > flatMaxSeries && st.sql != "" {
-		e.manySeries.add(f.SeriesKey())
-		return e.runStatement(ctx, statement{sql: st.sql}, false, grid, want)
+		groups = append(groups, n)
 	}
 	if len(named) > e.cfg.MaxSeries {
-		return nil, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", e.cfg.MaxSeries)
+		return nil, false, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", e.cfg.MaxSeries)
 	}
-
-	sql := f.ValuesSQL(sids, groups)
+	sql := f.ValuesSQL(list.sids, groups)
 	var settings clickhouse.Settings
 	if len(sql) > sqlgen.MaxQuerySize {
 		// The literal arrays grow with the series; the server parses them
 		// quickly, but by default refuses a statement this long.
 		settings = clickhouse.Settings{"max_query_size": len(sql) + 1024}
 	}
-	valuesCtx, releaseValues := e.statementContext(ctx, settings)
-	defer releaseValues()
-	rows, err = e.conn.Query(valuesCtx, sql)
+	valuesCtx, release := e.statementContext(ctx, settings)
+	defer release()
+	rows, err := e.conn.Query(valuesCtx, sql)
 	if err != nil {
-		return nil, e.timeoutError(queryError(err))
+		return nil, false, e.timeoutError(queryError(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			gi   uint32
-			sums []*float64
+			gi    uint32
+			other uint64
+			sums  []*float64
 		)
-		if err := rows.Scan(&gi, &sums); err != nil {
-			return nil, fmt.Errorf("read the sums of a sum: %w", err)
+		if err := rows.Scan(&gi, &other, &sums); err != nil {
+			return nil, false, fmt.Errorf("read the sums of a sum: %w", err)
+		}
+		if gi == 0 {
+			unlisted = true
+			continue
 		}
 		s := Series{Labels: named[gi-1]}
 		for k, v := range sums {
@@ -137,10 +182,9 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, e.timeoutError(queryError(err))
+		return nil, false, e.timeoutError(queryError(err))
 	}
-	res.Stats.Elapsed = time.Since(began)
-	return res, nil
+	return res, unlisted, nil
 }
 
 // groupLabels is the group a series of these labels falls in: without
@@ -184,4 +228,55 @@ func (h *seriesHints) add(key string) {
 		h.keys = map[string]bool{}
 	}
 	h.keys[key] = true
+}
+
+// seriesList is a flat sum's lookup answer: each series' sid and label
+// names and values.
+type seriesList struct {
+	sids          []uint64
+	names, values [][]string
+	at            time.Time // when it was listed
+}
+
+// seriesLists keeps flat sums' lookups (by FlatSum.LookupKey): the
+// panels of a dashboard and its refreshes read the same selectors over
+// the same days. A cached list is exact to use: the values statement
+// returns apart any series with values that the list lacks, and the
+// lookup runs again (runFlatSum); a series it lists that has no values
+// in the range adds nothing. Lists older than seriesListTTL go, so that
+// series no longer stored stop weighing on the values statement.
+type seriesLists struct {
+	mu      sync.Mutex
+	entries map[string]*seriesList
+	series  int // listed in all entries
+}
+
+const (
+	seriesListTTL = 10 * time.Minute
+	// maxListedSeries bounds the series all cached lists hold (a few
+	// hundred bytes each); when full, every list is forgotten.
+	maxListedSeries = 100_000
+)
+
+func (c *seriesLists) get(key string) (*seriesList, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.entries[key]
+	if !ok || time.Since(l.at) >= seriesListTTL {
+		return nil, false
+	}
+	return l, true
+}
+
+func (c *seriesLists) put(key string, l *seriesList) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || c.series+len(l.sids) > maxListedSeries {
+		c.entries, c.series = map[string]*seriesList{}, 0
+	}
+	if old, ok := c.entries[key]; ok {
+		c.series -= len(old.sids)
+	}
+	c.entries[key] = l
+	c.series += len(l.sids)
 }

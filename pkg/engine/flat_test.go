@@ -99,3 +99,59 @@ func TestFlatSums(t *testing.T) {
 // answerText renders an answer with values to 12 significant digits: the
 // two paths add the same numbers in different orders.
 func answerText(r *engine.Result) string { return renderValues(r, "%.12g") }
+
+// A flat sum's series lookup is cached, and a cached list never makes an
+// answer short: a series stored after it (or one the list's days miss)
+// shows at once, the lookup running again; an empty list too.
+func TestCachedSeriesLookups(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	chtest.InstallSeriesTables(t, conn, "otel", false)
+	insert := func(svc string) {
+		var pts []otelfixture.Point
+		for s := 0; s <= 900; s += 15 {
+			pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: float64(s * len(svc))})
+		}
+		otelfixture.Insert(t, conn, "otel_metrics_sum", "requests_total", map[string]string{"service": svc}, pts)
+	}
+	insert("api")
+	insert("web")
+	ctx := context.Background()
+	flat := engine.New(conn, engine.Config{Strategy: engine.StrategyNative})
+	nested := engine.New(conn, engine.Config{Strategy: engine.StrategyNative, IgnoreSeriesTables: true})
+	start, end, step := t0.Add(5*time.Minute), t0.Add(15*time.Minute), 30*time.Second
+	const fromCache = "the series lookup from the cache"
+	cases := []struct {
+		what, expr, before string
+		cached             bool
+		series             int
+	}{
+		{"first lookup", `sum by (service) (rate(requests_total[5m]))`, "", false, 2},
+		{"same selector, other grouping", `sum(rate(requests_total[5m]))`, "", true, 1},
+		{"a series stored since", `sum by (service) (increase(requests_total[5m]))`, "late", false, 3},
+		{"listed again, then cached", `sum without (service) (rate(requests_total[5m]))`, "", true, 1},
+		{"nothing listed", `sum by (service) (rate(requests_total{service="new"}[5m]))`, "", false, 0},
+		{"the empty list cached, a series stored since", `sum by (service) (rate(requests_total{service="new"}[5m]))`, "new", false, 1},
+	}
+	for _, c := range cases {
+		if c.before != "" {
+			insert(c.before)
+		}
+		got, err := flat.RangeQuery(ctx, c.expr, start, end, step)
+		if err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		want, err := nested.RangeQuery(ctx, c.expr, start, end, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := answerText(got), answerText(want); g != w {
+			t.Errorf("%s: flat sum\n%s\nwant\n%s", c.what, g, w)
+		}
+		if len(got.Series) != c.series {
+			t.Errorf("%s: %d series, want %d", c.what, len(got.Series), c.series)
+		}
+		if cached := strings.Contains(got.SQL, fromCache); cached != c.cached {
+			t.Errorf("%s: lookup from the cache %v, want %v:\n%.200s", c.what, cached, c.cached, got.SQL)
+		}
+	}
+}

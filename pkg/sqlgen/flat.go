@@ -20,8 +20,9 @@ import (
 
 // FlatSum is a plan whose root is a flat sum.
 type FlatSum struct {
-	agg *plan.Aggregation
-	st  seriesStep
+	agg  *plan.Aggregation
+	st   seriesStep
+	grid plan.Grid
 }
 
 // FlatSumOf returns p as a flat sum; ok is false when p's root is not one
@@ -40,7 +41,7 @@ func FlatSumOf(p *plan.Plan, schema Schema, opts Options) (f *FlatSum, ok bool, 
 	if !ok || err != nil || st.grids == "" {
 		return nil, false, err
 	}
-	return &FlatSum{agg: a, st: st}, true, nil
+	return &FlatSum{agg: a, st: st, grid: p.Grid}, true, nil
 }
 
 // SeriesKey identifies the selector: its metric sources and matchers,
@@ -48,6 +49,19 @@ func FlatSumOf(p *plan.Plan, schema Schema, opts Options) (f *FlatSum, ok bool, 
 func (f *FlatSum) SeriesKey() string {
 	sel := f.agg.Input.(*plan.RangeFunction).Selector
 	return fmt.Sprintf("%v %v", sel.Sources, sel.Matchers)
+}
+
+// LookupKey identifies the lookup's answer: the selector, and the days
+// (UTC) its range touches. A lookup cached under it may list series the
+// values statement does not read (harmless) or miss some it does, which
+// that statement returns apart (ValuesSQL), so a cached list is never
+// silently short.
+func (f *FlatSum) LookupKey() string {
+	rf := f.agg.Input.(*plan.RangeFunction)
+	lo := f.grid.StartMs - (rf.Offset + rf.Range).Milliseconds()
+	hi := f.grid.EndMs() - rf.Offset.Milliseconds()
+	const dayMs = 24 * 60 * 60 * 1000
+	return fmt.Sprintf("%s days %d-%d", f.SeriesKey(), floorDiv(lo, dayMs), floorDiv(hi, dayMs))
 }
 
 // Grouping is the sum's by (or, with without, without) label names; the
@@ -68,10 +82,11 @@ SETTINGS allow_experimental_analyzer = 0`, indent(f.st.sel.labels()))
 }
 
 // ValuesSQL adds the grids of the series in sids per group, groups[k]
-// being sids[k]'s (1-based): one row per group with a value, gi UInt32 and
-// sums Array(Nullable(Float64)), a cell per grid index, NULL where no
-// series has a value. A series the lookup did not list (stored since) is
-// left out, as it would be had it come a moment later.
+// being sids[k]'s (1-based): one row per group with a value, gi UInt32,
+// unlisted 0 and sums Array(Nullable(Float64)), a cell per grid index,
+// NULL where no series has a value. A series with values that sids does
+// not list (stored after the lookup, or missing from a cached one) comes
+// as a row of its own: gi 0, unlisted its sid.
 func (f *FlatSum) ValuesSQL(sids []uint64, groups []uint32) string {
 	var ks, gs strings.Builder
 	for k, sid := range sids {
@@ -82,11 +97,10 @@ func (f *FlatSum) ValuesSQL(sids []uint64, groups []uint32) string {
 		ks.WriteString(strconv.FormatUint(sid, 10))
 		gs.WriteString(strconv.FormatUint(uint64(groups[k]), 10))
 	}
-	return fmt.Sprintf(`SELECT transform(sid, CAST([%s], 'Array(UInt64)'), CAST([%s], 'Array(UInt32)'), toUInt32(0)) AS gi, sumForEach(grid) AS sums
+	return fmt.Sprintf(`SELECT transform(sid, CAST([%s], 'Array(UInt64)'), CAST([%s], 'Array(UInt32)'), toUInt32(0)) AS gi, if(gi = 0, sid, toUInt64(0)) AS unlisted, sumForEach(grid) AS sums
 FROM (
 %s
 )
-GROUP BY gi
-HAVING gi != 0
+GROUP BY gi, unlisted
 SETTINGS allow_experimental_analyzer = 0, allow_experimental_ts_to_grid_aggregate_function = 1`, ks.String(), gs.String(), indent(f.st.grids))
 }
