@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/prometheus/model/labels"
@@ -29,6 +31,8 @@ type catalog struct {
 	// those of them that are stored: one query's selectors share answers.
 	probed map[plan.Source]bool
 	known  storedNames
+	// answers keeps probes' answers across queries; nil: none kept.
+	answers *probeAnswers
 }
 
 // Prefetch asks about the exact metric names of all of a query's
@@ -51,10 +55,17 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 	var ask []plan.Source
 	for _, cand := range candidates {
 		key := plan.Source{Table: cand.Table, Metric: cand.Metric}
-		if !c.probed[key] {
-			c.probed[key] = true
-			ask = append(ask, key)
+		if c.probed[key] {
+			continue
 		}
+		c.probed[key] = true
+		if a, ok := c.answers.get(key, c.fromMs, c.toMs); ok {
+			if a.found {
+				c.known = c.known.add(storedName{table: key.Table, metric: key.Metric, delta: a.delta})
+			}
+			continue
+		}
+		ask = append(ask, key)
 	}
 	if len(ask) > 0 {
 		stored, err := c.storedNames(ctx, ask)
@@ -64,8 +75,67 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 		for _, n := range stored {
 			c.known = c.known.add(n)
 		}
+		for _, key := range ask {
+			found, delta := stored.find(key.Table, key.Metric)
+			c.answers.put(key, c.fromMs, c.toMs, probeAnswer{found: found, delta: delta})
+		}
 	}
 	return c.known, nil
+}
+
+// probeAnswers keep the catalog's probes (is this metric stored in this
+// table in this range, with delta temporality?) for probeAnswerTTL: a
+// dashboard's queries ask the same of the same range, each probe costing
+// a round trip of 10–20 ms. The bound on late rows: a metric's first
+// rows in a range, or its first delta rows, show at most probeAnswerTTL
+// after an answer without them; until then its selectors read nothing
+// from that table, as if the rows had come later.
+type probeAnswers struct {
+	mu      sync.Mutex
+	answers map[probeKey]probeAnswer
+	now     func() time.Time
+}
+
+type probeKey struct {
+	source       plan.Source // table and metric
+	fromMs, toMs int64
+}
+
+type probeAnswer struct {
+	found, delta bool
+	at           time.Time
+}
+
+const (
+	probeAnswerTTL = time.Minute
+	// maxProbeAnswers bounds the answers kept; when full, all are forgotten.
+	maxProbeAnswers = 10_000
+)
+
+func (p *probeAnswers) get(source plan.Source, fromMs, toMs int64) (probeAnswer, bool) {
+	if p == nil {
+		return probeAnswer{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a, ok := p.answers[probeKey{source, fromMs, toMs}]
+	if !ok || p.now().Sub(a.at) >= probeAnswerTTL {
+		return probeAnswer{}, false
+	}
+	return a, true
+}
+
+func (p *probeAnswers) put(source plan.Source, fromMs, toMs int64, a probeAnswer) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.answers == nil || len(p.answers) >= maxProbeAnswers {
+		p.answers = map[probeKey]probeAnswer{}
+	}
+	a.at = p.now()
+	p.answers[probeKey{source, fromMs, toMs}] = a
 }
 
 // Resolve lists the sources of every stored metric whose PromQL name the

@@ -95,6 +95,8 @@ type Engine struct {
 	manySeries seriesHints
 	// seriesLists keeps flat sums' series lookups (flat.go).
 	seriesLists seriesLists
+	// probeAnswers keeps the catalog's name probes (catalog.go).
+	probeAnswers probeAnswers
 }
 
 // strategy is the SQL strategy in force: the configured one, or for auto
@@ -149,7 +151,13 @@ func New(conn driver.Conn, cfg Config) *Engine {
 	if cfg.Strategy == "" {
 		cfg.Strategy = StrategyAuto
 	}
-	return &Engine{conn: conn, cfg: cfg, cache: newResultCache(cfg.Cache), upperEngine: newUpperEngine(cfg)}
+	e := &Engine{conn: conn, cfg: cfg, cache: newResultCache(cfg.Cache), upperEngine: newUpperEngine(cfg)}
+	// The result cache's clock, which tests set, is the probes' too.
+	e.probeAnswers.now = time.Now
+	if cfg.Cache.Now != nil {
+		e.probeAnswers.now = cfg.Cache.Now
+	}
+	return e
 }
 
 // RangeQuery evaluates expr at start, start+step, … up to end.

@@ -22,8 +22,9 @@ import (
 // changed since the last copy), then runs the query string through
 // pkg/engine, the same path QueryData and meshql take.
 type adapter struct {
-	conn driver.Conn
-	eng  *engine.Engine
+	conn     driver.Conn
+	strategy string
+	eng      *engine.Engine
 
 	loaded uint64 // snapshot hash of what ClickHouse holds
 	hasRun bool   // loaded is meaningful
@@ -55,11 +56,11 @@ type memoAnswer struct {
 const lookback = 5 * time.Minute
 
 func newAdapter(conn driver.Conn, strategy string) *adapter {
-	return &adapter{
-		conn: conn,
-		eng:  engine.New(conn, engine.Config{Database: otelDatabase, Lookback: lookback, Strategy: strategy, IgnoreSeriesTables: !seriesTablesFor(strategy)}),
-		memo: map[memoKey]memoAnswer{},
-	}
+	return &adapter{conn: conn, strategy: strategy, eng: newTestEngine(conn, strategy), memo: map[memoKey]memoAnswer{}}
+}
+
+func newTestEngine(conn driver.Conn, strategy string) *engine.Engine {
+	return engine.New(conn, engine.Config{Database: otelDatabase, Lookback: lookback, Strategy: strategy, IgnoreSeriesTables: !seriesTablesFor(strategy)})
 }
 
 // sync copies q into ClickHouse unless it holds the same content already.
@@ -75,6 +76,10 @@ func (a *adapter) sync(ctx context.Context, q storage.Queryable) (uint64, error)
 		return 0, fmt.Errorf("copy promqltest storage to clickhouse: %w", err)
 	}
 	a.loaded, a.hasRun = snap.hash, true
+	// A load replaces every row, which never happens to a datasource: the
+	// engine keeps name probes and series lookups on the premise that rows
+	// are only ever added, so the new rows get a new engine.
+	a.eng = newTestEngine(a.conn, a.strategy)
 	return snap.hash, nil
 }
 
