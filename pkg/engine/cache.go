@@ -33,6 +33,11 @@ type CacheConfig struct {
 	// Freshness: evaluation times newer than now − Freshness are never
 	// cached (samples of the last minutes may still be on their way).
 	Freshness time.Duration
+	// Recent is how long evaluations newer than Freshness are served
+	// after they were computed (0: never): the queries of one dashboard
+	// load, which share leaves and arrive within a second or two, compute
+	// the recent minutes once.
+	Recent time.Duration
 	// MaxPoints bounds the grid times all entries' series hold (from
 	// each series' first kept time to the entry's last); the least
 	// recently used entries go first.
@@ -45,7 +50,7 @@ type CacheConfig struct {
 // bounds, 8 million grid times (about 75 MB: 9 bytes each, plus labels).
 // The bundled dashboard's range answers and leaves over 200 services and
 // 24 hours (1,441 grid times, about 3,200 series) take about 5 million.
-var DefaultCache = CacheConfig{TTL: 10 * time.Minute, Freshness: 10 * time.Minute, MaxPoints: 8_000_000}
+var DefaultCache = CacheConfig{TTL: 10 * time.Minute, Freshness: 10 * time.Minute, Recent: 5 * time.Second, MaxPoints: 8_000_000}
 
 // cacheKey is what makes two range queries' evaluations the same: the
 // expression and the grid's step and phase (start modulo step).
@@ -55,11 +60,17 @@ type cacheKey struct {
 	strategy        string
 }
 
-// cacheEntry is one query's answer at every grid time in [fromMs, toMs].
+// cacheEntry is one query's answer at every grid time in [fromMs, toMs],
+// and the recent ones after it up to recentTo.
 type cacheEntry struct {
 	key          cacheKey
 	fromMs, toMs int64
 	computed     time.Time // when its oldest evaluation was computed
+	// recentTo: the evaluations in (toMs, recentTo], newer than Freshness
+	// when computed (at recentAt, the oldest of them), served only while
+	// younger than Recent.
+	recentTo int64
+	recentAt time.Time
 	scalar       bool
 	series       map[string]*keptSeries
 	points       int // cells of all series' arrays
@@ -75,12 +86,15 @@ type keptSeries struct {
 	has    []bool
 }
 
-// expand is the entry's series as points.
-func (e *cacheEntry) expand() map[string]*Series {
+// expand is the entry's series as points, up to toMs.
+func (e *cacheEntry) expand(toMs int64) map[string]*Series {
 	out := make(map[string]*Series, len(e.series))
 	for k, ks := range e.series {
 		s := &Series{Labels: ks.labels}
 		for i, ok := range ks.has {
+			if e.fromMs+int64(i)*e.key.stepMs > toMs {
+				break
+			}
 			if ok {
 				s.Points = append(s.Points, Point{T: time.UnixMilli(e.fromMs + int64(i)*e.key.stepMs).UTC(), V: ks.values[i]})
 			}
@@ -127,14 +141,14 @@ func newResultCache(cfg CacheConfig) *resultCache {
 func (c *resultCache) cachedRange(ctx context.Context, key cacheKey, grid plan.Grid, ahead time.Duration, maxSeries int,
 	run func(context.Context, plan.Grid) (*Result, error)) (*Result, error) {
 	now := c.cfg.Now()
-	e := c.lookup(key, grid, now)
-	if e != nil && e.toMs >= grid.EndMs() {
+	e, servedTo := c.lookup(key, grid, now)
+	if e != nil && servedTo >= grid.EndMs() {
 		sql := fmt.Sprintf("-- every evaluation from the result cache (computed %s ago)", now.Sub(e.computed).Round(time.Second))
-		return answer(&Result{Type: ValueMatrix, SQL: sql}, e.expand(), grid, e.scalar), nil
+		return answer(&Result{Type: ValueMatrix, SQL: sql}, e.expand(servedTo), grid, e.scalar), nil
 	}
 	runGrid := grid
 	if e != nil {
-		first := e.toMs + grid.StepMs
+		first := servedTo + grid.StepMs
 		runGrid = plan.Grid{StartMs: first, StepMs: grid.StepMs, N: int((grid.EndMs()-first)/grid.StepMs) + 1}
 	}
 	fresh, err := c.runOnce(ctx, key, runGrid, run)
@@ -142,10 +156,13 @@ func (c *resultCache) cachedRange(ctx context.Context, key cacheKey, grid plan.G
 		return nil, err
 	}
 	merged := map[string]*Series{}
-	fromMs, computed := grid.StartMs, now
+	fromMs, computed, recentAt := grid.StartMs, now, now
 	if e != nil {
 		fromMs, computed = e.fromMs, e.computed
-		merged = e.expand()
+		if servedTo > e.toMs {
+			recentAt = e.recentAt
+		}
+		merged = e.expand(servedTo)
 	}
 	for _, s := range fresh.Series {
 		k := s.Labels.String()
@@ -161,8 +178,9 @@ func (c *resultCache) cachedRange(ctx context.Context, key cacheKey, grid plan.G
 	}
 	// What is old enough now is kept: up to the last grid time at or
 	// before now − Freshness whose samples (up to ahead after it) are too.
-	if keepTo := lastGridTime(grid, now.Add(-c.cfg.Freshness-ahead).UnixMilli()); keepTo >= fromMs {
-		c.store(&cacheEntry{key: key, fromMs: fromMs, toMs: keepTo, computed: computed, scalar: fresh.scalar}, merged)
+	// The rest is kept as recent, when Recent allows.
+	if keepTo := lastGridTime(grid, now.Add(-c.cfg.Freshness-ahead).UnixMilli()); keepTo >= fromMs || c.cfg.Recent > 0 {
+		c.store(&cacheEntry{key: key, fromMs: fromMs, toMs: keepTo, computed: computed, recentTo: grid.EndMs(), recentAt: recentAt, scalar: fresh.scalar}, merged)
 	}
 	sql := fresh.SQL
 	if e != nil {
@@ -231,32 +249,39 @@ func lastGridTime(grid plan.Grid, ms int64) int64 {
 }
 
 // lookup returns the entry of key when it is younger than TTL and covers
-// the grid's start (so it holds a prefix of the request).
-func (c *resultCache) lookup(key cacheKey, grid plan.Grid, now time.Time) *cacheEntry {
+// the grid's start (so it holds a prefix of the request), and the last
+// grid time it serves now: toMs, or recentTo while the recent evaluations
+// are younger than Recent.
+func (c *resultCache) lookup(key cacheKey, grid plan.Grid, now time.Time) (*cacheEntry, int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
 	if !ok {
-		return nil
+		return nil, 0
 	}
 	if now.Sub(e.computed) >= c.cfg.TTL {
 		c.remove(e)
-		return nil
+		return nil, 0
 	}
-	if grid.StartMs < e.fromMs || grid.StartMs > e.toMs {
-		return nil
+	servedTo := e.toMs
+	if e.recentTo > e.toMs && now.Sub(e.recentAt) < c.cfg.Recent {
+		servedTo = e.recentTo
+	}
+	if grid.StartMs < e.fromMs || grid.StartMs > servedTo {
+		return nil, 0
 	}
 	c.lru.MoveToFront(e.elem)
-	return e
+	return e, servedTo
 }
 
-// store makes e, with the series' points in [e.fromMs, e.toMs], key's
-// entry. Entries are never changed once stored: readers use them unlocked.
+// store makes e, with the series' points in [e.fromMs, e.recentTo],
+// key's entry. Entries are never changed once stored: readers use them
+// unlocked.
 func (c *resultCache) store(e *cacheEntry, series map[string]*Series) {
 	e.series = map[string]*keptSeries{}
-	cells := int((e.toMs-e.fromMs)/e.key.stepMs) + 1
+	cells := int((e.recentTo-e.fromMs)/e.key.stepMs) + 1
 	for k, s := range series {
-		pts := clipPoints(s.Points, e.fromMs, e.toMs)
+		pts := clipPoints(s.Points, e.fromMs, e.recentTo)
 		if len(pts) == 0 {
 			continue
 		}

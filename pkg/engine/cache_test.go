@@ -299,3 +299,57 @@ func TestSharedLeaves(t *testing.T) {
 		t.Errorf("three queries over one leaf started together ran %d statements, want 1", n)
 	}
 }
+
+// TestRecentEvaluations: evaluations newer than Freshness are served for
+// Recent after they were computed (the queries of one dashboard load),
+// then computed again; the answers are the engine's.
+func TestRecentEvaluations(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	var pts []otelfixture.Point
+	for s := 0; s <= 3*3600; s += 15 {
+		pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: float64(s % 3000)})
+	}
+	otelfixture.Insert(t, conn, "otel_metrics_sum", "requests_total", map[string]string{"service": "api"}, pts)
+	now := t0.Add(3 * time.Hour)
+	rec := &recordingConn{Conn: conn}
+	cached := engine.New(rec, engine.Config{Strategy: engine.StrategyPortable,
+		Cache: engine.CacheConfig{TTL: 10 * time.Minute, Freshness: 10 * time.Minute, Recent: 5 * time.Second, MaxPoints: 100000, Now: func() time.Time { return now }}})
+	plain := engine.New(conn, engine.Config{Strategy: engine.StrategyPortable})
+	ctx := context.Background()
+	const leaf = `sum(rate(requests_total[5m]))`
+	from, to, step := t0.Add(2*time.Hour), t0.Add(3*time.Hour), time.Minute
+	cases := []struct {
+		what, expr string
+		later      time.Duration
+		statements int
+		from       time.Duration // where the statement's grid starts
+	}{
+		{"cold", leaf, 0, 1, 2 * time.Hour},
+		{"again, within Recent", leaf, time.Second, 0, 0},
+		{"another query over the leaf, within Recent", leaf + ` * 60`, time.Second, 0, 0},
+		{"again, after Recent", leaf, 5 * time.Second, 1, 2*time.Hour + 50*time.Minute + time.Minute},
+	}
+	for _, c := range cases {
+		now = now.Add(c.later)
+		got, err := cached.RangeQuery(ctx, c.expr, from, to, step)
+		if err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		want, err := plain.RangeQuery(ctx, c.expr, from, to, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := render(got), render(want); g != w || len(want.Series) == 0 {
+			t.Errorf("%s: answer differs from the engine's (or is empty):\n got %s\nwant %s", c.what, g, w)
+		}
+		statements := rec.take()
+		if len(statements) != c.statements {
+			t.Fatalf("%s: %d statements, want %d", c.what, len(statements), c.statements)
+		}
+		if c.statements == 1 {
+			if first := fmt.Sprintf("(%d + i * %d)", t0.Add(c.from).UnixMilli(), step.Milliseconds()); !strings.Contains(statements[0], first) {
+				t.Errorf("%s: the statement does not evaluate from %s on (no %q)", c.what, t0.Add(c.from), first)
+			}
+		}
+	}
+}

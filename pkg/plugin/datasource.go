@@ -59,7 +59,7 @@ func engineConfig(s models.Settings) engine.Config {
 		Strategy:     s.SQLStrategy, // auto, native and portable mean the same to both
 		// A dashboard refresh computes only what is new (engine/cache.go
 		// has the bound on late rows, docs/dialect.md the rest).
-		Cache: engine.CacheConfig{TTL: s.ResultCacheTTL, Freshness: engine.DefaultCache.Freshness, MaxPoints: engine.DefaultCache.MaxPoints},
+		Cache: engine.CacheConfig{TTL: s.ResultCacheTTL, Freshness: engine.DefaultCache.Freshness, Recent: engine.DefaultCache.Recent, MaxPoints: engine.DefaultCache.MaxPoints},
 	}
 }
 
