@@ -169,10 +169,7 @@ func (e *Engine) RangeQuery(ctx context.Context, expr string, start, end time.Ti
 	if e.cache == nil {
 		return e.run(ctx, expr, grid, ValueMatrix)
 	}
-	if _, err := e.detectSchema(ctx); err != nil {
-		return nil, err
-	}
-	strategy, err := e.strategy()
+	r, err := e.renderer(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +180,7 @@ func (e *Engine) RangeQuery(ctx context.Context, expr string, start, end time.Ti
 	// A negative offset reads samples after the evaluation time: those
 	// must be old enough too.
 	_, ahead := reach(ast)
-	key := cacheKey{expr: expr, stepMs: grid.StepMs, phaseMs: grid.StartMs % grid.StepMs, strategy: strategy}
+	key := cacheKey{expr: expr, stepMs: grid.StepMs, phaseMs: grid.StartMs % grid.StepMs, strategy: r.strategy}
 	return e.cache.cachedRange(ctx, key, grid, ahead, e.cfg.MaxSeries, func(ctx context.Context, g plan.Grid) (*Result, error) {
 		return e.run(ctx, expr, g, ValueMatrix)
 	})
