@@ -71,10 +71,10 @@ type cacheEntry struct {
 	// younger than Recent.
 	recentTo int64
 	recentAt time.Time
-	scalar       bool
-	series       map[string]*keptSeries
-	points       int // cells of all series' arrays
-	elem         *list.Element
+	scalar   bool
+	series   map[string]*keptSeries
+	points   int // cells of all series' arrays
+	elem     *list.Element
 }
 
 // keptSeries is a series' kept evaluations, on its entry's grid from
