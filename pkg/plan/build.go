@@ -80,6 +80,12 @@ func (b *builder) selector(vs *parser.VectorSelector) (Selector, error) {
 			name = m
 			continue
 		}
+		if matchesAll(m) {
+			// Grafana's "All" of a variable: filtering by it reads the
+			// label on every row for nothing, and selectors differing
+			// only by it would not share kept lookups.
+			continue
+		}
 		sel.Matchers = append(sel.Matchers, m)
 	}
 	if name == nil {
@@ -91,6 +97,13 @@ func (b *builder) selector(vs *parser.VectorSelector) (Selector, error) {
 	}
 	sel.Sources = sources
 	return sel, nil
+}
+
+// matchesAll says whether m accepts every value, the empty one (an
+// absent label) included: l=~".*" ("." matches a newline too, as in
+// Prometheus 3).
+func matchesAll(m *labels.Matcher) bool {
+	return m.Type == labels.MatchRegexp && m.Value == ".*"
 }
 
 func (b *builder) aggregation(a *parser.AggregateExpr) (Node, error) {

@@ -116,3 +116,23 @@ func TestRangeGridLimits(t *testing.T) {
 		t.Errorf("grid %+v %v", g, err)
 	}
 }
+
+// A matcher that accepts every value (Grafana's "All", =~".*") selects
+// nothing away and is dropped; every other matcher stays.
+func TestMatchersThatMatchAll(t *testing.T) {
+	ast, err := dialect.Parse(`x{a=~".*", b="1", c=~".+", d!~".*", e=~".*x"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(context.Background(), ast, NewInstantGrid(time.Unix(1700000000, 0)), Options{}, NamingCatalog{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range p.Root.(*InstantSelector).Matchers {
+		got = append(got, m.String())
+	}
+	if want := `b="1" c=~".+" d!~".*" e=~".*x"`; strings.Join(got, " ") != want {
+		t.Errorf("matchers %q, want %q", strings.Join(got, " "), want)
+	}
+}
