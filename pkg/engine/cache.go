@@ -167,8 +167,9 @@ func (c *resultCache) cachedRange(ctx context.Context, key cacheKey, grid plan.G
 	for _, s := range fresh.Series {
 		k := s.Labels.String()
 		if old, ok := merged[k]; ok {
-			// A new array: the cached one is shared with readers.
-			merged[k] = &Series{Labels: old.Labels, Points: append(append([]Point(nil), old.Points...), s.Points...)}
+			// expand made old's points for this request alone; fresh's
+			// are shared with other callers (runOnce) and only read.
+			old.Points = append(old.Points, s.Points...)
 		} else {
 			merged[k] = &Series{Labels: s.Labels, Points: s.Points}
 		}
