@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -59,7 +58,7 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 			continue
 		}
 		c.probed[key] = true
-		if a, ok := c.answers.get(key, c.fromMs, c.toMs); ok {
+		if a, ok := c.answers.get(probeKey{key, c.fromMs, c.toMs}); ok {
 			if a.found {
 				c.known = c.known.add(storedName{table: key.Table, metric: key.Metric, delta: a.delta})
 			}
@@ -77,66 +76,33 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 		}
 		for _, key := range ask {
 			found, delta := stored.find(key.Table, key.Metric)
-			c.answers.put(key, c.fromMs, c.toMs, probeAnswer{found: found, delta: delta})
+			c.answers.putNow(probeKey{key, c.fromMs, c.toMs}, probeAnswer{found: found, delta: delta}, 1)
 		}
 	}
 	return c.known, nil
 }
 
-// probeAnswers keep the catalog's probes (is this metric stored in this
-// table in this range, with delta temporality?) for probeAnswerTTL: a
+// The catalog's probes (is this metric stored in this table in this
+// range, with delta temporality?) are kept for probeAnswerTTL: a
 // dashboard's queries ask the same of the same range, each probe costing
 // a round trip of 10–20 ms. The bound on late rows: a metric's first
 // rows in a range, or its first delta rows, show at most probeAnswerTTL
 // after an answer without them; until then its selectors read nothing
 // from that table, as if the rows had come later.
-type probeAnswers struct {
-	mu      sync.Mutex
-	answers map[probeKey]probeAnswer
-	now     func() time.Time
-}
+type probeAnswers = kept[probeKey, probeAnswer]
 
 type probeKey struct {
 	source       plan.Source // table and metric
 	fromMs, toMs int64
 }
 
-type probeAnswer struct {
-	found, delta bool
-	at           time.Time
-}
+type probeAnswer struct{ found, delta bool }
 
 const (
 	probeAnswerTTL = time.Minute
-	// maxProbeAnswers bounds the answers kept; when full, all are forgotten.
+	// maxProbeAnswers bounds the answers kept.
 	maxProbeAnswers = 10_000
 )
-
-func (p *probeAnswers) get(source plan.Source, fromMs, toMs int64) (probeAnswer, bool) {
-	if p == nil {
-		return probeAnswer{}, false
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	a, ok := p.answers[probeKey{source, fromMs, toMs}]
-	if !ok || p.now().Sub(a.at) >= probeAnswerTTL {
-		return probeAnswer{}, false
-	}
-	return a, true
-}
-
-func (p *probeAnswers) put(source plan.Source, fromMs, toMs int64, a probeAnswer) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.answers == nil || len(p.answers) >= maxProbeAnswers {
-		p.answers = map[probeKey]probeAnswer{}
-	}
-	a.at = p.now()
-	p.answers[probeKey{source, fromMs, toMs}] = a
-}
 
 // Resolve lists the sources of every stored metric whose PromQL name the
 // matcher accepts.

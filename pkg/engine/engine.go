@@ -92,11 +92,11 @@ type Engine struct {
 	upperEngine *promql.Engine
 	// manySeries remembers the selectors whose flat sum lookup listed
 	// more than flatMaxSeries series (flat.go).
-	manySeries seriesHints
+	manySeries *kept[string, struct{}]
 	// seriesLists keeps flat sums' series lookups (flat.go).
-	seriesLists seriesLists
+	seriesLists *kept[string, *seriesList]
 	// probeAnswers keeps the catalog's name probes (catalog.go).
-	probeAnswers probeAnswers
+	probeAnswers *probeAnswers
 }
 
 // strategy is the SQL strategy in force: the configured one, or for auto
@@ -151,13 +151,15 @@ func New(conn driver.Conn, cfg Config) *Engine {
 	if cfg.Strategy == "" {
 		cfg.Strategy = StrategyAuto
 	}
-	e := &Engine{conn: conn, cfg: cfg, cache: newResultCache(cfg.Cache), upperEngine: newUpperEngine(cfg)}
 	// The result cache's clock, which tests set, is the probes' too.
-	e.probeAnswers.now = time.Now
+	clock := time.Now
 	if cfg.Cache.Now != nil {
-		e.probeAnswers.now = cfg.Cache.Now
+		clock = cfg.Cache.Now
 	}
-	return e
+	return &Engine{conn: conn, cfg: cfg, cache: newResultCache(cfg.Cache), upperEngine: newUpperEngine(cfg),
+		manySeries:   newKept[string, struct{}](0, maxSeriesHints, time.Now),
+		seriesLists:  newKept[string, *seriesList](seriesListTTL, maxListedSeries, time.Now),
+		probeAnswers: newKept[probeKey, probeAnswer](probeAnswerTTL, maxProbeAnswers, clock)}
 }
 
 // RangeQuery evaluates expr at start, start+step, … up to end.

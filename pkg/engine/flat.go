@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -51,7 +50,7 @@ func (st statement) flatExplain() string {
 func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, want ValueType) (*Result, error) {
 	began := time.Now()
 	f := st.flat
-	if st.sql != "" && e.manySeries.has(f.SeriesKey()) {
+	if _, many := e.manySeries.get(f.SeriesKey()); many && st.sql != "" {
 		// Its lookup listed too many series before: skip it.
 		return e.runStatement(ctx, statement{sql: st.sql}, false, grid, want)
 	}
@@ -64,10 +63,10 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 				return nil, err
 			}
 			if len(list.sids) > flatMaxSeries && st.sql != "" {
-				e.manySeries.add(f.SeriesKey())
+				e.manySeries.putNow(f.SeriesKey(), struct{}{}, 1)
 				return e.runStatement(ctx, statement{sql: st.sql}, false, grid, want)
 			}
-			e.seriesLists.put(key, list)
+			e.seriesLists.put(key, list, list.at, len(list.sids))
 			if len(list.sids) == 0 {
 				return &Result{Type: want, SQL: st.flatExplain(), Stats: Stats{Elapsed: time.Since(began)}}, nil
 			}
@@ -201,34 +200,12 @@ func groupLabels(names, values, by []string, without bool) Labels {
 	return g
 }
 
-// seriesHints are the selectors (by FlatSum.SeriesKey, whatever the time
-// range) whose lookup listed more than flatMaxSeries series: later sums
-// over them run the nested statement without the lookup, which over
-// 12,000 bucket series costs about 1.3 s. It is only a choice between two
-// exact ways, so it is kept without expiry; it forgets everything when
-// full.
-type seriesHints struct {
-	mu   sync.Mutex
-	keys map[string]bool
-}
-
-// maxSeriesHints bounds the selectors remembered.
+// The selectors (by FlatSum.SeriesKey, whatever the time range) whose
+// lookup listed more than flatMaxSeries series: later sums over them run
+// the nested statement without the lookup, which over 12,000 bucket
+// series costs about 1.3 s. It is only a choice between two exact ways,
+// so they are kept without expiry, at most maxSeriesHints of them.
 const maxSeriesHints = 1000
-
-func (h *seriesHints) has(key string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.keys[key]
-}
-
-func (h *seriesHints) add(key string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.keys == nil || len(h.keys) >= maxSeriesHints {
-		h.keys = map[string]bool{}
-	}
-	h.keys[key] = true
-}
 
 // seriesList is a flat sum's lookup answer: each series' sid and label
 // names and values.
@@ -238,45 +215,16 @@ type seriesList struct {
 	at            time.Time // when it was listed
 }
 
-// seriesLists keeps flat sums' lookups (by FlatSum.LookupKey): the
-// panels of a dashboard and its refreshes read the same selectors over
-// the same days. A cached list is exact to use: the values statement
-// returns apart any series with values that the list lacks, and the
-// lookup runs again (runFlatSum); a series it lists that has no values
-// in the range adds nothing. Lists older than seriesListTTL go, so that
-// series no longer stored stop weighing on the values statement.
-type seriesLists struct {
-	mu      sync.Mutex
-	entries map[string]*seriesList
-	series  int // listed in all entries
-}
-
+// Flat sums' lookups are kept (by FlatSum.LookupKey): the panels of a
+// dashboard and its refreshes read the same selectors over the same
+// days. A kept list is exact to use: the values statement returns apart
+// any series with values that the list lacks, and the lookup runs again
+// (runFlatSum); a series it lists that has no values in the range adds
+// nothing. Lists older than seriesListTTL go, so that series no longer
+// stored stop weighing on the values statement.
 const (
 	seriesListTTL = 10 * time.Minute
-	// maxListedSeries bounds the series all cached lists hold (a few
-	// hundred bytes each); when full, every list is forgotten.
+	// maxListedSeries bounds the series all kept lists hold (a few
+	// hundred bytes each).
 	maxListedSeries = 100_000
 )
-
-func (c *seriesLists) get(key string) (*seriesList, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l, ok := c.entries[key]
-	if !ok || time.Since(l.at) >= seriesListTTL {
-		return nil, false
-	}
-	return l, true
-}
-
-func (c *seriesLists) put(key string, l *seriesList) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil || c.series+len(l.sids) > maxListedSeries {
-		c.entries, c.series = map[string]*seriesList{}, 0
-	}
-	if old, ok := c.entries[key]; ok {
-		c.series -= len(old.sids)
-	}
-	c.entries[key] = l
-	c.series += len(l.sids)
-}

@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"sync"
+	"time"
+)
+
+// kept is what the engine remembers between queries, by key: the
+// selectors with too many series for a flat sum, flat sums' series
+// lookups, the catalog's name probes. An entry is served until it is ttl
+// old (ttl 0: no expiry); when the entries' weights would pass max, all
+// are forgotten at once, which keeps the bound without bookkeeping for
+// what is worth little to keep. A nil *kept keeps nothing.
+type kept[K comparable, V any] struct {
+	ttl time.Duration
+	max int
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[K]keptEntry[V]
+	weight  int // of all entries
+}
+
+type keptEntry[V any] struct {
+	v      V
+	at     time.Time // when v was found out
+	weight int
+}
+
+func newKept[K comparable, V any](ttl time.Duration, max int, now func() time.Time) *kept[K, V] {
+	return &kept[K, V]{ttl: ttl, max: max, now: now, entries: map[K]keptEntry[V]{}}
+}
+
+// get returns key's value, unless there is none or it is ttl old.
+func (k *kept[K, V]) get(key K) (V, bool) {
+	var zero V
+	if k == nil {
+		return zero, false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e, ok := k.entries[key]
+	if !ok || k.ttl > 0 && k.now().Sub(e.at) >= k.ttl {
+		return zero, false
+	}
+	return e.v, true
+}
+
+// put keeps v, found out at at, as key's value.
+func (k *kept[K, V]) put(key K, v V, at time.Time, weight int) {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.weight+weight > k.max {
+		k.entries, k.weight = map[K]keptEntry[V]{}, 0
+	}
+	if old, ok := k.entries[key]; ok {
+		k.weight -= old.weight
+	}
+	k.entries[key] = keptEntry[V]{v: v, at: at, weight: weight}
+	k.weight += weight
+}
+
+// putNow keeps v, found out now, as key's value.
+func (k *kept[K, V]) putNow(key K, v V, weight int) {
+	if k == nil {
+		return
+	}
+	k.put(key, v, k.now(), weight)
+}
