@@ -187,7 +187,7 @@ func (e *Engine) flatValues(ctx context.Context, f *sqlgen.FlatSum, list *series
 }
 
 // groupLabels is the group a series of these labels falls in: without
-// __name__ (the range function dropped it), then only the by labels, or
+// __name__ (an aggregation drops it), then only the by labels, or
 // all but the without ones.
 func groupLabels(names, values, by []string, without bool) Labels {
 	g := make(Labels, 0, len(names))

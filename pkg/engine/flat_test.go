@@ -36,6 +36,20 @@ func TestFlatSums(t *testing.T) {
 				Bounds: []float64{0.1, 1, 5}, Counts: []uint64{n * uint64(i+1), n, 2 * n, n / 2}, Sum: float64(n) * 0.7})
 		}
 		otelfixture.InsertHistogram(t, conn, "duration_seconds", map[string]string{"service": svc}, hs)
+		// A gauge that goes stale for a while (a stale marker at 300 s,
+		// none after until 600 s) in one series.
+		var gs []otelfixture.Point
+		for s := 0; s <= 900; s += 15 {
+			p := otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: float64((s/15)%7 + i)}
+			if svc == "db" && s >= 300 && s < 600 {
+				if s > 300 {
+					continue
+				}
+				p.Stale = true
+			}
+			gs = append(gs, p)
+		}
+		otelfixture.Insert(t, conn, "otel_metrics_gauge", "open_connections", map[string]string{"service": svc}, gs)
 	}
 
 	ctx := context.Background()
@@ -58,6 +72,12 @@ func TestFlatSums(t *testing.T) {
 		`sum by (le) (rate(duration_seconds_bucket[5m]))`,
 		`sum by (service) (rate(duration_seconds_count[5m]))`,
 		`sum(rate(requests_total{service="none"}[5m]))`,
+		// Over an instant selector (stale markers hide a series), and a
+		// range function without a ToGrid function (window rows).
+		`sum(open_connections)`,
+		`sum by (service) (open_connections offset 1m)`,
+		`sum without (service) (max_over_time(open_connections[2m]))`,
+		`sum by (code) (requests_total)`,
 		// Over flatMaxSeries series: the one nested statement runs.
 		`sum without (pod) (rate(many_total[5m]))`,
 		// Split: each side's leaf is a flat sum.
@@ -82,6 +102,19 @@ func TestFlatSums(t *testing.T) {
 			}
 			if g, w := answerText(got), answerText(want); g != w {
 				t.Errorf("flat sum:\n%s\nwant (one nested statement):\n%s", g, w)
+			}
+			for _, at := range []time.Time{start, t0.Add(8 * time.Minute), end} {
+				got, err := flat.InstantQuery(ctx, expr, at)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := nested.InstantQuery(ctx, expr, at)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g, w := answerText(got), answerText(want); g != w {
+					t.Errorf("flat sum at %s:\n%s\nwant (one nested statement):\n%s", at.Format(time.TimeOnly), g, w)
+				}
 			}
 			if strings.Contains(expr, `"none"`) && len(got.Series) != 0 {
 				t.Errorf("no series selected: %d series", len(got.Series))

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/forma3d/meshmetrics/pkg/plan"
 )
 
-// A flat sum is sum by/without (…) (range function (selector[range])) on
-// the series tables with the native strategy, run as two flat statements
+// A flat sum is sum by/without (…) over a selector or a range function of
+// one (sum(open_connections), sum by (service) (rate(…[5m]))) on the
+// series tables with the native strategy, run as two flat statements
 // instead of one nested one: the lookup lists the selector's series and
 // their label sets; the caller groups them (by/without is a few lines of
 // Go over a few thousand label sets) and hands each series' group back as
@@ -23,32 +25,57 @@ type FlatSum struct {
 	agg  *plan.Aggregation
 	st   seriesStep
 	grid plan.Grid
+	// sel is the selector the sum reads, width how far before an
+	// evaluation time (less its offset) it reads: the range, or the
+	// lookback of an instant selector.
+	sel   plan.Selector
+	width time.Duration
 }
 
 // FlatSumOf returns p as a flat sum; ok is false when p's root is not one
-// (another shape, the exporter's tables, the portable strategy, or a grid
-// or range the ToGrid functions cannot take).
+// (another shape, the exporter's tables or the portable strategy).
 func FlatSumOf(p *plan.Plan, schema Schema, opts Options) (f *FlatSum, ok bool, err error) {
 	a, isAgg := p.Root.(*plan.Aggregation)
 	if !isAgg || a.Op != "sum" || !schema.SeriesTables || !opts.Native {
 		return nil, false, nil
 	}
-	if _, isRange := a.Input.(*plan.RangeFunction); !isRange {
+	f = &FlatSum{agg: a, grid: p.Grid}
+	switch in := a.Input.(type) {
+	case *plan.RangeFunction:
+		f.sel, f.width = in.Selector, in.Range
+	case *plan.InstantSelector:
+		f.sel, f.width = in.Selector, in.Lookback
+	default:
 		return nil, false, nil
 	}
 	b := &builder{schema: schema, grid: p.Grid, native: true, fold: opts.Fold, overAt: -1}
 	st, ok, err := b.seriesStepOf(a.Input)
-	if !ok || err != nil || st.grids == "" {
+	if !ok || err != nil {
 		return nil, false, err
 	}
-	return &FlatSum{agg: a, st: st, grid: p.Grid}, true, nil
+	if st.grids == "" {
+		st.grids = gridsOfRows(st.rows, p.Grid.N)
+	}
+	f.st = st
+	return f, true, nil
+}
+
+// gridsOfRows turns rows (sid, i, v), at most one per series and grid
+// index, into one row per series (sid, grid) as the ToGrid functions give
+// them: a cell per grid index, NULL where rows has none. (With a NULL
+// default, groupArrayInsertAt would fill zeros: the presence goes apart.)
+func gridsOfRows(rows string, n int) string {
+	return fmt.Sprintf(`SELECT sid, arrayMap((x, p) -> if(p = 1, toNullable(x), NULL), groupArrayInsertAt(0, %[1]d)(v, i), groupArrayInsertAt(0, %[1]d)(toUInt8(1), i)) AS grid
+FROM (
+%[2]s
+)
+GROUP BY sid`, n, indent(rows))
 }
 
 // SeriesKey identifies the selector: its metric sources and matchers,
 // whatever the time range (its number of series changes slowly).
 func (f *FlatSum) SeriesKey() string {
-	sel := f.agg.Input.(*plan.RangeFunction).Selector
-	return fmt.Sprintf("%v %v", sel.Sources, sel.Matchers)
+	return fmt.Sprintf("%v %v", f.sel.Sources, f.sel.Matchers)
 }
 
 // LookupKey identifies the lookup's answer: the selector, and the days
@@ -57,15 +84,14 @@ func (f *FlatSum) SeriesKey() string {
 // that statement returns apart (ValuesSQL), so a cached list is never
 // silently short.
 func (f *FlatSum) LookupKey() string {
-	rf := f.agg.Input.(*plan.RangeFunction)
-	lo := f.grid.StartMs - (rf.Offset + rf.Range).Milliseconds()
-	hi := f.grid.EndMs() - rf.Offset.Milliseconds()
+	lo := f.grid.StartMs - (f.sel.Offset + f.width).Milliseconds()
+	hi := f.grid.EndMs() - f.sel.Offset.Milliseconds()
 	const dayMs = 24 * 60 * 60 * 1000
 	return fmt.Sprintf("%s days %d-%d", f.SeriesKey(), floorDiv(lo, dayMs), floorDiv(hi, dayMs))
 }
 
 // Grouping is the sum's by (or, with without, without) label names; the
-// range function has dropped __name__ already.
+// sum drops __name__ in any case.
 func (f *FlatSum) Grouping() (names []string, without bool) {
 	return f.agg.Grouping, f.agg.Without
 }
