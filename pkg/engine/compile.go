@@ -147,6 +147,11 @@ func (r renderer) render(expr string, p *plan.Plan) (statement, error) {
 	}
 	if ok {
 		st.flat = flat
+		st.slice = func(s sqlgen.SidSlice) (statement, error) {
+			sliced := r
+			sliced.opts.Slice = &s
+			return sliced.render(expr, p)
+		}
 	}
 	// A flat sum keeps the one statement too: over many series it is the
 	// faster of the two (flat.go).

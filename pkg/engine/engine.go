@@ -68,6 +68,10 @@ type Config struct {
 	// Cache keeps range answers' immutable past (cache.go); the zero value
 	// keeps nothing.
 	Cache CacheConfig
+	// SliceSeriesSeconds bounds what one statement of a sum reads, in
+	// series times seconds of samples each (default 64 million); a sum
+	// over more runs in slices of its series (slices.go).
+	SliceSeriesSeconds float64
 	// IgnoreSeriesTables reads the exporter's tables even where the series
 	// extension (provisioning/clickhouse/002) is installed: for tests and
 	// benchmarks that compare the two layouts.
@@ -91,8 +95,8 @@ type Engine struct {
 	// upperEngine evaluates split queries above their leaves (split.go).
 	upperEngine *promql.Engine
 	// manySeries remembers the selectors whose flat sum lookup listed
-	// more than flatMaxSeries series (flat.go).
-	manySeries *kept[string, struct{}]
+	// more than flatMaxSeries series, and how many (flat.go).
+	manySeries *kept[string, int]
 	// seriesLists keeps flat sums' series lookups (flat.go).
 	seriesLists *kept[string, *seriesList]
 	// probeAnswers keeps the catalog's name probes (catalog.go).
@@ -139,6 +143,9 @@ func New(conn driver.Conn, cfg Config) *Engine {
 	if cfg.Lookback <= 0 {
 		cfg.Lookback = 5 * time.Minute
 	}
+	if cfg.SliceSeriesSeconds <= 0 {
+		cfg.SliceSeriesSeconds = defaultSliceSeriesSeconds
+	}
 	if cfg.MaxSeries <= 0 {
 		cfg.MaxSeries = 10000
 	}
@@ -157,7 +164,7 @@ func New(conn driver.Conn, cfg Config) *Engine {
 		clock = cfg.Cache.Now
 	}
 	return &Engine{conn: conn, cfg: cfg, cache: newResultCache(cfg.Cache), upperEngine: newUpperEngine(cfg),
-		manySeries:   newKept[string, struct{}](0, maxSeriesHints, time.Now),
+		manySeries:   newKept[string, int](0, maxSeriesHints, time.Now),
 		seriesLists:  newKept[string, *seriesList](seriesListTTL, maxListedSeries, time.Now),
 		probeAnswers: newKept[probeKey, probeAnswer](probeAnswerTTL, maxProbeAnswers, clock)}
 }

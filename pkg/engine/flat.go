@@ -18,6 +18,9 @@ import (
 type statement struct {
 	sql  string
 	flat *sqlgen.FlatSum
+	// slice renders the same statement(s) over one slice of the stored
+	// series (sqlgen.Options.Slice); set with flat.
+	slice func(sqlgen.SidSlice) (statement, error)
 }
 
 // flatMaxSeries is the most series a flat sum's lookup may list for the
@@ -50,9 +53,9 @@ func (st statement) flatExplain() string {
 func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, want ValueType) (*Result, error) {
 	began := time.Now()
 	f := st.flat
-	if _, many := e.manySeries.get(f.SeriesKey()); many && st.sql != "" {
+	if n, many := e.manySeries.get(f.SeriesKey()); many && st.sql != "" {
 		// Its lookup listed too many series before: skip it.
-		return e.runStatement(ctx, statement{sql: st.sql}, false, grid, want)
+		return e.runNestedSlices(ctx, st, n, grid, want)
 	}
 	key := f.LookupKey()
 	list, cached := e.seriesLists.get(key)
@@ -63,15 +66,15 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 				return nil, err
 			}
 			if len(list.sids) > flatMaxSeries && st.sql != "" {
-				e.manySeries.putNow(f.SeriesKey(), struct{}{}, 1)
-				return e.runStatement(ctx, statement{sql: st.sql}, false, grid, want)
+				e.manySeries.putNow(f.SeriesKey(), len(list.sids), 1)
+				return e.runNestedSlices(ctx, st, len(list.sids), grid, want)
 			}
 			e.seriesLists.put(key, list, list.at, len(list.sids))
 			if len(list.sids) == 0 {
 				return &Result{Type: want, SQL: st.flatExplain(), Stats: Stats{Elapsed: time.Since(began)}}, nil
 			}
 		}
-		res, unlisted, err := e.flatValues(ctx, f, list, grid, want)
+		res, unlisted, err := e.flatValues(ctx, st, list, grid, want)
 		if err != nil {
 			return nil, err
 		}
@@ -83,6 +86,9 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 			continue
 		}
 		res.SQL = st.flatExplain()
+		if k := e.sliceCount(len(list.sids), f.ReadSpan()); k > 1 {
+			res.SQL = fmt.Sprintf("-- the values statement ran %d times, each over a slice of the series (sid ranges), its sums added in the plugin\n%s", k, res.SQL)
+		}
 		if cached {
 			res.SQL = fmt.Sprintf("-- the series lookup from the cache (listed %s ago)\n%s", time.Since(list.at).Round(time.Second), res.SQL)
 		}
@@ -120,15 +126,15 @@ func (e *Engine) lookupSeries(ctx context.Context, f *sqlgen.FlatSum) (*seriesLi
 }
 
 // flatValues groups the listed series in Go and runs the values
-// statement; unlisted says whether a series the list lacks has values.
-func (e *Engine) flatValues(ctx context.Context, f *sqlgen.FlatSum, list *seriesList, grid plan.Grid, want ValueType) (res *Result, unlisted bool, err error) {
-	res = &Result{Type: want}
+// statement, once per slice of the series when they are many
+// (sliceCount); unlisted says whether a series the list lacks has values.
+func (e *Engine) flatValues(ctx context.Context, st statement, list *seriesList, grid plan.Grid, want ValueType) (res *Result, unlisted bool, err error) {
 	var (
 		groups []uint32
 		named  []Labels              // a group's labels, by group number - 1
 		number = map[string]uint32{} // a group's number, by its labels' text
 	)
-	by, without := f.Grouping()
+	by, without := st.flat.Grouping()
 	for k := range list.sids {
 		g := groupLabels(list.names[k], list.values[k], by, without)
 		key := g.String()
@@ -143,7 +149,39 @@ func (e *Engine) flatValues(ctx context.Context, f *sqlgen.FlatSum, list *series
 	if len(named) > e.cfg.MaxSeries {
 		return nil, false, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", e.cfg.MaxSeries)
 	}
-	sql := f.ValuesSQL(list.sids, groups)
+	sums := newPartialSums(grid)
+	slices := sqlgen.SidSlices(e.sliceCount(len(list.sids), st.flat.ReadSpan()))
+	if slices == nil {
+		unlisted, err = e.flatSlice(ctx, st.flat, list.sids, groups, sums)
+	}
+	for _, s := range slices {
+		sliced, rerr := st.slice(s)
+		if rerr != nil {
+			return nil, false, rerr
+		}
+		u, serr := e.flatSlice(ctx, sliced.flat, list.sids, groups, sums)
+		if err = serr; err != nil {
+			break
+		}
+		unlisted = unlisted || u
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	res = &Result{Type: want}
+	for gi, g := range named {
+		if s := sums.series(fmt.Sprint(gi), g); len(s.Points) > 0 {
+			res.Series = append(res.Series, s)
+		}
+	}
+	return res, unlisted, nil
+}
+
+// flatSlice runs f's values statement with the series' groups and adds
+// its sums to sums; unlisted says whether a series the list lacks has
+// values.
+func (e *Engine) flatSlice(ctx context.Context, f *sqlgen.FlatSum, sids []uint64, groups []uint32, sums *partialSums) (unlisted bool, err error) {
+	sql := f.ValuesSQL(sids, groups)
 	var settings clickhouse.Settings
 	if len(sql) > sqlgen.MaxQuerySize {
 		// The literal arrays grow with the series; the server parses them
@@ -154,36 +192,28 @@ func (e *Engine) flatValues(ctx context.Context, f *sqlgen.FlatSum, list *series
 	defer release()
 	rows, err := e.conn.Query(valuesCtx, sql)
 	if err != nil {
-		return nil, false, e.timeoutError(queryError(err))
+		return false, e.timeoutError(queryError(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var (
 			gi    uint32
 			other uint64
-			sums  []*float64
+			cells []*float64
 		)
-		if err := rows.Scan(&gi, &other, &sums); err != nil {
-			return nil, false, fmt.Errorf("read the sums of a sum: %w", err)
+		if err := rows.Scan(&gi, &other, &cells); err != nil {
+			return false, fmt.Errorf("read the sums of a sum: %w", err)
 		}
 		if gi == 0 {
 			unlisted = true
 			continue
 		}
-		s := Series{Labels: named[gi-1]}
-		for k, v := range sums {
-			if v != nil {
-				s.Points = append(s.Points, Point{T: grid.Time(k), V: *v})
-			}
-		}
-		if len(s.Points) > 0 {
-			res.Series = append(res.Series, s)
-		}
+		sums.addCells(fmt.Sprint(gi-1), cells)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, e.timeoutError(queryError(err))
+		return false, e.timeoutError(queryError(err))
 	}
-	return res, unlisted, nil
+	return unlisted, nil
 }
 
 // groupLabels is the group a series of these labels falls in: without
@@ -201,10 +231,11 @@ func groupLabels(names, values, by []string, without bool) Labels {
 }
 
 // The selectors (by FlatSum.SeriesKey, whatever the time range) whose
-// lookup listed more than flatMaxSeries series: later sums over them run
-// the nested statement without the lookup, which over 12,000 bucket
-// series costs about 1.3 s. It is only a choice between two exact ways,
-// so they are kept without expiry, at most maxSeriesHints of them.
+// lookup listed more than flatMaxSeries series, with that number: later
+// sums over them run the nested statement without the lookup, which over
+// 12,000 bucket series costs about 1.3 s. It is only a choice between two
+// exact ways (and of how many slices), so they are kept without expiry,
+// at most maxSeriesHints of them.
 const maxSeriesHints = 1000
 
 // seriesList is a flat sum's lookup answer: each series' sid and label

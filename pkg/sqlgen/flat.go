@@ -48,7 +48,7 @@ func FlatSumOf(p *plan.Plan, schema Schema, opts Options) (f *FlatSum, ok bool, 
 	default:
 		return nil, false, nil
 	}
-	b := &builder{schema: schema, grid: p.Grid, native: true, fold: opts.Fold, overAt: -1}
+	b := &builder{schema: schema, grid: p.Grid, native: true, fold: opts.Fold, overAt: -1, slice: opts.Slice}
 	st, ok, err := b.seriesStepOf(a.Input)
 	if !ok || err != nil {
 		return nil, false, err
@@ -88,6 +88,12 @@ func (f *FlatSum) LookupKey() string {
 	hi := f.grid.EndMs() - f.sel.Offset.Milliseconds()
 	const dayMs = 24 * 60 * 60 * 1000
 	return fmt.Sprintf("%s days %d-%d", f.SeriesKey(), floorDiv(lo, dayMs), floorDiv(hi, dayMs))
+}
+
+// ReadSpan is how far back from its last evaluation time the sum reads
+// samples: the grid's span plus the range or lookback.
+func (f *FlatSum) ReadSpan() time.Duration {
+	return time.Duration(f.grid.EndMs()-f.grid.StartMs)*time.Millisecond + f.width
 }
 
 // Grouping is the sum's by (or, with without, without) label names; the

@@ -184,6 +184,9 @@ func (b *builder) narrowSource(src plan.Source, value string, labelConds []strin
 	if !withStale {
 		from += "\n  AND bitAnd(Flags, 1) = 0"
 	}
+	if b.slice != nil {
+		from += fmt.Sprintf("\n  AND sid >= %d AND sid <= %d", b.slice.Lo, b.slice.Hi)
+	}
 	if src.Part == plan.PartBucket {
 		layouts := fmt.Sprintf("SELECT sid AS base, Bounds AS eb, any(ServiceName) AS s0, any(ResourceAttributes) AS r0, any(Attributes) AS a0\n  %s\n  GROUP BY base, eb",
 			strings.ReplaceAll(seriesFrom, "\n", "\n  "))

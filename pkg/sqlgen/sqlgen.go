@@ -16,6 +16,7 @@ package sqlgen
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/forma3d/meshmetrics/pkg/plan"
@@ -71,6 +72,33 @@ type Options struct {
 	// MaxStatementBytes is the longest statement Build returns (0: no
 	// limit); a longer one is a *StatementTooLargeError.
 	MaxStatementBytes int
+	// Slice, when set, limits the points read from the series extension's
+	// samples tables to the stored series whose sid it holds: a sum
+	// over many series runs as one statement per slice, its partial sums
+	// added by the caller, so that no statement holds every series'
+	// samples at once.
+	Slice *SidSlice
+}
+
+// SidSlice is the stored series numbers Lo ≤ sid ≤ Hi. The samples
+// tables are ordered by (MetricName, sid, TimeUnix): a slice is a range
+// of the primary key, read without touching the other series' granules.
+type SidSlice struct{ Lo, Hi uint64 }
+
+// SidSlices cuts the sid space into n slices of equal width; sids are
+// hashes, so each holds about 1/n of a selector's series.
+func SidSlices(n int) []SidSlice {
+	if n <= 1 {
+		return nil
+	}
+	out := make([]SidSlice, n)
+	width := math.MaxUint64 / uint64(n)
+	for k := range out {
+		out[k].Lo = uint64(k) * width
+		out[k].Hi = out[k].Lo + width - 1
+	}
+	out[n-1].Hi = math.MaxUint64
+	return out
 }
 
 // MaxQuerySize is ClickHouse's default max_query_size: the server refuses
@@ -115,7 +143,7 @@ func FoldFor(major, minor int) FoldSyntax {
 // time order. With Options.MaxSeries, at most MaxSeries+1 rows come back,
 // so the caller can tell that the limit was passed.
 func Build(p *plan.Plan, schema Schema, opts Options) (string, error) {
-	b := &builder{schema: schema, grid: p.Grid, native: opts.Native, fold: opts.Fold, maxBytes: opts.MaxStatementBytes, overAt: -1}
+	b := &builder{schema: schema, grid: p.Grid, native: opts.Native, fold: opts.Fold, maxBytes: opts.MaxStatementBytes, overAt: -1, slice: opts.Slice}
 	root, err := b.node(p.Root)
 	if err != nil {
 		return "", err
@@ -193,6 +221,7 @@ type builder struct {
 	// length; lastPos the Pos of the selector rendered last, and overAt
 	// the lastPos when size first passed maxBytes (-1: not yet).
 	maxBytes, size, lastPos, overAt int
+	slice                           *SidSlice // Options.Slice
 }
 
 // add appends a CTE and returns its name; prefix says what it is.
