@@ -94,9 +94,6 @@ type Engine struct {
 	cache *resultCache // nil: no cache
 	// upperEngine evaluates split queries above their leaves (split.go).
 	upperEngine *promql.Engine
-	// manySeries remembers the selectors whose flat sum lookup listed
-	// more than flatMaxSeries series, and how many (flat.go).
-	manySeries *kept[string, int]
 	// seriesLists keeps flat sums' series lookups (flat.go).
 	seriesLists *kept[string, *seriesList]
 	// probeAnswers keeps the catalog's name probes (catalog.go).
@@ -164,7 +161,6 @@ func New(conn driver.Conn, cfg Config) *Engine {
 		clock = cfg.Cache.Now
 	}
 	return &Engine{conn: conn, cfg: cfg, cache: newResultCache(cfg.Cache), upperEngine: newUpperEngine(cfg),
-		manySeries:   newKept[string, int](0, maxSeriesHints, time.Now),
 		seriesLists:  newKept[string, *seriesList](seriesListTTL, maxListedSeries, time.Now),
 		probeAnswers: newKept[probeKey, probeAnswer](probeAnswerTTL, maxProbeAnswers, clock)}
 }

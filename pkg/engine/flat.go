@@ -14,33 +14,29 @@ import (
 
 // statement is one thing compile hands to ClickHouse: a statement's SQL,
 // or a flat sum (sqlgen/flat.go), whose second statement needs the first
-// one's answer, with the same query as one statement beside it.
+// one's answer.
 type statement struct {
 	sql  string
 	flat *sqlgen.FlatSum
-	// slice renders the same statement(s) over one slice of the stored
-	// series (sqlgen.Options.Slice); set with flat.
+	// slice renders the flat sum over one slice of the stored series
+	// (sqlgen.Options.Slice).
 	slice func(sqlgen.SidSlice) (statement, error)
 }
 
-// flatMaxSeries is the most series a flat sum's lookup may list for the
-// values statement to run; over more, the one nested statement runs
-// instead. The values statement carries a number pair per series and maps
-// every sample's series through them. In the dashboard benchmark the flat
-// sums were faster over 378 series (15–25 %) and 1,800 bucket series
-// (5–10 %), and slower over 2,400 series (25 %) and 12,000 bucket series
-// (8 %) than the nested statement (docs/benchmarks.md).
+// flatMaxSeries is the most series one values statement of a flat sum
+// carries in its literal arrays: over more, it runs in slices of the
+// series (slices.go). The values statement maps every sample's series
+// through the arrays; in the dashboard benchmark a flat sum over 2,400
+// series in one statement was 25 % slower than the nested statement,
+// and over 14,400 bucket series in 8 slices 15–35 % faster
+// (docs/benchmarks.md).
 const flatMaxSeries = 2000
 
 func (st statement) explain() string {
 	if st.flat == nil {
 		return st.sql
 	}
-	text := st.flatExplain()
-	if st.sql != "" {
-		text += fmt.Sprintf("\n\n-- when the lookup lists more than %d series, this one statement instead:\n%s", flatMaxSeries, st.sql)
-	}
-	return text
+	return st.flatExplain()
 }
 
 func (st statement) flatExplain() string {
@@ -48,15 +44,11 @@ func (st statement) flatExplain() string {
 }
 
 // runFlatSum runs a flat sum: the series lookup (or its cached answer),
-// the series' groups in Go, then the values statement with those groups;
-// or, over flatMaxSeries series, the one nested statement.
+// the series' groups in Go, then the values statement with those groups
+// (in slices of the series when they are many).
 func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, want ValueType) (*Result, error) {
 	began := time.Now()
 	f := st.flat
-	if n, many := e.manySeries.get(f.SeriesKey()); many && st.sql != "" {
-		// Its lookup listed too many series before: skip it.
-		return e.runNestedSlices(ctx, st, n, grid, want)
-	}
 	key := f.LookupKey()
 	list, cached := e.seriesLists.get(key)
 	for {
@@ -64,10 +56,6 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 			var err error
 			if list, err = e.lookupSeries(ctx, f); err != nil {
 				return nil, err
-			}
-			if len(list.sids) > flatMaxSeries && st.sql != "" {
-				e.manySeries.putNow(f.SeriesKey(), len(list.sids), 1)
-				return e.runNestedSlices(ctx, st, len(list.sids), grid, want)
 			}
 			e.seriesLists.put(key, list, list.at, len(list.sids))
 			if len(list.sids) == 0 {
@@ -86,7 +74,7 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 			continue
 		}
 		res.SQL = st.flatExplain()
-		if k := e.sliceCount(len(list.sids), f.ReadSpan()); k > 1 {
+		if k := e.flatSlices(len(list.sids), f); k > 1 {
 			res.SQL = fmt.Sprintf("-- the values statement ran %d times, each over a slice of the series (sid ranges), its sums added in the plugin\n%s", k, res.SQL)
 		}
 		if cached {
@@ -109,13 +97,14 @@ func (e *Engine) lookupSeries(ctx context.Context, f *sqlgen.FlatSum) (*seriesLi
 	list := &seriesList{at: time.Now()}
 	for rows.Next() {
 		var (
-			sid           uint64
+			sid, stored   uint64
 			names, values []string
 		)
-		if err := rows.Scan(&sid, &names, &values); err != nil {
+		if err := rows.Scan(&sid, &stored, &names, &values); err != nil {
 			return nil, fmt.Errorf("read the series of a sum: %w", err)
 		}
 		list.sids = append(list.sids, sid)
+		list.stored = append(list.stored, stored)
 		list.names = append(list.names, names)
 		list.values = append(list.values, values)
 	}
@@ -150,7 +139,7 @@ func (e *Engine) flatValues(ctx context.Context, st statement, list *seriesList,
 		return nil, false, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", e.cfg.MaxSeries)
 	}
 	sums := newPartialSums(grid)
-	slices := sqlgen.SidSlices(e.sliceCount(len(list.sids), st.flat.ReadSpan()))
+	slices := sqlgen.SidSlices(e.flatSlices(len(list.sids), st.flat))
 	if slices == nil {
 		unlisted, err = e.flatSlice(ctx, st.flat, list.sids, groups, sums)
 	}
@@ -159,7 +148,16 @@ func (e *Engine) flatValues(ctx context.Context, st statement, list *seriesList,
 		if rerr != nil {
 			return nil, false, rerr
 		}
-		u, serr := e.flatSlice(ctx, sliced.flat, list.sids, groups, sums)
+		// Only the slice's series go in its literal arrays. A slice
+		// without listed series runs too: it returns any the list lacks.
+		var sids []uint64
+		var gs []uint32
+		for k, stored := range list.stored {
+			if stored >= s.Lo && stored <= s.Hi {
+				sids, gs = append(sids, list.sids[k]), append(gs, groups[k])
+			}
+		}
+		u, serr := e.flatSlice(ctx, sliced.flat, sids, gs, sums)
 		if err = serr; err != nil {
 			break
 		}
@@ -230,18 +228,11 @@ func groupLabels(names, values, by []string, without bool) Labels {
 	return g
 }
 
-// The selectors (by FlatSum.SeriesKey, whatever the time range) whose
-// lookup listed more than flatMaxSeries series, with that number: later
-// sums over them run the nested statement without the lookup, which over
-// 12,000 bucket series costs about 1.3 s. It is only a choice between two
-// exact ways (and of how many slices), so they are kept without expiry,
-// at most maxSeriesHints of them.
-const maxSeriesHints = 1000
-
 // seriesList is a flat sum's lookup answer: each series' sid and label
 // names and values.
 type seriesList struct {
 	sids          []uint64
+	stored        []uint64 // each series' row number in the samples tables
 	names, values [][]string
 	at            time.Time // when it was listed
 }

@@ -5,9 +5,8 @@ import (
 	"time"
 )
 
-// kept is what the engine remembers between queries, by key: the
-// selectors with too many series for a flat sum, flat sums' series
-// lookups, the catalog's name probes. An entry is served until it is ttl
+// kept is what the engine remembers between queries, by key: flat sums'
+// series lookups and the catalog's name probes. An entry is served until it is ttl
 // old (ttl 0: no expiry); when the entries' weights would pass max, all
 // are forgotten at once, which keeps the bound without bookkeeping for
 // what is worth little to keep. A nil *kept keeps nothing.

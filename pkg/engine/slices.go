@@ -1,23 +1,23 @@
 package engine
 
 import (
-	"context"
-	"fmt"
 	"math"
-	"time"
 
 	"github.com/forma3d/meshmetrics/pkg/plan"
 	"github.com/forma3d/meshmetrics/pkg/sqlgen"
 )
 
-// A sum over many series runs as several statements, each reading a slice
-// of the stored series (a range of sid, the samples tables' second key
-// column), whose partial sums the plugin adds. Why: ClickHouse's ToGrid
+// A flat sum over many series runs its values statement several times,
+// each over a slice of the stored series (a range of sid, the samples
+// tables' second key column) with only that slice's series in its literal
+// arrays; the plugin adds the slices' sums. Why: ClickHouse's ToGrid
 // states keep every sample of a series until the grid is computed, about
 // 77 bytes each, so a statement over all series holds them all at once:
 // 4.5 GB for the bundled dashboard's p99 leaf over 200 services and 24
-// hours. Each slice reads only its series' granules, so the slices
-// together read what the one statement did.
+// hours. And the values statement maps every sample's series through its
+// literal arrays, which costs more the longer they are. Each slice reads
+// only its series' granules, so the slices together read what the one
+// statement did.
 
 // defaultSliceSeriesSeconds bounds what one statement of a sum reads
 // (Config.SliceSeriesSeconds): its series times the seconds of samples
@@ -29,61 +29,13 @@ const defaultSliceSeriesSeconds = 64e6
 // holds more.
 const maxSlices = 32
 
-// sliceCount is how many statements a sum over n series that reads span
-// of samples runs in.
-func (e *Engine) sliceCount(n int, span time.Duration) int {
-	k := math.Ceil(float64(n) * span.Seconds() / e.cfg.SliceSeriesSeconds)
-	return int(min(max(k, 1), maxSlices))
-}
-
-// runNestedSlices runs a sum's one nested statement, once per slice when
-// its n series are many.
-func (e *Engine) runNestedSlices(ctx context.Context, st statement, n int, grid plan.Grid, want ValueType) (*Result, error) {
-	slices := sqlgen.SidSlices(e.sliceCount(n, st.flat.ReadSpan()))
-	if slices == nil {
-		return e.runStatement(ctx, statement{sql: st.sql}, false, grid, want)
-	}
-	began := time.Now()
-	sums := newPartialSums(grid)
-	var (
-		first string
-		stats Stats
-		order []Labels
-		seen  = map[string]bool{}
-	)
-	for _, s := range slices {
-		sliced, err := st.slice(s)
-		if err != nil {
-			return nil, err
-		}
-		if sliced.sql == "" {
-			return nil, fmt.Errorf("the sum has no statement of its own for a slice of its series")
-		}
-		res, err := e.runStatement(ctx, statement{sql: sliced.sql}, false, grid, want)
-		if err != nil {
-			return nil, err
-		}
-		if first == "" {
-			first = res.SQL
-		}
-		stats.RowsRead += res.Stats.RowsRead
-		stats.BytesRead += res.Stats.BytesRead
-		for _, series := range res.Series {
-			key := series.Labels.String()
-			if !seen[key] {
-				seen[key] = true
-				order = append(order, series.Labels)
-			}
-			sums.addPoints(key, series.Points)
-		}
-	}
-	out := &Result{Type: want, Stats: stats,
-		SQL: fmt.Sprintf("-- ran %d times, each over a slice of the series (sid ranges; this is the first), the sums added in the plugin\n%s", len(slices), first)}
-	for _, ls := range order {
-		out.Series = append(out.Series, sums.series(ls.String(), ls))
-	}
-	out.Stats.Elapsed = time.Since(began)
-	return out, nil
+// flatSlices is how many statements a flat sum over n listed series runs
+// in: enough for each to read at most SliceSeriesSeconds (series times
+// the seconds of samples each, the grid's span plus the range) and to
+// carry at most about flatMaxSeries series in its literal arrays.
+func (e *Engine) flatSlices(n int, f *sqlgen.FlatSum) int {
+	byMemory := math.Ceil(float64(n) * f.ReadSpan().Seconds() / e.cfg.SliceSeriesSeconds)
+	return int(min(max(byMemory, 1, float64((n+flatMaxSeries-1)/flatMaxSeries)), maxSlices))
 }
 
 // partialSums adds slices' sums per series key and grid index.

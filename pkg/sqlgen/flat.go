@@ -102,15 +102,16 @@ func (f *FlatSum) Grouping() (names []string, without bool) {
 	return f.agg.Grouping, f.agg.Without
 }
 
-// LookupSQL lists the series: sid UInt64, label names and values
+// LookupSQL lists the series: sid UInt64, stored UInt64 (its row's
+// number in the samples tables, which slices cut), label names and values
 // (Array(String) each, sorted by name); it fails when two series have one
 // label set, as the nested statement does.
 func (f *FlatSum) LookupSQL() string {
-	return fmt.Sprintf(`SELECT sid, arrayMap(x -> x.1, slabels) AS names, arrayMap(x -> x.2, slabels) AS values
+	return fmt.Sprintf(`SELECT sid, stored, arrayMap(x -> x.1, slabels) AS names, arrayMap(x -> x.2, slabels) AS values
 FROM (
 %s
 )
-SETTINGS allow_experimental_analyzer = 0`, indent(f.st.sel.labels()))
+SETTINGS allow_experimental_analyzer = 0`, indent(f.st.sel.labelsWith("stored, slabels")))
 }
 
 // ValuesSQL adds the grids of the series in sids per group, groups[k]

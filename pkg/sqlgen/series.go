@@ -31,8 +31,11 @@ const duplicateSeries = "two stored series have the same label set but different
 type selectorSQL struct {
 	// rows are the points: sid UInt64, t Int64 (Unix ms), v Float64, stale.
 	rows string
-	// series are the series: sid UInt64, slabels Array(Tuple(String, String)),
-	// one row per sid.
+	// series are the series: sid UInt64, slabels Array(Tuple(String,
+	// String)) and stored UInt64, one row per sid. stored is the series'
+	// row in the samples tables (sid hashes a histogram's bucket bound,
+	// or its _count or _sum name, into it): the number slices cut
+	// (Options.Slice).
 	series string
 }
 
@@ -40,10 +43,10 @@ type selectorSQL struct {
 func (s selectorSQL) labels() string { return s.labelsWith("slabels") }
 
 // labelsWith selects items (expressions over sid and slabels) from the
-// series, refused when two have one label set.
+// series (and stored), refused when two have one label set.
 func (s selectorSQL) labelsWith(items string) string {
 	return fmt.Sprintf(`SELECT sid, %s FROM (
-  SELECT sid, slabels, count() OVER (PARTITION BY slabels) AS copies FROM (
+  SELECT sid, slabels, stored, count() OVER (PARTITION BY slabels) AS copies FROM (
 %s
   )
 )
@@ -69,7 +72,7 @@ func (b *builder) samples(sel plan.Selector, loMs, hiMs int64, withStale bool) (
 	if len(rows) == 0 {
 		// Nothing can match: keep the shapes, return no rows.
 		rows = []string{"SELECT toUInt64(0) AS sid, toInt64(0) AS t, toFloat64(0) AS v, toUInt8(0) AS stale WHERE 0"}
-		series = []string{"SELECT toUInt64(0) AS sid, CAST([], 'Array(Tuple(String, String))') AS slabels WHERE 0"}
+		series = []string{"SELECT toUInt64(0) AS sid, CAST([], 'Array(Tuple(String, String))') AS slabels, toUInt64(0) AS stored WHERE 0"}
 	}
 	return selectorSQL{rows: strings.Join(rows, "\nUNION ALL\n"), series: strings.Join(series, "\nUNION ALL\n")}, nil
 }
@@ -152,7 +155,7 @@ func (b *builder) source(src plan.Source, matchers []*labels.Matcher, loMs, hiMs
 	hash := seriesHash(src.Name)
 	if src.Part != plan.PartBucket {
 		rows = fmt.Sprintf("SELECT %s AS sid, %s AS t, %s AS v, bitAnd(Flags, 1) = 1 AS stale\n%s", hash, t, value, from)
-		series = fmt.Sprintf("SELECT %s AS sid, %s AS slabels\n%s\nGROUP BY sid", hash, labelsColumn(src.Name, seriesLabels), from)
+		series = fmt.Sprintf("SELECT %s AS sid, %s AS slabels, sid AS stored\n%s\nGROUP BY sid", hash, labelsColumn(src.Name, seriesLabels), from)
 		return rows, series, true, nil
 	}
 	layouts := fmt.Sprintf("SELECT %s AS base, %s AS eb, any(ServiceName) AS s0, any(ResourceAttributes) AS r0, any(Attributes) AS a0\n  %s\n  GROUP BY base, eb",
@@ -193,9 +196,9 @@ func (b *builder) narrowSource(src plan.Source, value string, labelConds []strin
 		return b.bucketSource(src, "sid", t, from, layouts, leConds)
 	}
 	rows = fmt.Sprintf("SELECT %%s, %s AS t, %s AS v, bitAnd(Flags, 1) = 1 AS stale\n%s", t, value, from)
-	series = fmt.Sprintf("SELECT %%s, %s AS slabels\n%s\nGROUP BY %%s", labelsColumn(src.Name, seriesLabels), seriesFrom)
+	series = fmt.Sprintf("SELECT %%s, %s AS slabels%%s\n%s\nGROUP BY %%s", labelsColumn(src.Name, seriesLabels), seriesFrom)
 	if src.Name == src.Metric {
-		return fmt.Sprintf(rows, "sid"), fmt.Sprintf(series, "sid", "sid"), true, nil
+		return fmt.Sprintf(rows, "sid"), fmt.Sprintf(series, "sid", ", sid AS stored", "sid"), true, nil
 	}
 	// The stored sid hashes the MetricName column, which a histogram's
 	// _count and _sum share: a source named otherwise hashes its name in,
@@ -203,7 +206,7 @@ func (b *builder) narrowSource(src plan.Source, value string, labelConds []strin
 	// BY of the same level as the alias.
 	hash := fmt.Sprintf("cityHash64(%s, stored)", quote(src.Name))
 	rows = fmt.Sprintf("SELECT %s AS sid, t, v, stale\nFROM (\n%s\n)", hash, indent(fmt.Sprintf(rows, "sid AS stored")))
-	series = fmt.Sprintf("SELECT %s AS sid, slabels\nFROM (\n%s\n)", hash, indent(fmt.Sprintf(series, "sid AS stored", "stored")))
+	series = fmt.Sprintf("SELECT %s AS sid, slabels, stored\nFROM (\n%s\n)", hash, indent(fmt.Sprintf(series, "sid AS stored", "", "stored")))
 	return rows, series, true, nil
 }
 
@@ -232,7 +235,7 @@ ARRAY JOIN arrayZip(eb, counts) AS bucket`, hash, t, bucketBounds, from)
 	if len(conds) > 0 {
 		where = "\nWHERE " + strings.Join(conds, " AND ")
 	}
-	series = fmt.Sprintf("SELECT cityHash64(base, bound) AS sid, %s AS slabels\nFROM (\n  %s\n)\nARRAY JOIN eb AS bound%s\nGROUP BY sid",
+	series = fmt.Sprintf("SELECT cityHash64(base, bound) AS sid, %s AS slabels, any(base) AS stored\nFROM (\n  %s\n)\nARRAY JOIN eb AS bound%s\nGROUP BY sid",
 		labelsColumn(src.Name, labelSource{"any(s0)", "any(r0)", "any(a0)"}, [2]string{"le", leLabel("any(bound)")}), layouts, where)
 	return rows, series, true, nil
 }

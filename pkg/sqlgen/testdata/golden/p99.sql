@@ -43,10 +43,10 @@ range_1 AS (
   ) AS w
   INNER JOIN (
     SELECT sid, slabels FROM (
-      SELECT sid, slabels, count() OVER (PARTITION BY slabels) AS copies FROM (
+      SELECT sid, slabels, stored, count() OVER (PARTITION BY slabels) AS copies FROM (
         SELECT cityHash64(base, bound) AS sid, arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
               arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(any(a0)), mapValues(any(a0))), 'Array(Tuple(String, String))')),
-              CAST([('__name__', 'traefik_service_request_duration_seconds_bucket'), ('job', any(s0)), ('instance', any(r0)['service.instance.id']), ('namespace', if(mapContains(any(a0), 'namespace'), '', any(r0)['k8s.namespace.name'])), ('pod', if(mapContains(any(a0), 'pod'), '', any(r0)['k8s.pod.name'])), ('node', if(mapContains(any(a0), 'node'), '', any(r0)['k8s.node.name'])), ('le', if(any(bound) = inf, '+Inf', if(match(toString(any(bound)), '[.e]'), toString(any(bound)), concat(toString(any(bound)), '.0'))))], 'Array(Tuple(String, String))')))) AS slabels
+              CAST([('__name__', 'traefik_service_request_duration_seconds_bucket'), ('job', any(s0)), ('instance', any(r0)['service.instance.id']), ('namespace', if(mapContains(any(a0), 'namespace'), '', any(r0)['k8s.namespace.name'])), ('pod', if(mapContains(any(a0), 'pod'), '', any(r0)['k8s.pod.name'])), ('node', if(mapContains(any(a0), 'node'), '', any(r0)['k8s.node.name'])), ('le', if(any(bound) = inf, '+Inf', if(match(toString(any(bound)), '[.e]'), toString(any(bound)), concat(toString(any(bound)), '.0'))))], 'Array(Tuple(String, String))')))) AS slabels, any(base) AS stored
         FROM (
           SELECT cityHash64('traefik_service_request_duration_seconds_bucket', arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes))), ServiceName, ResourceAttributes['service.instance.id'], if(mapContains(Attributes, 'namespace'), '', ResourceAttributes['k8s.namespace.name']), if(mapContains(Attributes, 'pod'), '', ResourceAttributes['k8s.pod.name']), if(mapContains(Attributes, 'node'), '', ResourceAttributes['k8s.node.name'])) AS base, arrayMap(k -> if(k <= length(ExplicitBounds), ExplicitBounds[k], inf), arrayEnumerate(BucketCounts)) AS eb, any(ServiceName) AS s0, any(ResourceAttributes) AS r0, any(Attributes) AS a0
           FROM `otel`.`otel_metrics_histogram`

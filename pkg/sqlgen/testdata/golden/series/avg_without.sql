@@ -29,10 +29,10 @@ avg_1 AS (
     ) AS w
     INNER JOIN (
       SELECT sid, cityHash64(arrayFilter(x -> NOT has(CAST(['__name__', 'instance'], 'Array(String)'), x.1), slabels)) AS gk FROM (
-        SELECT sid, slabels, count() OVER (PARTITION BY slabels) AS copies FROM (
+        SELECT sid, slabels, stored, count() OVER (PARTITION BY slabels) AS copies FROM (
           SELECT sid, arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
                 arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(any(Attributes)), mapValues(any(Attributes))), 'Array(Tuple(String, String))')),
-                CAST([('__name__', 'traefik_service_open_connections'), ('job', any(ServiceName)), ('instance', any(ResourceAttributes)['service.instance.id']), ('namespace', if(mapContains(any(Attributes), 'namespace'), '', any(ResourceAttributes)['k8s.namespace.name'])), ('pod', if(mapContains(any(Attributes), 'pod'), '', any(ResourceAttributes)['k8s.pod.name'])), ('node', if(mapContains(any(Attributes), 'node'), '', any(ResourceAttributes)['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS slabels
+                CAST([('__name__', 'traefik_service_open_connections'), ('job', any(ServiceName)), ('instance', any(ResourceAttributes)['service.instance.id']), ('namespace', if(mapContains(any(Attributes), 'namespace'), '', any(ResourceAttributes)['k8s.namespace.name'])), ('pod', if(mapContains(any(Attributes), 'pod'), '', any(ResourceAttributes)['k8s.pod.name'])), ('node', if(mapContains(any(Attributes), 'node'), '', any(ResourceAttributes)['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS slabels, sid AS stored
           FROM `otel`.`meshmetrics_series`
           WHERE MetricName = 'traefik_service_open_connections'
             AND Day >= toDate(toDateTime(1699999700)) AND Day <= toDate(toDateTime(1700003600))
@@ -49,7 +49,7 @@ avg_1 AS (
     FROM (SELECT arrayFilter(x -> NOT has(CAST(['__name__', 'instance'], 'Array(String)'), x.1), slabels) AS grp FROM (
       SELECT sid, arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
             arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(any(Attributes)), mapValues(any(Attributes))), 'Array(Tuple(String, String))')),
-            CAST([('__name__', 'traefik_service_open_connections'), ('job', any(ServiceName)), ('instance', any(ResourceAttributes)['service.instance.id']), ('namespace', if(mapContains(any(Attributes), 'namespace'), '', any(ResourceAttributes)['k8s.namespace.name'])), ('pod', if(mapContains(any(Attributes), 'pod'), '', any(ResourceAttributes)['k8s.pod.name'])), ('node', if(mapContains(any(Attributes), 'node'), '', any(ResourceAttributes)['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS slabels
+            CAST([('__name__', 'traefik_service_open_connections'), ('job', any(ServiceName)), ('instance', any(ResourceAttributes)['service.instance.id']), ('namespace', if(mapContains(any(Attributes), 'namespace'), '', any(ResourceAttributes)['k8s.namespace.name'])), ('pod', if(mapContains(any(Attributes), 'pod'), '', any(ResourceAttributes)['k8s.pod.name'])), ('node', if(mapContains(any(Attributes), 'node'), '', any(ResourceAttributes)['k8s.node.name']))], 'Array(Tuple(String, String))')))) AS slabels, sid AS stored
       FROM `otel`.`meshmetrics_series`
       WHERE MetricName = 'traefik_service_open_connections'
         AND Day >= toDate(toDateTime(1699999700)) AND Day <= toDate(toDateTime(1700003600))

@@ -30,8 +30,8 @@ selector_1 AS (
   ) AS w
   INNER JOIN (
     SELECT sid, slabels FROM (
-      SELECT sid, slabels, count() OVER (PARTITION BY slabels) AS copies FROM (
-        SELECT cityHash64('traefik_service_request_duration_seconds_sum', stored) AS sid, slabels
+      SELECT sid, slabels, stored, count() OVER (PARTITION BY slabels) AS copies FROM (
+        SELECT cityHash64('traefik_service_request_duration_seconds_sum', stored) AS sid, slabels, stored
         FROM (
           SELECT sid AS stored, arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
                 arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(any(Attributes)), mapValues(any(Attributes))), 'Array(Tuple(String, String))')),
@@ -77,8 +77,8 @@ selector_2 AS (
   ) AS w
   INNER JOIN (
     SELECT sid, slabels FROM (
-      SELECT sid, slabels, count() OVER (PARTITION BY slabels) AS copies FROM (
-        SELECT cityHash64('traefik_service_request_duration_seconds_count', stored) AS sid, slabels
+      SELECT sid, slabels, stored, count() OVER (PARTITION BY slabels) AS copies FROM (
+        SELECT cityHash64('traefik_service_request_duration_seconds_count', stored) AS sid, slabels, stored
         FROM (
           SELECT sid AS stored, arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
                 arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(any(Attributes)), mapValues(any(Attributes))), 'Array(Tuple(String, String))')),

@@ -65,10 +65,10 @@ histogram_quantile_1 AS (
                     SELECT sid, gk, assumeNotNull(bound) AS ub
                     FROM (
                       SELECT sid, cityHash64(arrayFilter(x -> NOT has(CAST(['le'], 'Array(String)'), x.1), arrayFilter(x -> has(CAST(['le', 'service'], 'Array(String)'), x.1), arrayFilter(x -> x.1 != '__name__', slabels)))) AS gk, toFloat64OrNull(arrayFirst(x -> x.1 = 'le', arrayFilter(x -> has(CAST(['le', 'service'], 'Array(String)'), x.1), arrayFilter(x -> x.1 != '__name__', slabels))).2) AS bound FROM (
-                        SELECT sid, slabels, count() OVER (PARTITION BY slabels) AS copies FROM (
+                        SELECT sid, slabels, stored, count() OVER (PARTITION BY slabels) AS copies FROM (
                           SELECT cityHash64(base, bound) AS sid, arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
                                 arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(any(a0)), mapValues(any(a0))), 'Array(Tuple(String, String))')),
-                                CAST([('__name__', 'traefik_service_request_duration_seconds_bucket'), ('job', any(s0)), ('instance', any(r0)['service.instance.id']), ('namespace', if(mapContains(any(a0), 'namespace'), '', any(r0)['k8s.namespace.name'])), ('pod', if(mapContains(any(a0), 'pod'), '', any(r0)['k8s.pod.name'])), ('node', if(mapContains(any(a0), 'node'), '', any(r0)['k8s.node.name'])), ('le', if(any(bound) = inf, '+Inf', if(match(toString(any(bound)), '[.e]'), toString(any(bound)), concat(toString(any(bound)), '.0'))))], 'Array(Tuple(String, String))')))) AS slabels
+                                CAST([('__name__', 'traefik_service_request_duration_seconds_bucket'), ('job', any(s0)), ('instance', any(r0)['service.instance.id']), ('namespace', if(mapContains(any(a0), 'namespace'), '', any(r0)['k8s.namespace.name'])), ('pod', if(mapContains(any(a0), 'pod'), '', any(r0)['k8s.pod.name'])), ('node', if(mapContains(any(a0), 'node'), '', any(r0)['k8s.node.name'])), ('le', if(any(bound) = inf, '+Inf', if(match(toString(any(bound)), '[.e]'), toString(any(bound)), concat(toString(any(bound)), '.0'))))], 'Array(Tuple(String, String))')))) AS slabels, any(base) AS stored
                           FROM (
                             SELECT sid AS base, Bounds AS eb, any(ServiceName) AS s0, any(ResourceAttributes) AS r0, any(Attributes) AS a0
                             FROM `otel`.`meshmetrics_series`
@@ -99,7 +99,7 @@ histogram_quantile_1 AS (
     FROM (SELECT arrayFilter(x -> NOT has(CAST(['le'], 'Array(String)'), x.1), arrayFilter(x -> has(CAST(['le', 'service'], 'Array(String)'), x.1), arrayFilter(x -> x.1 != '__name__', slabels))) AS grp FROM (
       SELECT cityHash64(base, bound) AS sid, arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
             arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(any(a0)), mapValues(any(a0))), 'Array(Tuple(String, String))')),
-            CAST([('__name__', 'traefik_service_request_duration_seconds_bucket'), ('job', any(s0)), ('instance', any(r0)['service.instance.id']), ('namespace', if(mapContains(any(a0), 'namespace'), '', any(r0)['k8s.namespace.name'])), ('pod', if(mapContains(any(a0), 'pod'), '', any(r0)['k8s.pod.name'])), ('node', if(mapContains(any(a0), 'node'), '', any(r0)['k8s.node.name'])), ('le', if(any(bound) = inf, '+Inf', if(match(toString(any(bound)), '[.e]'), toString(any(bound)), concat(toString(any(bound)), '.0'))))], 'Array(Tuple(String, String))')))) AS slabels
+            CAST([('__name__', 'traefik_service_request_duration_seconds_bucket'), ('job', any(s0)), ('instance', any(r0)['service.instance.id']), ('namespace', if(mapContains(any(a0), 'namespace'), '', any(r0)['k8s.namespace.name'])), ('pod', if(mapContains(any(a0), 'pod'), '', any(r0)['k8s.pod.name'])), ('node', if(mapContains(any(a0), 'node'), '', any(r0)['k8s.node.name'])), ('le', if(any(bound) = inf, '+Inf', if(match(toString(any(bound)), '[.e]'), toString(any(bound)), concat(toString(any(bound)), '.0'))))], 'Array(Tuple(String, String))')))) AS slabels, any(base) AS stored
       FROM (
         SELECT sid AS base, Bounds AS eb, any(ServiceName) AS s0, any(ResourceAttributes) AS r0, any(Attributes) AS a0
         FROM `otel`.`meshmetrics_series`
