@@ -135,31 +135,39 @@ func (e *Engine) compileLeaf(ctx context.Context, expr string, l leaf, grid plan
 }
 
 // render is p's statement: noStatement when p is empty whatever is
-// stored, a flat sum's two statements where p is one, else its SQL.
+// stored, else its SQL, and a flat sum's two statements where p is one.
 func (r renderer) render(expr string, p *plan.Plan) (statement, error) {
 	if plan.Empty(p.Root) {
 		return statement{sql: noStatement}, nil
 	}
+	var st statement
 	flat, ok, err := sqlgen.FlatSumOf(p, r.schema, r.opts)
 	if err != nil {
-		return statement{}, err
+		return st, err
 	}
 	if ok {
-		return statement{flat: flat, slice: func(s sqlgen.SidSlice) (statement, error) {
+		st.flat = flat
+		st.slice = func(s sqlgen.SidSlice) (statement, error) {
 			sliced := r
 			sliced.opts.Slice = &s
 			return sliced.render(expr, p)
-		}}, nil
+		}
 	}
+	// A flat sum keeps the one statement too: over many series and a
+	// short range it is the faster of the two (flat.go).
 	sql, err := sqlgen.Build(p, r.schema, r.opts)
 	var tooLarge *sqlgen.StatementTooLargeError
 	if errors.As(err, &tooLarge) {
+		if st.flat != nil {
+			return st, nil
+		}
 		// Point at the selector in the user's expression, not a byte offset.
-		return statement{}, &dialect.Error{Pos: tooLarge.Pos, Expr: expr, Msg: fmt.Sprintf(
+		return st, &dialect.Error{Pos: tooLarge.Pos, Expr: expr, Msg: fmt.Sprintf(
 			"the query is too large for one ClickHouse statement: its SQL would be %d bytes, more than ClickHouse's max_query_size of %d bytes, which it passes at this selector; narrow the selector's matchers or split the query",
 			tooLarge.Bytes, tooLarge.Limit)}
 	}
-	return statement{sql: sql}, err
+	st.sql = sql
+	return st, err
 }
 
 // explain is the compiled query as text: its statements, and for a split

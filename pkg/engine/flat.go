@@ -14,7 +14,7 @@ import (
 
 // statement is one thing compile hands to ClickHouse: a statement's SQL,
 // or a flat sum (sqlgen/flat.go), whose second statement needs the first
-// one's answer.
+// one's answer, with the same query as one statement beside it.
 type statement struct {
 	sql  string
 	flat *sqlgen.FlatSum
@@ -23,20 +23,27 @@ type statement struct {
 	slice func(sqlgen.SidSlice) (statement, error)
 }
 
-// flatMaxSeries is the most series one values statement of a flat sum
-// carries in its literal arrays: over more, it runs in slices of the
-// series (slices.go). The values statement maps every sample's series
-// through the arrays; in the dashboard benchmark a flat sum over 2,400
-// series in one statement was 25 % slower than the nested statement,
-// and over 14,400 bucket series in 8 slices 15–35 % faster
-// (docs/benchmarks.md).
+// flatMaxSeries is the most series a flat sum's lookup may list for one
+// values statement to run; over more, the one nested statement runs
+// instead, unless the sum runs in slices (slices.go). The values
+// statement carries a number pair per series and maps every sample's
+// series through them. In the dashboard benchmark the flat sums were
+// faster over 378 series (15–25 %) and 1,800 bucket series (5–10 %), and
+// slower over 2,400 series (25 %) and 14,400 bucket series than the
+// nested statement, also in slices of at most 2,000 series (an instant
+// p99 over 5 minutes: 2.1 s against 1.1 s); over 14,400 bucket series and
+// 24 hours, the nested statement needs 4.2 GB (docs/dialect.md).
 const flatMaxSeries = 2000
 
 func (st statement) explain() string {
 	if st.flat == nil {
 		return st.sql
 	}
-	return st.flatExplain()
+	text := st.flatExplain()
+	if st.sql != "" {
+		text += fmt.Sprintf("\n\n-- when the lookup lists more than %d series and they fit one statement, this one instead:\n%s", flatMaxSeries, st.sql)
+	}
+	return text
 }
 
 func (st statement) flatExplain() string {
@@ -44,8 +51,9 @@ func (st statement) flatExplain() string {
 }
 
 // runFlatSum runs a flat sum: the series lookup (or its cached answer),
-// the series' groups in Go, then the values statement with those groups
-// (in slices of the series when they are many).
+// the series' groups in Go, then the values statement with those groups,
+// in slices of the series when they are many; or, over flatMaxSeries
+// series that fit one statement, the nested statement.
 func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, want ValueType) (*Result, error) {
 	began := time.Now()
 	f := st.flat
@@ -61,6 +69,9 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 			if len(list.sids) == 0 {
 				return &Result{Type: want, SQL: st.flatExplain(), Stats: Stats{Elapsed: time.Since(began)}}, nil
 			}
+		}
+		if len(list.sids) > flatMaxSeries && st.sql != "" && e.flatSlices(len(list.sids), f) == 1 {
+			return e.runStatement(ctx, statement{sql: st.sql}, false, grid, want)
 		}
 		res, unlisted, err := e.flatValues(ctx, st, list, grid, want)
 		if err != nil {
@@ -116,7 +127,7 @@ func (e *Engine) lookupSeries(ctx context.Context, f *sqlgen.FlatSum) (*seriesLi
 
 // flatValues groups the listed series in Go and runs the values
 // statement, once per slice of the series when they are many
-// (sliceCount); unlisted says whether a series the list lacks has values.
+// (flatSlices); unlisted says whether a series the list lacks has values.
 func (e *Engine) flatValues(ctx context.Context, st statement, list *seriesList, grid plan.Grid, want ValueType) (res *Result, unlisted bool, err error) {
 	var (
 		groups []uint32
@@ -138,7 +149,7 @@ func (e *Engine) flatValues(ctx context.Context, st statement, list *seriesList,
 	if len(named) > e.cfg.MaxSeries {
 		return nil, false, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", e.cfg.MaxSeries)
 	}
-	sums := newPartialSums(grid)
+	sums := newPartialSums(grid, len(named))
 	slices := sqlgen.SidSlices(e.flatSlices(len(list.sids), st.flat))
 	if slices == nil {
 		unlisted, err = e.flatSlice(ctx, st.flat, list.sids, groups, sums)
@@ -168,7 +179,7 @@ func (e *Engine) flatValues(ctx context.Context, st statement, list *seriesList,
 	}
 	res = &Result{Type: want}
 	for gi, g := range named {
-		if s := sums.series(fmt.Sprint(gi), g); len(s.Points) > 0 {
+		if s := sums.series(gi, g); len(s.Points) > 0 {
 			res.Series = append(res.Series, s)
 		}
 	}
@@ -206,7 +217,10 @@ func (e *Engine) flatSlice(ctx context.Context, f *sqlgen.FlatSum, sids []uint64
 			unlisted = true
 			continue
 		}
-		sums.addCells(fmt.Sprint(gi-1), cells)
+		if int(gi) > len(sums.values) {
+			return false, fmt.Errorf("read the sums of a sum: group %d of %d", gi, len(sums.values))
+		}
+		sums.add(int(gi-1), cells)
 	}
 	if err := rows.Err(); err != nil {
 		return false, e.timeoutError(queryError(err))

@@ -14,10 +14,8 @@ import (
 // states keep every sample of a series until the grid is computed, about
 // 77 bytes each, so a statement over all series holds them all at once:
 // 4.5 GB for the bundled dashboard's p99 leaf over 200 services and 24
-// hours. And the values statement maps every sample's series through its
-// literal arrays, which costs more the longer they are. Each slice reads
-// only its series' granules, so the slices together read what the one
-// statement did.
+// hours. Each slice reads only its series' granules, so the slices
+// together read what the one statement did.
 
 // defaultSliceSeriesSeconds bounds what one statement of a sum reads
 // (Config.SliceSeriesSeconds): its series times the seconds of samples
@@ -31,37 +29,30 @@ const maxSlices = 32
 
 // flatSlices is how many statements a flat sum over n listed series runs
 // in: enough for each to read at most SliceSeriesSeconds (series times
-// the seconds of samples each, the grid's span plus the range) and to
-// carry at most about flatMaxSeries series in its literal arrays.
+// the seconds of samples each, the grid's span plus the range), at most
+// maxSlices.
 func (e *Engine) flatSlices(n int, f *sqlgen.FlatSum) int {
-	byMemory := math.Ceil(float64(n) * f.ReadSpan().Seconds() / e.cfg.SliceSeriesSeconds)
-	return int(min(max(byMemory, 1, float64((n+flatMaxSeries-1)/flatMaxSeries)), maxSlices))
+	k := math.Ceil(float64(n) * f.ReadSpan().Seconds() / e.cfg.SliceSeriesSeconds)
+	return int(min(max(k, 1), maxSlices))
 }
 
-// partialSums adds slices' sums per series key and grid index.
+// partialSums adds slices' sums per group and grid index.
 type partialSums struct {
 	grid   plan.Grid
-	values map[string][]float64
-	has    map[string][]bool
+	values [][]float64 // by group, then grid index
+	has    [][]bool
 }
 
-func newPartialSums(grid plan.Grid) *partialSums {
-	return &partialSums{grid: grid, values: map[string][]float64{}, has: map[string][]bool{}}
+func newPartialSums(grid plan.Grid, groups int) *partialSums {
+	return &partialSums{grid: grid, values: make([][]float64, groups), has: make([][]bool, groups)}
 }
 
-func (p *partialSums) cells(key string) ([]float64, []bool) {
-	v, ok := p.values[key]
-	if !ok {
-		v = make([]float64, p.grid.N)
-		p.values[key] = v
-		p.has[key] = make([]bool, p.grid.N)
+// add adds group g's cells (nil: no value), one per grid index.
+func (p *partialSums) add(g int, cells []*float64) {
+	if p.values[g] == nil {
+		p.values[g], p.has[g] = make([]float64, p.grid.N), make([]bool, p.grid.N)
 	}
-	return v, p.has[key]
-}
-
-// addCells adds a grid's cells (nil: no value).
-func (p *partialSums) addCells(key string, cells []*float64) {
-	v, has := p.cells(key)
+	v, has := p.values[g], p.has[g]
 	for k, c := range cells {
 		if c != nil && k < len(v) {
 			v[k] += *c
@@ -70,28 +61,12 @@ func (p *partialSums) addCells(key string, cells []*float64) {
 	}
 }
 
-// addPoints adds points on the grid.
-func (p *partialSums) addPoints(key string, pts []Point) {
-	v, has := p.cells(key)
-	for _, pt := range pts {
-		k := 0
-		if p.grid.StepMs > 0 {
-			k = int((pt.T.UnixMilli() - p.grid.StartMs) / p.grid.StepMs)
-		}
-		if k >= 0 && k < len(v) {
-			v[k] += pt.V
-			has[k] = true
-		}
-	}
-}
-
-// series is key's sums as a series of labels ls.
-func (p *partialSums) series(key string, ls Labels) Series {
+// series is group g's sums as a series of labels ls.
+func (p *partialSums) series(g int, ls Labels) Series {
 	s := Series{Labels: ls}
-	v, has := p.values[key], p.has[key]
-	for k := range v {
-		if has[k] {
-			s.Points = append(s.Points, Point{T: p.grid.Time(k), V: v[k]})
+	for k, ok := range p.has[g] {
+		if ok {
+			s.Points = append(s.Points, Point{T: p.grid.Time(k), V: p.values[g][k]})
 		}
 	}
 	return s
