@@ -148,9 +148,10 @@ func (r renderer) render(expr string, p *plan.Plan) (statement, error) {
 	if ok {
 		st.flat = flat
 		st.slice = func(s sqlgen.SidSlice) (statement, error) {
-			sliced := r
-			sliced.opts.Slice = &s
-			return sliced.render(expr, p)
+			opts := r.opts
+			opts.Slice = &s
+			sliced, _, err := sqlgen.FlatSumOf(p, r.schema, opts)
+			return statement{flat: sliced}, err
 		}
 	}
 	// A flat sum keeps the one statement too: over many series and a

@@ -72,13 +72,8 @@ FROM (
 GROUP BY sid`, n, indent(rows))
 }
 
-// SeriesKey identifies the selector: its metric sources and matchers,
-// whatever the time range (its number of series changes slowly).
-func (f *FlatSum) SeriesKey() string {
-	return fmt.Sprintf("%v %v", f.sel.Sources, f.sel.Matchers)
-}
-
-// LookupKey identifies the lookup's answer: the selector, and the days
+// LookupKey identifies the lookup's answer: the selector (its metric
+// sources and matchers), and the days
 // (UTC) its range touches. A lookup cached under it may list series the
 // values statement does not read (harmless) or miss some it does, which
 // that statement returns apart (ValuesSQL), so a cached list is never
@@ -87,7 +82,7 @@ func (f *FlatSum) LookupKey() string {
 	lo := f.grid.StartMs - (f.sel.Offset + f.width).Milliseconds()
 	hi := f.grid.EndMs() - f.sel.Offset.Milliseconds()
 	const dayMs = 24 * 60 * 60 * 1000
-	return fmt.Sprintf("%s days %d-%d", f.SeriesKey(), floorDiv(lo, dayMs), floorDiv(hi, dayMs))
+	return fmt.Sprintf("%v %v days %d-%d", f.sel.Sources, f.sel.Matchers, floorDiv(lo, dayMs), floorDiv(hi, dayMs))
 }
 
 // ReadSpan is how far back from its last evaluation time the sum reads
