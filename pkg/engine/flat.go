@@ -134,9 +134,9 @@ func (e *Engine) flatValues(ctx context.Context, st statement, list *seriesList,
 		named  []Labels              // a group's labels, by group number - 1
 		number = map[string]uint32{} // a group's number, by its labels' text
 	)
-	by, without := st.flat.Grouping()
+	by, without, keepsName := st.flat.Grouping()
 	for k := range list.sids {
-		g := groupLabels(list.names[k], list.values[k], by, without)
+		g := groupLabels(list.names[k], list.values[k], by, without, keepsName)
 		key := g.String()
 		n, ok := number[key]
 		if !ok {
@@ -228,13 +228,13 @@ func (e *Engine) flatSlice(ctx context.Context, f *sqlgen.FlatSum, sids []uint64
 	return unlisted, nil
 }
 
-// groupLabels is the group a series of these labels falls in: without
-// __name__ (an aggregation drops it), then only the by labels, or
-// all but the without ones.
-func groupLabels(names, values, by []string, without bool) Labels {
+// groupLabels is the group a series of these labels falls in: only the
+// by labels, or all but the without ones and __name__; __name__ only when
+// the summed series keep it (keepsName) and by names it.
+func groupLabels(names, values, by []string, without, keepsName bool) Labels {
 	g := make(Labels, 0, len(names))
 	for i, name := range names {
-		if name == "__name__" || slices.Contains(by, name) == without {
+		if name == "__name__" && (without || !keepsName) || slices.Contains(by, name) == without {
 			continue
 		}
 		g = append(g, Label{Name: name, Value: values[i]})

@@ -82,6 +82,10 @@ func TestFlatSums(t *testing.T) {
 		`sum by (service) (open_connections offset 1m)`,
 		`sum without (service) (max_over_time(open_connections[2m]))`,
 		`sum by (code) (requests_total)`,
+		// by (__name__) keeps the name where the summed series keep it.
+		`sum by (__name__, service) ({__name__=~"requests_total|open_connections"})`,
+		`sum by (__name__) (last_over_time(open_connections[2m]))`,
+		`sum by (__name__) (rate(requests_total[5m]))`,
 		// Over flatMaxSeries series: the one nested statement runs, or
 		// flat ones in slices when the sum reads too much for one.
 		`sum without (pod) (rate(many_total[5m]))`,

@@ -91,10 +91,16 @@ func (f *FlatSum) ReadSpan() time.Duration {
 	return time.Duration(f.grid.EndMs()-f.grid.StartMs)*time.Millisecond + f.width
 }
 
-// Grouping is the sum's by (or, with without, without) label names; the
-// sum drops __name__ in any case.
-func (f *FlatSum) Grouping() (names []string, without bool) {
-	return f.agg.Grouping, f.agg.Without
+// Grouping is the sum's by (or, with without, without) label names, and
+// whether the series it sums still carry __name__: an instant selector's
+// and last_over_time's do, so that by (__name__) groups by it; other
+// range functions drop it, and without always does.
+func (f *FlatSum) Grouping() (names []string, without, keepsName bool) {
+	keepsName = true
+	if rf, ok := f.agg.Input.(*plan.RangeFunction); ok && rf.Func != "last_over_time" {
+		keepsName = false
+	}
+	return f.agg.Grouping, f.agg.Without, keepsName
 }
 
 // LookupSQL lists the series: sid UInt64, stored UInt64 (its row's
