@@ -70,10 +70,11 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 				return &Result{Type: want, SQL: st.flatExplain(), Stats: Stats{Elapsed: time.Since(began)}}, nil
 			}
 		}
-		if len(list.sids) > flatMaxSeries && st.sql != "" && e.flatSlices(len(list.sids), f) == 1 {
+		k := e.flatSlices(len(list.sids), f)
+		if len(list.sids) > flatMaxSeries && st.sql != "" && k == 1 {
 			return e.runStatement(ctx, statement{sql: st.sql}, false, grid, want)
 		}
-		res, unlisted, err := e.flatValues(ctx, st, list, grid, want)
+		res, unlisted, err := e.flatValues(ctx, st, list, k, grid, want)
 		if err != nil {
 			return nil, err
 		}
@@ -85,7 +86,7 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 			continue
 		}
 		res.SQL = st.flatExplain()
-		if k := e.flatSlices(len(list.sids), f); k > 1 {
+		if k > 1 {
 			res.SQL = fmt.Sprintf("-- the values statement ran %d times, each over a slice of the series (sid ranges), its sums added in the plugin\n%s", k, res.SQL)
 		}
 		if cached {
@@ -126,9 +127,9 @@ func (e *Engine) lookupSeries(ctx context.Context, f *sqlgen.FlatSum) (*seriesLi
 }
 
 // flatValues groups the listed series in Go and runs the values
-// statement, once per slice of the series when they are many
-// (flatSlices); unlisted says whether a series the list lacks has values.
-func (e *Engine) flatValues(ctx context.Context, st statement, list *seriesList, grid plan.Grid, want ValueType) (res *Result, unlisted bool, err error) {
+// statement, once per slice of the series when slices (flatSlices) is
+// over 1; unlisted says whether a series the list lacks has values.
+func (e *Engine) flatValues(ctx context.Context, st statement, list *seriesList, slices int, grid plan.Grid, want ValueType) (res *Result, unlisted bool, err error) {
 	var (
 		groups []uint32
 		named  []Labels              // a group's labels, by group number - 1
@@ -150,14 +151,15 @@ func (e *Engine) flatValues(ctx context.Context, st statement, list *seriesList,
 		return nil, false, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", e.cfg.MaxSeries)
 	}
 	sums := newPartialSums(grid, len(named))
-	slices := sqlgen.SidSlices(e.flatSlices(len(list.sids), st.flat))
-	if slices == nil {
-		unlisted, err = e.flatSlice(ctx, st.flat, list.sids, groups, sums)
+	if slices <= 1 {
+		if unlisted, err = e.flatSlice(ctx, st.flat, list.sids, groups, sums); err != nil {
+			return nil, false, err
+		}
 	}
-	for _, s := range slices {
-		sliced, rerr := st.slice(s)
-		if rerr != nil {
-			return nil, false, rerr
+	for _, s := range sqlgen.SidSlices(slices) {
+		sliced, err := st.slice(s)
+		if err != nil {
+			return nil, false, err
 		}
 		// Only the slice's series go in its literal arrays. A slice
 		// without listed series runs too: it returns any the list lacks.
@@ -168,14 +170,11 @@ func (e *Engine) flatValues(ctx context.Context, st statement, list *seriesList,
 				sids, gs = append(sids, list.sids[k]), append(gs, groups[k])
 			}
 		}
-		u, serr := e.flatSlice(ctx, sliced.flat, sids, gs, sums)
-		if err = serr; err != nil {
-			break
+		u, err := e.flatSlice(ctx, sliced.flat, sids, gs, sums)
+		if err != nil {
+			return nil, false, err
 		}
 		unlisted = unlisted || u
-	}
-	if err != nil {
-		return nil, false, err
 	}
 	res = &Result{Type: want}
 	for gi, g := range named {

@@ -6,10 +6,10 @@ import (
 )
 
 // kept is what the engine remembers between queries, by key: flat sums'
-// series lookups and the catalog's name probes. An entry is served until it is ttl
-// old (ttl 0: no expiry); when the entries' weights would pass max, all
-// are forgotten at once, which keeps the bound without bookkeeping for
-// what is worth little to keep. A nil *kept keeps nothing.
+// series lookups and the catalog's name probes. An entry is served until
+// it is ttl old; when the entries' weights would pass max, all are
+// forgotten at once, which keeps the bound without bookkeeping for what
+// is worth little to keep. A nil *kept keeps nothing.
 type kept[K comparable, V any] struct {
 	ttl time.Duration
 	max int
@@ -39,7 +39,7 @@ func (k *kept[K, V]) get(key K) (V, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	e, ok := k.entries[key]
-	if !ok || k.ttl > 0 && k.now().Sub(e.at) >= k.ttl {
+	if !ok || k.now().Sub(e.at) >= k.ttl {
 		return zero, false
 	}
 	return e.v, true
