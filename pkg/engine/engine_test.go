@@ -31,6 +31,11 @@ func TestEngineByHand(t *testing.T) {
 	otelfixture.Insert(t, conn, "otel_metrics_gauge", "open_connections", map[string]string{"service": "api"},
 		[]otelfixture.Point{{At: t0, Value: 7}, {At: t0.Add(time.Minute), Value: 9}, {At: t0.Add(2 * time.Minute), Stale: true}})
 
+	// A label value with a line break: the statement's indentation must not
+	// reach into the literal that matches it.
+	otelfixture.Insert(t, conn, "otel_metrics_gauge", "multiline_gauge", map[string]string{"service": "line1\nline2"},
+		[]otelfixture.Point{{At: t0, Value: 4}})
+
 	otelfixture.InsertTemporality(t, conn, "otel_metrics_sum", "otlp_delta_total", nil, []otelfixture.Point{{At: t0, Value: 1}}, 1)
 	// A sum whose points are cumulative but for one delta point in the
 	// middle: the catalog's first-row probe sees a cumulative point, its
@@ -89,6 +94,9 @@ func checkByHand(t *testing.T, e *engine.Engine) {
 		{`max_over_time(open_connections[3m])`, 150 * time.Second, map[string]float64{`{instance="proxy-a:8080", job="mesh", service="api"}`: 9}},
 		{`open_connections * 2 + 1`, time.Minute, map[string]float64{`{instance="proxy-a:8080", job="mesh", service="api"}`: 19}},
 		{`open_connections > 8`, 30 * time.Second, map[string]float64{}},
+		{`sum by (service) (multiline_gauge{service="line1\nline2"})`, time.Minute, map[string]float64{`{service="line1\nline2"}`: 4}},
+		{`sum by (service) (multiline_gauge{service=~"line1\n.*"})`, time.Minute, map[string]float64{`{service="line1\nline2"}`: 4}},
+		{`multiline_gauge{service!~"line1\nline2"}`, time.Minute, map[string]float64{}},
 		{`absent(nonexistent{job="x"})`, time.Minute, map[string]float64{`{job="x"}`: 1}},
 		// Empty whatever is stored: answered without a statement (below).
 		{`min(nonexistent_not_after) - time()`, time.Minute, map[string]float64{}},

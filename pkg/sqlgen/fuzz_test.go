@@ -30,6 +30,7 @@ func FuzzTranslate(f *testing.F) {
 		`up{job="\u0000"} or absent(y{z="w\\"}) unless vector(1)`,
 		`topk(3, a offset 5m) > bool 2`,
 		`clamp_min(max_over_time(g[10m]), -1) + time()`,
+		"A{A!~\"\\n\"} or B{b=\"x\\r\\ny\"}",
 	} {
 		f.Add(seed)
 	}
@@ -111,6 +112,10 @@ func stringLiterals(sql string) (map[string]bool, bool) {
 					switch sql[i] {
 					case '0':
 						lit.WriteByte(0)
+					case 'n':
+						lit.WriteByte('\n')
+					case 'r':
+						lit.WriteByte('\r')
 					default:
 						lit.WriteByte(sql[i])
 					}

@@ -8,30 +8,39 @@ import (
 
 // quote renders s as a ClickHouse string literal. Inside '…' ClickHouse
 // reads backslash escapes, so backslashes are doubled and quotes escaped;
-// nothing else in s can end the literal.
-func quote(s string) string {
+// nothing else in s can end the literal. Line breaks are escaped too: the
+// statement is indented by rewriting its newlines, and a raw newline
+// inside a literal would take that indentation into the value.
+func quote(s string) string { return escaped('\'', s) }
+
+// ident renders a database or table name as a quoted identifier.
+func ident(name string) string { return escaped('`', name) }
+
+// escaped renders s between two quote characters, with every byte that
+// could end the literal or be changed by indentation written as an escape.
+func escaped(q byte, s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
-	b.WriteByte('\'')
+	b.WriteByte(q)
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '\\':
 			b.WriteString(`\\`)
-		case '\'':
-			b.WriteString(`\'`)
+		case q:
+			b.WriteByte('\\')
+			b.WriteByte(q)
 		case 0:
 			b.WriteString(`\0`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
 		default:
 			b.WriteByte(c)
 		}
 	}
-	b.WriteByte('\'')
+	b.WriteByte(q)
 	return b.String()
-}
-
-// ident renders a database or table name as a quoted identifier.
-func ident(name string) string {
-	return "`" + strings.NewReplacer("\\", "\\\\", "`", "\\`").Replace(name) + "`"
 }
 
 // float renders a float64 so that ClickHouse reads back exactly the same
