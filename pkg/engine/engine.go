@@ -90,6 +90,12 @@ type Engine struct {
 	// seriesTables says whether the series extension is in use, and why
 	// not (read with the schema).
 	seriesTables string
+	// recentTables says the same of the recent tables, and recentInUse
+	// whether short windows read them (recent.go).
+	recentTables string
+	recentInUse  bool
+	// now is the engine's clock: the result cache's, which tests set.
+	now func() time.Time
 
 	cache *resultCache // nil: no cache
 	// upperEngine evaluates split queries above their leaves (split.go).
@@ -155,12 +161,13 @@ func New(conn driver.Conn, cfg Config) *Engine {
 	if cfg.Strategy == "" {
 		cfg.Strategy = StrategyAuto
 	}
-	// The result cache's clock, which tests set, is the probes' too.
+	// The result cache's clock, which tests set, is the probes' and the
+	// recent tables' too.
 	clock := time.Now
 	if cfg.Cache.Now != nil {
 		clock = cfg.Cache.Now
 	}
-	return &Engine{conn: conn, cfg: cfg, cache: newResultCache(cfg.Cache), upperEngine: newUpperEngine(cfg),
+	return &Engine{conn: conn, cfg: cfg, now: clock, cache: newResultCache(cfg.Cache), upperEngine: newUpperEngine(cfg),
 		seriesLists:  newKept[string, *seriesList](seriesListTTL, maxListedSeries, time.Now),
 		probeAnswers: newKept[probeKey, probeAnswer](probeAnswerTTL, maxProbeAnswers, clock)}
 }

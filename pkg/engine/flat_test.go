@@ -17,6 +17,7 @@ import (
 func TestFlatSums(t *testing.T) {
 	_, conn := otelfixture.Start(t)
 	chtest.InstallSeriesTables(t, conn, "otel", false)
+	chtest.InstallRecentTables(t, conn, "otel", false)
 	for i, svc := range []string{"api", "web", "db"} {
 		for j, code := range []string{"200", "500"} {
 			var pts []otelfixture.Point
@@ -67,6 +68,9 @@ func TestFlatSums(t *testing.T) {
 	// series, a statement each (at most 32); the 2,400 series in 3.
 	sliced := engine.New(conn, engine.Config{Strategy: engine.StrategyNative, SliceSeriesSeconds: 2 * 1200})
 	slicedMany := engine.New(conn, engine.Config{Strategy: engine.StrategyNative, SliceSeriesSeconds: 800 * 1200})
+	// Its clock just after the data: reads of at most 20 minutes go to the
+	// recent tables (the others' clock is today's, too late for them).
+	recent := engine.New(conn, engine.Config{Strategy: engine.StrategyNative, Cache: engine.CacheConfig{Now: func() time.Time { return t0.Add(30 * time.Minute) }}})
 	start, end, step := t0.Add(5*time.Minute), t0.Add(20*time.Minute), 30*time.Second
 	for _, expr := range []string{
 		`sum by (service) (rate(requests_total[5m]))`,
@@ -126,12 +130,22 @@ func TestFlatSums(t *testing.T) {
 			if len(want.Series) > 0 && !strings.Contains(slices.SQL, "each over a slice of the series") {
 				t.Errorf("not run in slices:\n%.300s", slices.SQL)
 			}
+			fromRecent, err := recent.RangeQuery(ctx, expr, start, end, step)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := answerText(fromRecent), answerText(want); g != w {
+				t.Errorf("from the recent tables:\n%s\nwant (one nested statement):\n%s", g, w)
+			}
+			if len(want.Series) > 0 && !strings.Contains(fromRecent.SQL, "meshmetrics_recent_") {
+				t.Errorf("did not read the recent tables:\n%.300s", fromRecent.SQL)
+			}
 			for _, at := range []time.Time{start, t0.Add(8 * time.Minute), end} {
 				want, err := nested.InstantQuery(ctx, expr, at)
 				if err != nil {
 					t.Fatal(err)
 				}
-				for name, eng := range map[string]*engine.Engine{"flat sum": flat, "in slices": inSlices} {
+				for name, eng := range map[string]*engine.Engine{"flat sum": flat, "in slices": inSlices, "from the recent tables": recent} {
 					got, err := eng.InstantQuery(ctx, expr, at)
 					if err != nil {
 						t.Fatal(err)

@@ -26,7 +26,7 @@ func (e *Engine) detectSchema(ctx context.Context) (sqlgen.Schema, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.schema != nil && time.Since(e.schemaAt) < schemaRefresh {
-		return *e.schema, nil
+		return e.withRecent(*e.schema), nil
 	}
 	s := sqlgen.Schema{Database: e.cfg.Database, Sum: e.cfg.Tables.Sum, Gauge: e.cfg.Tables.Gauge, Histogram: e.cfg.Tables.Histogram}
 	query := fmt.Sprintf("SELECT table, type, version() FROM system.columns WHERE database = %s AND table IN %s AND name = 'TimeUnix'",
@@ -66,9 +66,12 @@ func (e *Engine) detectSchema(ctx context.Context) (sqlgen.Schema, error) {
 	}
 	s.SeriesTables = state == seriesTablesInUse
 	e.seriesTables = state
+	if e.recentTables, e.recentInUse, err = e.detectRecentTables(ctx, s); err != nil {
+		return s, err
+	}
 	e.schema, e.schemaAt = &s, time.Now()
 	fmt.Sscanf(version, "%d.%d", &e.version[0], &e.version[1])
-	return s, nil
+	return e.withRecent(s), nil
 }
 
 const seriesTablesInUse = "installed (" + sqlgen.SeriesTablesVersion + "), in use"

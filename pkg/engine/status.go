@@ -21,6 +21,9 @@ type Status struct {
 	// SeriesTables says whether the series extension
 	// (provisioning/clickhouse/002) is installed, current and in use.
 	SeriesTables string
+	// RecentTables says the same of the recent tables
+	// (provisioning/clickhouse/003).
+	RecentTables string
 }
 
 // meshProbeMetrics are the counters every Traefik proxy exports (v2 and
@@ -39,6 +42,7 @@ func (e *Engine) Status(ctx context.Context) (*Status, error) {
 	st := &Status{TTL: map[string]string{}}
 	e.mu.Lock()
 	st.SeriesTables = e.seriesTables
+	st.RecentTables = e.recentTables
 	e.mu.Unlock()
 	if st.Strategy, err = e.strategy(); err != nil {
 		return nil, err

@@ -37,7 +37,7 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		ttl = append(ttl, table+": "+expr)
 	}
 	sort.Strings(ttl)
-	summary := fmt.Sprintf("ClickHouse %s, database %q, SQL strategy %s; TTL %s; series tables %s", st.Version, d.settings.Database, st.Strategy, strings.Join(ttl, ", "), st.SeriesTables)
+	summary := fmt.Sprintf("ClickHouse %s, database %q, SQL strategy %s; TTL %s; series tables %s; recent samples %s", st.Version, d.settings.Database, st.Strategy, strings.Join(ttl, ", "), st.SeriesTables, st.RecentTables)
 	if st.NewestMesh.IsZero() {
 		return healthError("no Traefik Mesh metrics (traefik_service_requests_total, traefik_entrypoint_requests_total) in the last 24 hours: is the collector scraping the proxies on :8080/metrics? " + summary), nil
 	}

@@ -167,7 +167,8 @@ func (b *builder) source(src plan.Source, matchers []*labels.Matcher, loMs, hiMs
 // (provisioning/clickhouse/002): the selector's series from the series
 // table, by name, day and label matchers, and only their numbers from the
 // samples table, whose order (MetricName, sid, TimeUnix) makes that a range
-// read per series. The series table holds a series once per day it has
+// read per series; a short window near now reads the recent table instead
+// (RecentFromMs), which holds the same rows ordered by time. The series table holds a series once per day it has
 // points (and bucket layout): a series with no point in loMs < t <= hiMs is
 // in series but in no row, and drops out where results join label sets.
 func (b *builder) narrowSource(src plan.Source, value string, labelConds []string, loMs, hiMs int64, withStale bool, leConds []*labels.Matcher) (rows, series string, ok bool, err error) {
@@ -179,8 +180,12 @@ func (b *builder) narrowSource(src plan.Source, value string, labelConds []strin
 	}, labelConds...)
 	seriesFrom := fmt.Sprintf("FROM %s.%s\nWHERE %s", ident(b.schema.Database), ident(SeriesTable), strings.Join(seriesWhere, "\n  AND "))
 	t := b.timeMs()
+	samples := SamplesTablePrefix + string(src.Table)
+	if b.schema.RecentFromMs > 0 && loMs >= b.schema.RecentFromMs && hiMs-loMs <= RecentMaxSpan.Milliseconds() {
+		samples = RecentTablePrefix + string(src.Table)
+	}
 	from := fmt.Sprintf("FROM %s.%s\nWHERE MetricName = %s\n  AND %s\n  AND %s > %d AND %s <= %d",
-		ident(b.schema.Database), ident(SamplesTablePrefix+string(src.Table)), quote(src.Metric), b.timeBounds(loMs, hiMs), t, loMs, t, hiMs)
+		ident(b.schema.Database), ident(samples), quote(src.Metric), b.timeBounds(loMs, hiMs), t, loMs, t, hiMs)
 	if len(labelConds) > 0 {
 		from += fmt.Sprintf("\n  AND sid IN (\n    SELECT sid\n    %s\n  )", strings.ReplaceAll(seriesFrom, "\n", "\n    "))
 	}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/forma3d/meshmetrics/pkg/plan"
 )
@@ -45,7 +46,22 @@ type Schema struct {
 	// SeriesTablesVersion) in Database; selectors read them instead of
 	// the exporter's tables.
 	SeriesTables bool
+	// RecentFromMs, with SeriesTables: the recent tables of
+	// provisioning/clickhouse/003_recent_samples.up.sql hold every sample
+	// from this time (Unix ms) on; a read of at most RecentMaxSpan that
+	// starts there or later reads them instead of the samples tables. 0:
+	// not installed or not in use.
+	RecentFromMs int64
 }
+
+// RecentMaxSpan is the longest read window the recent tables serve. They
+// are ordered by time, so a short window reads only its rows where the
+// samples tables (ordered by series) read a granule of every series; over
+// longer windows the samples tables' order wins (the ToGrid states are
+// fed one series at a time): measured over 1,800 bucket series, a
+// 6-minute read took 32–37 ms against 103–122 ms, 15 minutes 75–80 against
+// 113–150, 30 minutes about the same, an hour and more slower.
+const RecentMaxSpan = 20 * time.Minute
 
 // The series extension's tables (provisioning/clickhouse/002) and the
 // comment its tables carry: the plugin reads them only at this version.
@@ -54,6 +70,16 @@ const (
 	SamplesTablePrefix  = "meshmetrics_samples_"
 	SeriesTablesVersion = "meshmetrics series v1"
 )
+
+// The recent tables (provisioning/clickhouse/003) and the comment they
+// carry once backfilled: the plugin reads them only then.
+const (
+	RecentTablePrefix   = "meshmetrics_recent_"
+	RecentTablesVersion = "meshmetrics recent v1 backfilled"
+)
+
+// RecentTables are the recent tables, one per samples table.
+var RecentTables = []string{RecentTablePrefix + "sum", RecentTablePrefix + "gauge", RecentTablePrefix + "histogram"}
 
 // SeriesExtensionTables are the extension's tables, series first.
 var SeriesExtensionTables = []string{SeriesTable, SamplesTablePrefix + "sum", SamplesTablePrefix + "gauge", SamplesTablePrefix + "histogram"}

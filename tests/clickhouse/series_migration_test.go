@@ -95,7 +95,7 @@ func TestSeriesTablesMigration(t *testing.T) {
 	runSQLFile(t, conn, "002_series_tables.backfill.sql")
 	runSQLFile(t, conn, "002_series_tables.backfill.sql")
 
-	verify := namedVerifyQueries(t)
+	verify := namedQueries(t, "002_series_tables.verify.sql")
 	for _, row := range queryRows(t, conn, verify["series_objects"]) {
 		if row[1] != "1" {
 			t.Errorf("series_objects: %v missing", row)
@@ -186,11 +186,11 @@ func sameSeries(a, b []engine.Series) bool {
 	return true
 }
 
-// namedVerifyQueries reads 002_series_tables.verify.sql's `-- name: X`
+// namedQueries reads a provisioning/clickhouse verify file's `-- name: X`
 // sections, with the database parameter filled in.
-func namedVerifyQueries(t *testing.T) map[string]string {
+func namedQueries(t *testing.T, file string) map[string]string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "provisioning", "clickhouse", "002_series_tables.verify.sql"))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "provisioning", "clickhouse", file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,8 @@ func namedVerifyQueries(t *testing.T) map[string]string {
 				lines = append(lines, l)
 			}
 		}
-		out[strings.TrimSpace(name)] = strings.ReplaceAll(strings.TrimSuffix(strings.TrimSpace(strings.Join(lines, "\n")), ";"), "{database:String}", "'otel'")
+		query := strings.ReplaceAll(strings.TrimSuffix(strings.TrimSpace(strings.Join(lines, "\n")), ";"), "{database:String}", "'otel'")
+		out[strings.TrimSpace(name)] = strings.ReplaceAll(query, "{database:Identifier}", "otel")
 	}
 	return out
 }

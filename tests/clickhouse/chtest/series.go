@@ -21,8 +21,28 @@ import (
 // have none: the TTL is removed so merges keep the rows.
 func InstallSeriesTables(t testing.TB, conn driver.Conn, database string, dateTime64 bool) {
 	t.Helper()
+	runProvisioning(t, conn, database, "002_series_tables.up.sql", dateTime64)
+	removeTTL(t, conn, database, "meshmetrics_series", "meshmetrics_samples_sum", "meshmetrics_samples_gauge", "meshmetrics_samples_histogram")
+}
+
+// InstallRecentTables runs provisioning/clickhouse/003_recent_samples.up.sql
+// and its backfill in database (after InstallSeriesTables, before the data
+// are inserted). Their one-day TTL is removed, as the tests' data are
+// older than a day by the server's clock; an engine reads the recent tables
+// for windows near its own clock (engine.CacheConfig.Now).
+func InstallRecentTables(t testing.TB, conn driver.Conn, database string, dateTime64 bool) {
+	t.Helper()
+	runProvisioning(t, conn, database, "003_recent_samples.up.sql", dateTime64)
+	removeTTL(t, conn, database, "meshmetrics_recent_sum", "meshmetrics_recent_gauge", "meshmetrics_recent_histogram")
+	runProvisioning(t, conn, database, "003_recent_samples.backfill.sql", dateTime64)
+}
+
+// runProvisioning runs one provisioning/clickhouse file statement by
+// statement, as clickhouse-client --multiquery would.
+func runProvisioning(t testing.TB, conn driver.Conn, database, name string, dateTime64 bool) {
+	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	raw, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "provisioning", "clickhouse", "002_series_tables.up.sql"))
+	raw, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "provisioning", "clickhouse", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +62,14 @@ func InstallSeriesTables(t testing.TB, conn driver.Conn, database string, dateTi
 			continue
 		}
 		if err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatalf("002_series_tables.up.sql: %.120s: %v", stmt, err)
+			t.Fatalf("%s: %.120s: %v", name, stmt, err)
 		}
 	}
-	for _, table := range []string{"meshmetrics_series", "meshmetrics_samples_sum", "meshmetrics_samples_gauge", "meshmetrics_samples_histogram"} {
+}
+
+func removeTTL(t testing.TB, conn driver.Conn, database string, tables ...string) {
+	t.Helper()
+	for _, table := range tables {
 		if err := conn.Exec(context.Background(), "ALTER TABLE `"+database+"`.`"+table+"` REMOVE TTL"); err != nil {
 			t.Fatalf("remove the TTL of %s: %v", table, err)
 		}
