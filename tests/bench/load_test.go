@@ -24,9 +24,9 @@ import (
 
 // maxQueryMemory is ClickHouse's max_memory_usage for the queries.
 // seriesTables installs the series extension (provisioning/clickhouse/002)
-// before loading, as a production database has it: its views fill the
-// narrow tables from the exporter's inserts.
-var seriesTables = flag.Bool("series-tables", true, "install provisioning/clickhouse/002_series_tables.up.sql before loading (false: the exporter's tables only)")
+// and the recent samples (003) before loading, as a production database
+// has them: their views fill the narrow tables from the exporter's inserts.
+var seriesTables = flag.Bool("series-tables", true, "install provisioning/clickhouse/002_series_tables.up.sql and 003_recent_samples.up.sql before loading (false: the exporter's tables only)")
 
 var maxQueryMemory = flag.Int64("max-memory-usage", 10_000_000_000, "ClickHouse's max_memory_usage (bytes) for the benchmarked queries; 0 for none")
 
@@ -68,6 +68,7 @@ func loadClickHouse(b *testing.B, s shape) (*chtest.Server, driver.Conn) {
 	}
 	if *seriesTables {
 		chtest.InstallSeriesTables(b, conn, "otel", false)
+		chtest.InstallRecentTables(b, conn, "otel", false)
 	}
 	began := time.Now()
 	resourceCols := "ResourceAttributes, ServiceName, MetricName, Attributes, StartTimeUnix, TimeUnix"
@@ -94,6 +95,7 @@ FROM (` + entrySQL(s) + `)`)
 		must("OPTIMIZE TABLE otel.otel_metrics_" + kind + " FINAL")
 		if *seriesTables {
 			must("OPTIMIZE TABLE otel.meshmetrics_samples_" + kind + " FINAL")
+			must("OPTIMIZE TABLE otel.meshmetrics_recent_" + kind + " FINAL")
 		}
 	}
 	if *seriesTables {
