@@ -20,15 +20,22 @@ type recordingConn struct {
 	driver.Conn
 	mu         sync.Mutex
 	statements []string
+	// ran, when set, is called after each recorded statement (a test's
+	// clock moving on while it runs).
+	ran func()
 }
 
 func (c *recordingConn) Query(ctx context.Context, query string, args ...any) (driver.Rows, error) {
+	rows, err := c.Conn.Query(ctx, query, args...)
 	if strings.Contains(query, "AS names") {
 		c.mu.Lock()
 		c.statements = append(c.statements, query)
+		if c.ran != nil {
+			c.ran()
+		}
 		c.mu.Unlock()
 	}
-	return c.Conn.Query(ctx, query, args...)
+	return rows, err
 }
 
 // take returns and forgets the statements run since the last take.
@@ -321,16 +328,23 @@ func TestRecentEvaluations(t *testing.T) {
 	cases := []struct {
 		what, expr string
 		later      time.Duration
+		runs       time.Duration // how long each statement takes by the clock
 		statements int
 		from       time.Duration // where the statement's grid starts
 	}{
-		{"cold", leaf, 0, 1, 2 * time.Hour},
-		{"again, within Recent", leaf, time.Second, 0, 0},
-		{"another query over the leaf, within Recent", leaf + ` * 60`, time.Second, 0, 0},
-		{"again, after Recent", leaf, 5 * time.Second, 1, 2*time.Hour + 50*time.Minute + time.Minute},
+		{"cold", leaf, 0, 0, 1, 2 * time.Hour},
+		{"again, within Recent", leaf, time.Second, 0, 0, 0},
+		{"another query over the leaf, within Recent", leaf + ` * 60`, time.Second, 0, 0, 0},
+		{"again, after Recent", leaf, 5 * time.Second, 0, 1, 2*time.Hour + 50*time.Minute + time.Minute},
+		// Recent counts from when the computation ended: one of 8 s is
+		// served 4 s after it ended, then no more.
+		{"again, after Recent, a statement of 8 s", leaf, 5 * time.Second, 8 * time.Second, 1, 2*time.Hour + 50*time.Minute + time.Minute},
+		{"4 s after that statement ended", leaf, 4 * time.Second, 0, 0, 0},
+		{"6 s after it ended", leaf, 2 * time.Second, 0, 1, 2*time.Hour + 50*time.Minute + time.Minute},
 	}
 	for _, c := range cases {
 		now = now.Add(c.later)
+		rec.ran = func() { now = now.Add(c.runs) }
 		got, err := cached.RangeQuery(ctx, c.expr, from, to, step)
 		if err != nil {
 			t.Fatalf("%s: %v", c.what, err)
