@@ -89,12 +89,17 @@ type keptSeries struct {
 // expand is the entry's series as points, up to toMs.
 func (e *cacheEntry) expand(toMs int64) map[string]*Series {
 	out := make(map[string]*Series, len(e.series))
+	cells := int((toMs-e.fromMs)/e.key.stepMs) + 1
 	for k, ks := range e.series {
-		s := &Series{Labels: ks.labels}
-		for i, ok := range ks.has {
-			if e.fromMs+int64(i)*e.key.stepMs > toMs {
-				break
+		has := ks.has[:min(cells, len(ks.has))]
+		n := 0
+		for _, ok := range has {
+			if ok {
+				n++
 			}
+		}
+		s := &Series{Labels: ks.labels, Points: make([]Point, 0, n)}
+		for i, ok := range has {
 			if ok {
 				s.Points = append(s.Points, Point{T: time.UnixMilli(e.fromMs + int64(i)*e.key.stepMs).UTC(), V: ks.values[i]})
 			}
@@ -179,7 +184,7 @@ func (c *resultCache) cachedRange(ctx context.Context, key cacheKey, grid plan.G
 		}
 	}
 	if len(merged) > maxSeries {
-		return nil, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", maxSeries)
+		return nil, maxSeriesError{maxSeries}
 	}
 	// What is old enough now is kept: up to the last grid time at or
 	// before now − Freshness whose samples (up to ahead after it) are too.
@@ -277,6 +282,16 @@ func (c *resultCache) lookup(key cacheKey, grid plan.Grid, now time.Time) (*cach
 	}
 	c.lru.MoveToFront(e.elem)
 	return e, servedTo
+}
+
+// covers says whether key's entry serves grid's start now: a query over
+// grid reads at most the evaluations after what it serves.
+func (c *resultCache) covers(key cacheKey, grid plan.Grid) bool {
+	if c == nil {
+		return false
+	}
+	e, _ := c.lookup(key, grid, c.cfg.Now())
+	return e != nil
 }
 
 // store makes e, with the series' points in [e.fromMs, e.recentTo],

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/forma3d/meshmetrics/pkg/dialect"
@@ -26,6 +27,7 @@ type compiled struct {
 	leaves   []leaf
 	scalar   bool
 	strategy string // the SQL strategy the statements were rendered for
+	shared   bool   // a leaf is a shared series leaf (shared.go)
 }
 
 // renderer turns plans into statements for one schema and strategy.
@@ -60,8 +62,9 @@ func (e *Engine) catalog(ctx context.Context, r renderer, n parser.Expr, grid pl
 	return cat, nil
 }
 
-// compile parses and plans expr for grid and renders its statements.
-func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (*compiled, error) {
+// compile parses and plans expr for grid and renders its statements;
+// share lets aggregations read shared series leaves (shared.go).
+func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid, share bool) (*compiled, error) {
 	ast, err := dialect.Parse(expr)
 	if err != nil {
 		return nil, err
@@ -90,7 +93,11 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (*com
 		c.stmts = []statement{{sql: noStatement}}
 		return c, nil
 	}
-	upper, leaves, split := splitQuery(expr)
+	var sharer func(*parser.AggregateExpr) (string, []*labels.Matcher, bool)
+	if share && e.cache != nil {
+		sharer = e.sharer(grid, r.strategy)
+	}
+	upper, leaves, split := splitQuery(expr, sharer)
 	if !split {
 		st, err := r.render(expr, p)
 		if err != nil {
@@ -101,6 +108,7 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (*com
 	}
 	c.upper, c.leaves = upper, leaves
 	for _, l := range leaves {
+		c.shared = c.shared || l.shared
 		// The leaf's own tree, whose positions are the whole expression's.
 		lp, err := plan.Build(ctx, l.node, grid, opts, cat)
 		if err != nil {
@@ -110,6 +118,7 @@ func (e *Engine) compile(ctx context.Context, expr string, grid plan.Grid) (*com
 		if err != nil {
 			return nil, err
 		}
+		st.perSeries = l.shared
 		c.stmts = append(c.stmts, st)
 	}
 	return c, nil
@@ -131,7 +140,9 @@ func (e *Engine) compileLeaf(ctx context.Context, expr string, l leaf, grid plan
 	if err != nil {
 		return statement{}, err
 	}
-	return r.render(expr, lp)
+	st, err := r.render(expr, lp)
+	st.perSeries = l.shared
+	return st, err
 }
 
 // render is p's statement: noStatement when p is empty whatever is

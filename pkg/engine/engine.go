@@ -212,7 +212,7 @@ func (e *Engine) Explain(ctx context.Context, expr string, start, end time.Time,
 	if err != nil {
 		return "", err
 	}
-	c, err := e.compile(ctx, expr, grid)
+	c, err := e.compile(ctx, expr, grid, true)
 	if err != nil {
 		return "", err
 	}
@@ -283,21 +283,33 @@ const noStatement = "-- no statement: a selector of this query names no stored m
 // run evaluates expr on grid: one statement, or a split query's leaves
 // and the evaluation above them (split.go).
 func (e *Engine) run(ctx context.Context, expr string, grid plan.Grid, want ValueType) (*Result, error) {
-	c, err := e.compile(ctx, expr, grid)
+	c, err := e.compile(ctx, expr, grid, want == ValueMatrix)
 	if err != nil {
 		return nil, err
 	}
-	var res *Result
-	if c.upper != nil {
-		res, err = e.runSplit(ctx, expr, c, grid, want)
-	} else {
-		res, err = e.runStatement(ctx, c.stmts[0], c.scalar, grid, want)
+	res, err := e.exec(ctx, expr, c, grid, want)
+	if isMaxSeries(err) && c.shared {
+		// A shared leaf over more series than the limit: the query's own
+		// statements may stay under it.
+		if c, err = e.compile(ctx, expr, grid, false); err != nil {
+			return nil, err
+		}
+		res, err = e.exec(ctx, expr, c, grid, want)
 	}
 	if err != nil {
 		return nil, err
 	}
 	sortAnswer(expr, res, want)
 	return res, nil
+}
+
+// exec runs compiled statements: one, or a split query's leaves and the
+// evaluation above them.
+func (e *Engine) exec(ctx context.Context, expr string, c *compiled, grid plan.Grid, want ValueType) (*Result, error) {
+	if c.upper != nil {
+		return e.runSplit(ctx, expr, c, grid, want)
+	}
+	return e.runStatement(ctx, c.stmts[0], c.scalar, grid, want)
 }
 
 // runStatement runs one statement (or a flat sum's two) and reads its
@@ -334,7 +346,7 @@ func (e *Engine) runStatement(ctx context.Context, st statement, scalar bool, gr
 			return nil, fmt.Errorf("read query result: %w", err)
 		}
 		if len(res.Series) == e.cfg.MaxSeries {
-			return nil, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", e.cfg.MaxSeries)
+			return nil, maxSeriesError{e.cfg.MaxSeries}
 		}
 		s := Series{Labels: make(Labels, len(names)), Points: make([]Point, len(idx))}
 		for i := range names {

@@ -21,6 +21,10 @@ type statement struct {
 	// slice renders the flat sum over one slice of the stored series
 	// (sqlgen.Options.Slice).
 	slice func(sqlgen.SidSlice) (statement, error)
+	// perSeries: a shared series leaf (shared.go), a group per series,
+	// which the nested statement would answer row by row: it stays flat
+	// over flatMaxSeries series too.
+	perSeries bool
 }
 
 // flatMaxSeries is the most series a flat sum's lookup may list for one
@@ -71,7 +75,7 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 			}
 		}
 		k := e.flatSlices(len(list.sids), f)
-		if len(list.sids) > flatMaxSeries && st.sql != "" && k == 1 {
+		if len(list.sids) > flatMaxSeries && st.sql != "" && k == 1 && !st.perSeries {
 			return e.runStatement(ctx, statement{sql: st.sql}, false, grid, want)
 		}
 		res, unlisted, err := e.flatValues(ctx, st, list, k, grid, want)
@@ -148,7 +152,7 @@ func (e *Engine) flatValues(ctx context.Context, st statement, list *seriesList,
 		groups = append(groups, n)
 	}
 	if len(named) > e.cfg.MaxSeries {
-		return nil, false, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", e.cfg.MaxSeries)
+		return nil, false, maxSeriesError{e.cfg.MaxSeries}
 	}
 	sums := newPartialSums(grid, len(named))
 	if slices <= 1 {

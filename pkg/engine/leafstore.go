@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
-	"github.com/prometheus/prometheus/tsdb/chunkenc"
-	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/prometheus/prometheus/util/annotations"
 
 	"github.com/forma3d/meshmetrics/pkg/plan"
@@ -27,18 +25,53 @@ type leafStorage struct {
 
 func (s *leafStorage) Querier(_, _ int64) (storage.Querier, error) { return s, nil }
 
+// Select answers a stand-in selector: its leaf's series, those of a
+// shared leaf (shared.go) that its other matchers accept.
 func (s *leafStorage) Select(_ context.Context, _ bool, _ *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	i := -1
+	var others []*labels.Matcher
 	for _, m := range ms {
 		if m.Name != leafLabel {
+			others = append(others, m)
 			continue
 		}
-		i, err := strconv.Atoi(m.Value)
-		if err != nil || i < 0 || i >= len(s.leaves) {
+		n, err := strconv.Atoi(m.Value)
+		if err != nil || n < 0 || n >= len(s.leaves) {
 			return storage.ErrSeriesSet(fmt.Errorf("no leaf %q", m.Value))
 		}
-		return &leafSeriesSet{grid: s.grid, series: s.leaves[i], at: -1}
+		i = n
 	}
-	return storage.ErrSeriesSet(fmt.Errorf("a selector above the leaves names no leaf"))
+	if i < 0 {
+		return storage.ErrSeriesSet(fmt.Errorf("a selector above the leaves names no leaf"))
+	}
+	series := s.leaves[i]
+	if len(others) > 0 {
+		series = nil
+		for _, ls := range s.leaves[i] {
+			if matchesLabels(others, ls.Labels) {
+				series = append(series, ls)
+			}
+		}
+	}
+	return &leafSeriesSet{grid: s.grid, series: series, at: -1}
+}
+
+// matchesLabels says whether every matcher accepts its label's value in
+// ls ("" when absent), as Prometheus' storage selects series.
+func matchesLabels(ms []*labels.Matcher, ls Labels) bool {
+	for _, m := range ms {
+		v := ""
+		for _, l := range ls {
+			if l.Name == m.Name {
+				v = l.Value
+				break
+			}
+		}
+		if !m.Matches(v) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *leafStorage) LabelValues(context.Context, string, *storage.LabelHints, ...*labels.Matcher) ([]string, annotations.Annotations, error) {
@@ -63,51 +96,20 @@ func (ss *leafSeriesSet) Next() bool {
 	return ss.at < len(ss.series)
 }
 
+// At is the current series with a sample at every grid point. It is a
+// promql.StorageSeries, whose iterator reads its points without
+// allocating per sample (Prometheus' engine reads each of them).
 func (ss *leafSeriesSet) At() storage.Series {
 	s := ss.series[ss.at]
-	values := make([]float64, ss.grid.N)
-	for i := range values {
-		values[i] = staleAt
+	points := make([]promql.FPoint, ss.grid.N)
+	for i := range points {
+		points[i] = promql.FPoint{T: ss.grid.StartMs + int64(i)*ss.grid.StepMs, F: staleAt}
 	}
 	for _, p := range s.Points {
-		values[ss.grid.Index(p.T)] = p.V
+		points[ss.grid.Index(p.T)].F = p.V
 	}
-	return &gridSeries{lset: toLabels(s.Labels), grid: ss.grid, values: values}
+	return promql.NewStorageSeries(promql.Series{Metric: toLabels(s.Labels), Floats: points})
 }
 
 func (ss *leafSeriesSet) Err() error                        { return nil }
 func (ss *leafSeriesSet) Warnings() annotations.Annotations { return nil }
-
-// gridSeries is one series with a value at every grid point.
-type gridSeries struct {
-	lset   labels.Labels
-	grid   plan.Grid
-	values []float64
-}
-
-func (g *gridSeries) Labels() labels.Labels { return g.lset }
-
-func (g *gridSeries) Iterator(chunkenc.Iterator) chunkenc.Iterator {
-	return storage.NewListSeriesIterator(g)
-}
-
-// Get and Len make a gridSeries the samples of its own iterator.
-func (g *gridSeries) Get(i int) chunks.Sample {
-	return gridSample{t: g.grid.StartMs + int64(i)*g.grid.StepMs, f: g.values[i]}
-}
-
-func (g *gridSeries) Len() int { return len(g.values) }
-
-// gridSample is one float sample of a gridSeries.
-type gridSample struct {
-	t int64
-	f float64
-}
-
-func (s gridSample) T() int64                      { return s.t }
-func (s gridSample) ST() int64                     { return 0 }
-func (s gridSample) F() float64                    { return s.f }
-func (s gridSample) H() *histogram.Histogram       { return nil }
-func (s gridSample) FH() *histogram.FloatHistogram { return nil }
-func (s gridSample) Type() chunkenc.ValueType      { return chunkenc.ValFloat }
-func (s gridSample) Copy() chunks.Sample           { return s }

@@ -36,6 +36,11 @@ func (ls Labels) Get(name string) string {
 }
 
 // String renders the set as Prometheus does: {a="1", b="2"}.
+// labelValueEscaper escapes a label value inside "…"; built once, as
+// building a Replacer costs more than using it (the result cache keys
+// every series by its labels' text).
+var labelValueEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
 func (ls Labels) String() string {
 	var b strings.Builder
 	b.WriteByte('{')
@@ -45,7 +50,7 @@ func (ls Labels) String() string {
 		}
 		b.WriteString(l.Name)
 		b.WriteString(`="`)
-		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(l.Value))
+		b.WriteString(labelValueEscaper.Replace(l.Value))
 		b.WriteByte('"')
 	}
 	b.WriteByte('}')

@@ -36,23 +36,49 @@ const leafLabel = "__meshmetrics_leaf__"
 // leaf is one subexpression evaluated by ClickHouse.
 type leaf struct {
 	expr string // its text in the (macro-expanded) expression
-	// node is its tree, with the whole expression's positions.
+	// node is its tree, with the whole expression's positions (a shared
+	// leaf's are its own text's).
 	node parser.Expr
+	// shared: a shared series leaf (shared.go), not part of the text.
+	shared bool
 }
 
 // splitQuery returns expr with each leaf replaced by a stand-in selector,
 // and the leaves in order; ok is false when the query runs as one
-// statement: it is a leaf itself, it has no selector, or it uses absent(),
-// whose labels come from its selector's matchers.
-func splitQuery(expr string) (upper parser.Expr, leaves []leaf, ok bool) {
+// statement: it is a leaf itself (and no shared leaf), it has no selector,
+// or it uses absent(), whose labels come from its selector's matchers.
+// share, when not nil, says which aggregations read a shared series leaf
+// instead (shared.go): the leaf's text and the matchers that select the
+// aggregation's series among the leaf's.
+func splitQuery(expr string, share func(*parser.AggregateExpr) (string, []*labels.Matcher, bool)) (upper parser.Expr, leaves []leaf, ok bool) {
 	// A tree of its own: its leaves are replaced in place.
 	ast, err := dialect.Parse(expr)
-	if err != nil || isLeaf(dialect.Unparen(ast)) {
+	if err != nil {
 		return nil, nil, false
 	}
+	whole := isLeaf(dialect.Unparen(ast))
 	ok = true
+	shared := map[string]int{} // a shared leaf's index, by its text
 	var replace func(e parser.Expr) parser.Expr
 	replace = func(e parser.Expr) parser.Expr {
+		if a, isAgg := dialect.Unparen(e).(*parser.AggregateExpr); isAgg && share != nil && isLeaf(a) {
+			if text, matchers, yes := share(a); yes {
+				i, seen := shared[text]
+				if !seen {
+					node, err := dialect.Parse(text)
+					if err != nil {
+						ok = false
+						return e
+					}
+					i = len(leaves)
+					shared[text] = i
+					leaves = append(leaves, leaf{expr: text, node: node, shared: true})
+				}
+				a.Expr = &parser.VectorSelector{LabelMatchers: append([]*labels.Matcher{
+					labels.MustNewMatcher(labels.MatchEqual, leafLabel, strconv.Itoa(i))}, matchers...)}
+				return e
+			}
+		}
 		if isLeaf(dialect.Unparen(e)) {
 			pr := e.PositionRange()
 			leaves = append(leaves, leaf{expr: expr[pr.Start:pr.End], node: e})
@@ -84,6 +110,9 @@ func splitQuery(expr string) (upper parser.Expr, leaves []leaf, ok bool) {
 		return e
 	}
 	upper = replace(ast)
+	if whole && len(shared) == 0 {
+		return nil, nil, false
+	}
 	return upper, leaves, ok && len(leaves) > 0
 }
 
@@ -178,7 +207,7 @@ func (e *Engine) runSplit(ctx context.Context, expr string, c *compiled, grid pl
 		return nil, fmt.Errorf("the operators above the selectors of %q gave a %s, expected a vector or a scalar", expr, out.Value.Type())
 	}
 	if len(res.Series) > e.cfg.MaxSeries {
-		return nil, fmt.Errorf("the query returns more than %d series (the max series limit): narrow the selector or aggregate", e.cfg.MaxSeries)
+		return nil, maxSeriesError{e.cfg.MaxSeries}
 	}
 	if scalar && len(res.Series) == 0 {
 		res.Series = []Series{{Labels: Labels{}}}
