@@ -34,25 +34,9 @@ func (e *Engine) withRecent(s sqlgen.Schema) sqlgen.Schema {
 // check's; the bool says whether short windows read them.
 func (e *Engine) detectRecentTables(ctx context.Context, s sqlgen.Schema) (string, bool, error) {
 	names := append(append([]string{}, sqlgen.RecentTables...), recentViews...)
-	rows, err := e.conn.Query(ctx, fmt.Sprintf(`SELECT t.name, t.comment, ifNull(c.type, '') FROM system.tables AS t
-LEFT JOIN (SELECT table, type FROM system.columns WHERE database = %[1]s AND name = 'TimeUnix') AS c ON c.table = t.name
-WHERE t.database = %[1]s AND t.name IN %[2]s`, sqlgen.QuoteString(s.Database), sqlgen.StringList(names)))
+	found, err := e.extensionTables(ctx, s.Database, names)
 	if err != nil {
-		return "", false, queryError(err)
-	}
-	defer rows.Close()
-	type table struct{ comment, timeType string }
-	found := map[string]table{}
-	for rows.Next() {
-		var name string
-		var t table
-		if err := rows.Scan(&name, &t.comment, &t.timeType); err != nil {
-			return "", false, err
-		}
-		found[name] = t
-	}
-	if err := rows.Err(); err != nil {
-		return "", false, queryError(err)
+		return "", false, err
 	}
 	if len(found) == 0 {
 		return "not installed (provisioning/clickhouse/003_recent_samples.up.sql): short windows read the samples tables, slower", false, nil

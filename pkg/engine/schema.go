@@ -90,25 +90,9 @@ var seriesExtensionViews = []string{
 // exporter's tables.
 func (e *Engine) detectSeriesTables(ctx context.Context, s sqlgen.Schema) (string, error) {
 	names := append(append([]string{}, sqlgen.SeriesExtensionTables...), seriesExtensionViews...)
-	rows, err := e.conn.Query(ctx, fmt.Sprintf(`SELECT t.name, t.comment, ifNull(c.type, '') FROM system.tables AS t
-LEFT JOIN (SELECT table, type FROM system.columns WHERE database = %[1]s AND name = 'TimeUnix') AS c ON c.table = t.name
-WHERE t.database = %[1]s AND t.name IN %[2]s`, sqlgen.QuoteString(s.Database), sqlgen.StringList(names)))
+	found, err := e.extensionTables(ctx, s.Database, names)
 	if err != nil {
-		return "", queryError(err)
-	}
-	defer rows.Close()
-	type table struct{ comment, timeType string }
-	found := map[string]table{}
-	for rows.Next() {
-		var name string
-		var t table
-		if err := rows.Scan(&name, &t.comment, &t.timeType); err != nil {
-			return "", err
-		}
-		found[name] = t
-	}
-	if err := rows.Err(); err != nil {
-		return "", queryError(err)
+		return "", err
 	}
 	if len(found) == 0 {
 		return "not installed (provisioning/clickhouse/002_series_tables.up.sql): queries read the exporter's tables, slower", nil
@@ -145,6 +129,34 @@ WHERE t.database = %[1]s AND t.name IN %[2]s`, sqlgen.QuoteString(s.Database), s
 		return "installed (" + sqlgen.SeriesTablesVersion + "), not used (configured to read the exporter's tables)", nil
 	}
 	return seriesTablesInUse, nil
+}
+
+// extensionTable is what system.tables says of one of an extension's
+// tables or views: its comment, and its TimeUnix type ("" for a view).
+type extensionTable struct{ comment, timeType string }
+
+// extensionTables reads those of names that exist in database.
+func (e *Engine) extensionTables(ctx context.Context, database string, names []string) (map[string]extensionTable, error) {
+	rows, err := e.conn.Query(ctx, fmt.Sprintf(`SELECT t.name, t.comment, ifNull(c.type, '') FROM system.tables AS t
+LEFT JOIN (SELECT table, type FROM system.columns WHERE database = %[1]s AND name = 'TimeUnix') AS c ON c.table = t.name
+WHERE t.database = %[1]s AND t.name IN %[2]s`, sqlgen.QuoteString(database), sqlgen.StringList(names)))
+	if err != nil {
+		return nil, queryError(err)
+	}
+	defer rows.Close()
+	found := map[string]extensionTable{}
+	for rows.Next() {
+		var name string
+		var t extensionTable
+		if err := rows.Scan(&name, &t.comment, &t.timeType); err != nil {
+			return nil, err
+		}
+		found[name] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, queryError(err)
+	}
+	return found, nil
 }
 
 // ErrQueryTimeout marks a query stopped by the query timeout, on the

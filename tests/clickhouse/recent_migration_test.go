@@ -33,22 +33,6 @@ func recentTablesState(t *testing.T, conn driver.Conn) string {
 func TestRecentTablesMigration(t *testing.T) {
 	_, conn := otelfixture.Start(t)
 	now := time.Now().UTC().Truncate(time.Minute)
-	counter := func(from time.Time, n int, base float64) []otelfixture.Point {
-		var pts []otelfixture.Point
-		for i := range n {
-			pts = append(pts, otelfixture.Point{At: from.Add(time.Duration(i) * 15 * time.Second), Value: base + float64(i*3)})
-		}
-		return pts
-	}
-	hist := func(from time.Time, n int) []otelfixture.HistogramPoint {
-		var pts []otelfixture.HistogramPoint
-		for i := range n {
-			c := uint64(i)
-			pts = append(pts, otelfixture.HistogramPoint{At: from.Add(time.Duration(i) * 15 * time.Second), Bounds: []float64{0.1, 1},
-				Counts: []uint64{c, 2 * c, c / 2}, Sum: float64(c) * 0.7})
-		}
-		return pts
-	}
 	a, b := map[string]string{"service": "ns-a-80@http", "code": "200"}, map[string]string{"service": "ns-b-80@http", "code": "500"}
 	runSQLFile(t, conn, "002_series_tables.up.sql")
 	// Before 003: the last three hours of one series of each kind.

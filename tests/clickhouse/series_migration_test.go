@@ -60,22 +60,6 @@ func seriesTablesState(t *testing.T, conn driver.Conn) string {
 func TestSeriesTablesMigration(t *testing.T) {
 	_, conn := otelfixture.Start(t)
 	day := time.Now().UTC().Truncate(24 * time.Hour).Add(-2 * 24 * time.Hour)
-	counter := func(from time.Time, n int, base float64) []otelfixture.Point {
-		var pts []otelfixture.Point
-		for i := range n {
-			pts = append(pts, otelfixture.Point{At: from.Add(time.Duration(i) * 15 * time.Second), Value: base + float64(i*3)})
-		}
-		return pts
-	}
-	hist := func(from time.Time, n int) []otelfixture.HistogramPoint {
-		var pts []otelfixture.HistogramPoint
-		for i := range n {
-			c := uint64(i)
-			pts = append(pts, otelfixture.HistogramPoint{At: from.Add(time.Duration(i) * 15 * time.Second), Bounds: []float64{0.1, 1},
-				Counts: []uint64{c, 2 * c, c / 2}, Sum: float64(c) * 0.7})
-		}
-		return pts
-	}
 	a, b := map[string]string{"service": "ns-a-80@http", "code": "200"}, map[string]string{"service": "ns-b-80@http", "code": "500"}
 	// Before the migration: yesterday's and the day before's data.
 	otelfixture.Insert(t, conn, "otel_metrics_sum", "traefik_service_requests_total", a, counter(day.Add(23*time.Hour), 240, 0))
@@ -164,6 +148,26 @@ func TestSeriesTablesMigration(t *testing.T) {
 		t.Errorf("after the rollback: %v remain", got)
 	}
 	compare("rolled back")
+}
+
+// counter is n points 15 s apart from from, growing by 3 from base.
+func counter(from time.Time, n int, base float64) []otelfixture.Point {
+	var pts []otelfixture.Point
+	for i := range n {
+		pts = append(pts, otelfixture.Point{At: from.Add(time.Duration(i) * 15 * time.Second), Value: base + float64(i*3)})
+	}
+	return pts
+}
+
+// hist is n histogram points 15 s apart from from, buckets 0.1 and 1.
+func hist(from time.Time, n int) []otelfixture.HistogramPoint {
+	var pts []otelfixture.HistogramPoint
+	for i := range n {
+		c := uint64(i)
+		pts = append(pts, otelfixture.HistogramPoint{At: from.Add(time.Duration(i) * 15 * time.Second), Bounds: []float64{0.1, 1},
+			Counts: []uint64{c, 2 * c, c / 2}, Sum: float64(c) * 0.7})
+	}
+	return pts
 }
 
 // sameSeries: the same label sets, times and values (NaN equal to NaN:
