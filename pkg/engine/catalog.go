@@ -58,15 +58,16 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 			continue
 		}
 		c.probed[key] = true
-		if a, ok := c.answers.get(probeKey{key, c.fromMs, c.toMs}); ok {
+		if a, ok := c.answers.get(key); ok && a.serves(c.fromMs, c.toMs) {
 			if a.found {
-				c.known = c.known.add(storedName{table: key.Table, metric: key.Metric, delta: a.delta})
+				c.known = c.known.add(storedName{table: key.Table, metric: key.Metric, delta: a.delta, points: a.points})
 			}
 			continue
 		}
 		ask = append(ask, key)
 	}
 	if len(ask) > 0 {
+		asOfMs := c.answers.clock().UnixMilli()
 		stored, err := c.storedNames(ctx, ask)
 		if err != nil {
 			return nil, err
@@ -75,31 +76,67 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 			c.known = c.known.add(n)
 		}
 		for _, key := range ask {
-			found, delta := stored.find(key.Table, key.Metric)
-			c.answers.putNow(probeKey{key, c.fromMs, c.toMs}, probeAnswer{found: found, delta: delta}, 1)
+			a := probeAnswer{fromMs: c.fromMs, toMs: c.toMs, asOfMs: asOfMs}
+			a.found, a.delta, a.points = stored.find(key.Table, key.Metric)
+			c.answers.putNow(key, a, 1)
 		}
 	}
 	return c.known, nil
 }
 
 // The catalog's probes (is this metric stored in this table in this
-// range, with delta temporality?) are kept for probeAnswerTTL: a
-// dashboard's queries ask the same of the same range, each probe costing
-// a round trip of 10–20 ms. The bound on late rows: a metric's first
-// rows in a range, or its first delta rows, show at most probeAnswerTTL
-// after an answer without them; until then its selectors read nothing
-// from that table, as if the rows had come later.
-type probeAnswers = kept[probeKey, probeAnswer]
+// range, with delta temporality, and when is its newest point?) are kept
+// for probeAnswerTTL per table and metric: a dashboard's queries ask the
+// same of the same names, each probe costing a round trip of 10–20 ms,
+// and its auto-refresh asks again a minute later over a range a minute
+// further on. An answer serves another range when what it says holds
+// there too (serves). The bound on late rows: a metric's first rows, or
+// its first delta rows, show at most probeAnswerTTL after an answer
+// without them; until then its selectors read nothing from that table,
+// as if the rows had come later.
+type probeAnswers = kept[plan.Source, probeAnswer]
 
-type probeKey struct {
-	source       plan.Source // table and metric
-	fromMs, toMs int64
+// probeAnswer is what a probe found of one table and metric.
+type probeAnswer struct {
+	// fromMs and toMs are the range probed, (fromMs, toMs]; asOfMs is the
+	// engine's clock when the probe ran.
+	fromMs, toMs, asOfMs int64
+	found, delta         bool
+	points               newestPoints // found: where its points are
 }
 
-type probeAnswer struct{ found, delta bool }
+// serves says whether the answer holds for the range (fromMs, toMs]: it
+// looked at every row there, or every row but those newer than the
+// probe's range that reached the probe's present (late rows, which the
+// bound above covers); and a metric found has its newest point inside.
+// A range reaching further back, or ending before that point, is probed:
+// a metric renamed from an alias to its exact name over time must
+// resolve to the name stored in each range.
+func (a probeAnswer) serves(fromMs, toMs int64) bool {
+	if fromMs < a.fromMs {
+		return false
+	}
+	if toMs > a.toMs && a.toMs < a.asOfMs-probePresent.Milliseconds() {
+		return false
+	}
+	inside := func(t int64) bool { return t > fromMs && t <= toMs }
+	return !a.found || inside(a.points.lastMs) || inside(a.points.earlierMs)
+}
+
+// newestPoints are the times (Unix ms) of a metric's newest point in a
+// probed range, and of its newest point a minute (probePresent) or more
+// before the range's end, 0 if none: a refresh's instant range holds the
+// first, a range query's range, which Grafana ends a step before "now",
+// the second.
+type newestPoints struct{ lastMs, earlierMs int64 }
 
 const (
-	probeAnswerTTL = time.Minute
+	probeAnswerTTL = 5 * time.Minute
+	// probePresent is how close to the engine's clock a probed range must
+	// end for its answer to hold for ranges ending later: a range ends at
+	// the dashboard's "now", read by Grafana before the query reaches the
+	// plugin.
+	probePresent = time.Minute
 	// maxProbeAnswers bounds the answers kept.
 	maxProbeAnswers = 10_000
 )
@@ -130,7 +167,7 @@ func (c *catalog) Resolve(ctx context.Context, m *labels.Matcher) ([]plan.Source
 		if seen[cand] || !m.Matches(cand.Name) {
 			continue
 		}
-		found, delta := stored.find(cand.Table, cand.Metric)
+		found, delta, _ := stored.find(cand.Table, cand.Metric)
 		if !found {
 			continue
 		}
@@ -180,18 +217,19 @@ type storedName struct {
 	metric string
 	// delta: points with delta temporality, which the SQL would misread as
 	// cumulative.
-	delta bool
+	delta  bool
+	points newestPoints
 }
 
 type storedNames []storedName
 
-func (s storedNames) find(t plan.TableKind, metric string) (found, delta bool) {
+func (s storedNames) find(t plan.TableKind, metric string) (found, delta bool, points newestPoints) {
 	for _, n := range s {
 		if n.table == t && n.metric == metric {
-			return true, n.delta
+			return true, n.delta, n.points
 		}
 	}
-	return false, false
+	return false, false, newestPoints{}
 }
 
 // storedNames lists the metric names the tables hold in the catalog's time
@@ -211,24 +249,34 @@ func (c *catalog) storedNames(ctx context.Context, candidates []plan.Source) (st
 	for rows.Next() {
 		var kind, name string
 		var delta bool
-		if err := rows.Scan(&kind, &name, &delta); err != nil {
+		var p newestPoints
+		if err := rows.Scan(&kind, &name, &delta, &p.lastMs, &p.earlierMs); err != nil {
 			return nil, fmt.Errorf("list metric names: %w", err)
 		}
-		out = out.add(storedName{table: plan.TableKind(kind), metric: name, delta: delta})
+		out = out.add(storedName{table: plan.TableKind(kind), metric: name, delta: delta, points: p})
 	}
 	return out, rows.Err()
 }
 
-// add records a name, merging a second row of the same name (the delta
-// probe's) into the first.
+// add records a name, merging a second row of the same name into the
+// first.
 func (s storedNames) add(n storedName) storedNames {
 	for i := range s {
 		if s[i].table == n.table && s[i].metric == n.metric {
 			s[i].delta = s[i].delta || n.delta
+			s[i].points = newestPoints{max(s[i].points.lastMs, n.points.lastMs), max(s[i].points.earlierMs, n.points.earlierMs)}
 			return s
 		}
 	}
 	return append(s, n)
+}
+
+// newestPointsOf are the columns of a group's newestPoints, in Unix ms
+// whether TimeUnix is a DateTime or a DateTime64 (the tests use both).
+func (c *catalog) newestPointsOf() string {
+	cut := (c.toMs - probePresent.Milliseconds()) / 1000
+	return fmt.Sprintf("toUnixTimestamp64Milli(toDateTime64(max(TimeUnix), 3)) AS last, "+
+		"toUnixTimestamp64Milli(toDateTime64(maxIf(TimeUnix, TimeUnix <= toDateTime(%d)), 3)) AS earlier", cut)
 }
 
 // listQuery lists every stored name with its temporality: it reads the
@@ -237,34 +285,36 @@ func (s storedNames) add(n storedName) storedNames {
 func (c *catalog) listQuery() string {
 	var parts []string
 	for _, kind := range []plan.TableKind{plan.TableSum, plan.TableGauge, plan.TableHistogram} {
-		delta := "max(AggregationTemporality = 1)"
-		if kind == plan.TableGauge {
-			delta = "false"
-		}
-		parts = append(parts, fmt.Sprintf("SELECT %s AS kind, MetricName AS name, toBool(%s) AS delta FROM %s WHERE %s GROUP BY MetricName",
-			sqlgen.QuoteString(string(kind)), delta, c.schema.Table(c.schema.TableOf(kind)), c.schema.TimeRange(c.fromMs, c.toMs)))
+		parts = append(parts, fmt.Sprintf("SELECT %s AS kind, MetricName AS name, %s AS delta, %s FROM %s WHERE %s GROUP BY MetricName",
+			sqlgen.QuoteString(string(kind)), deltaOf(kind), c.newestPointsOf(), c.schema.Table(c.schema.TableOf(kind)), c.schema.TimeRange(c.fromMs, c.toMs)))
 	}
 	return strings.Join(parts, "\nUNION ALL\n") + fmt.Sprintf("\nLIMIT %d", maxCatalogNames)
 }
 
+// deltaOf says whether a group of a table's rows holds a point of delta
+// temporality (gauges have none).
+func deltaOf(kind plan.TableKind) string {
+	if kind == plan.TableGauge {
+		return "false"
+	}
+	return "toBool(max(AggregationTemporality = 1))"
+}
+
 // probeQuery asks, for each candidate, whether its table holds a point of
-// it in the range, and whether one of those points has delta temporality.
-// Each probe is a LIMIT 1 read that the table's primary key (ServiceName,
-// MetricName, hour, …) narrows to the metric's granules and that stops at
-// the first row found, so an existing metric costs one granule, not a
-// scan of every row in the range as listing names does. The delta probe
-// reads only the AggregationTemporality column of the metric's rows.
-// Candidates come distinct from probe.
+// it in the range, whether one of those points has delta temporality, and
+// when its newest point is. The table's primary key (ServiceName,
+// MetricName, hour, …) narrows each probe to the metric's granules; it
+// reads the AggregationTemporality and TimeUnix columns of the metric's
+// rows in the range. The newest point lets the answer serve the range of
+// the next refresh (probeAnswer.serves). Candidates come distinct from
+// probe.
 func (c *catalog) probeQuery(candidates []plan.Source) string {
 	var parts []string
 	for _, cand := range candidates {
 		table := c.schema.Table(c.schema.TableOf(cand.Table))
 		where := fmt.Sprintf("MetricName = %s AND %s", sqlgen.QuoteString(cand.Metric), c.schema.TimeRange(c.fromMs, c.toMs))
-		kind := sqlgen.QuoteString(string(cand.Table))
-		parts = append(parts, fmt.Sprintf("SELECT * FROM (SELECT %s AS kind, MetricName AS name, false AS delta FROM %s WHERE %s LIMIT 1)", kind, table, where))
-		if cand.Table != plan.TableGauge {
-			parts = append(parts, fmt.Sprintf("SELECT * FROM (SELECT %s AS kind, MetricName AS name, true AS delta FROM %s WHERE %s AND AggregationTemporality = 1 LIMIT 1)", kind, table, where))
-		}
+		parts = append(parts, fmt.Sprintf("SELECT %s AS kind, MetricName AS name, %s AS delta, %s FROM %s WHERE %s GROUP BY MetricName",
+			sqlgen.QuoteString(string(cand.Table)), deltaOf(cand.Table), c.newestPointsOf(), table, where))
 	}
 	return strings.Join(parts, "\nUNION ALL\n")
 }

@@ -37,10 +37,13 @@ func (c *probeCountingConn) take() int {
 	return n
 }
 
-// TestProbeAnswers: queries over the same names and range share the
-// catalog's probes for a minute; a metric stored after a probe answered
-// "none" shows once that minute has passed (the documented bound), and
-// at once for another range.
+// TestProbeAnswers: queries over the same names share the catalog's
+// probes for five minutes, over the same range, a range within it holding
+// one of the points found, and the range of the next auto-refresh; a
+// range reaching further back, or holding neither point, is probed
+// again. A metric stored after a probe
+// answered "none" shows once the five minutes have passed (the documented
+// bound), and at once for a range reaching further back.
 func TestProbeAnswers(t *testing.T) {
 	_, conn := otelfixture.Start(t)
 	insert := func(name string) {
@@ -51,12 +54,13 @@ func TestProbeAnswers(t *testing.T) {
 		otelfixture.Insert(t, conn, "otel_metrics_sum", name, map[string]string{"service": "api"}, pts)
 	}
 	insert("requests_total")
-	now := t0.Add(time.Hour)
+	// The present: the newest point's time, as on a live dashboard.
+	present := t0.Add(15 * time.Minute)
+	now := present
 	rec := &probeCountingConn{Conn: conn}
 	eng := engine.New(rec, engine.Config{Strategy: engine.StrategyPortable,
 		Cache: engine.CacheConfig{TTL: time.Minute, Freshness: time.Minute, MaxPoints: 1000, Now: func() time.Time { return now }}})
 	ctx := context.Background()
-	at := t0.Add(10 * time.Minute)
 	query := func(what, expr string, at time.Time, wantProbes, wantSeries int) {
 		t.Helper()
 		res, err := eng.InstantQuery(ctx, expr, at)
@@ -70,12 +74,32 @@ func TestProbeAnswers(t *testing.T) {
 			t.Errorf("%s: %d series, want %d", what, len(res.Series), wantSeries)
 		}
 	}
-	query("first query", `sum(rate(requests_total[5m]))`, at, 1, 1)
-	query("another query, same name and range", `rate(requests_total[5m])`, at, 0, 1)
-	query("a name not stored", `rate(late_total[5m])`, at, 1, 0)
+	query("first query", `sum(rate(requests_total[5m]))`, present, 1, 1)
+	query("another query, same name and range", `rate(requests_total[5m])`, present, 0, 1)
+	query("a range within the probed one", `rate(requests_total[1m])`, present, 0, 1)
+	query("a range ending a step before the newest point", `rate(requests_total[1m])`, present.Add(-30*time.Second), 0, 1)
+	query("a range ending before both points found", `rate(requests_total[1m])`, present.Add(-90*time.Second), 1, 1)
+	query("a range reaching further back", `rate(requests_total[10m])`, present, 1, 1)
+	query("a name not stored", `rate(late_total[5m])`, present, 1, 0)
 	insert("late_total")
-	query("stored since, within the minute", `rate(late_total[5m])`, at, 0, 0)
-	query("stored since, another range", `rate(late_total[5m])`, at.Add(time.Minute), 1, 1)
-	now = now.Add(time.Minute)
-	query("stored since, the minute passed", `rate(late_total[5m])`, at, 1, 1)
+	query("stored since, same range", `rate(late_total[5m])`, present, 0, 0)
+	now = present.Add(time.Minute)
+	query("the refresh a minute on", `rate(requests_total[5m])`, now, 0, 1)
+	query("stored since, the refresh a minute on", `rate(late_total[5m])`, now, 0, 0)
+	query("stored since, a range reaching further back", `rate(late_total[5m])`, present.Add(-time.Minute), 1, 1)
+	query("a range past the newest point found", `rate(requests_total[1m])`, present.Add(10*time.Minute), 1, 0)
+
+	// An answer for a range that ended well before its probe ran holds
+	// for that range only: rows after it were stored already.
+	old := t0.Add(5 * time.Minute)
+	query("a past range", `rate(missing_total[1m])`, old, 1, 0)
+	query("a past range, a minute on", `rate(missing_total[1m])`, old.Add(time.Minute), 1, 0)
+
+	at := now
+	query("another name not stored", `rate(later_total[5m])`, at, 1, 0)
+	insert("later_total")
+	now = now.Add(5*time.Minute - time.Second)
+	query("stored since, within the five minutes", `rate(later_total[5m])`, at, 0, 0)
+	now = now.Add(time.Second)
+	query("stored since, the five minutes passed", `rate(later_total[5m])`, at, 1, 1)
 }

@@ -169,7 +169,7 @@ func New(conn driver.Conn, cfg Config) *Engine {
 	}
 	return &Engine{conn: conn, cfg: cfg, now: clock, cache: newResultCache(cfg.Cache), upperEngine: newUpperEngine(cfg),
 		seriesLists:  newKept[string, *seriesList](seriesListTTL, maxListedSeries, time.Now),
-		probeAnswers: newKept[probeKey, probeAnswer](probeAnswerTTL, maxProbeAnswers, clock)}
+		probeAnswers: newKept[plan.Source, probeAnswer](probeAnswerTTL, maxProbeAnswers, clock)}
 }
 
 // RangeQuery evaluates expr at start, start+step, … up to end.

@@ -62,6 +62,14 @@ func (k *kept[K, V]) put(key K, v V, at time.Time, weight int) {
 	k.weight += weight
 }
 
+// clock is the time by which entries age.
+func (k *kept[K, V]) clock() time.Time {
+	if k == nil {
+		return time.Now()
+	}
+	return k.now()
+}
+
 // putNow keeps v, found out now, as key's value.
 func (k *kept[K, V]) putNow(key K, v V, weight int) {
 	if k == nil {

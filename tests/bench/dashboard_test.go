@@ -151,82 +151,109 @@ func benchDashboard(b *testing.B, e *env, d dashboardFile, qs []dashboardQuery, 
 }
 
 // loadDashboard resolves the variables (running their queries) and runs
-// every panel query for the range [from, to], each on Prometheus then on
-// the engine, comparing the answers.
+// every panel query for the range [from, to], comparing the answers. A
+// panel's queries run as Grafana sends them, in one request: Prometheus
+// answers all of them, then the engine does, each query timed alone (the
+// plugin would run them in parallel). Timing Prometheus' answer between
+// two of the engine's would let the engine's result cache age between
+// queries that, in production, arrive within milliseconds of each other.
 func loadDashboard(b *testing.B, e *env, eng *engine.Engine, d dashboardFile, qs []dashboardQuery, from, to time.Time, sel selection) dashboardRun {
 	var run dashboardRun
-	measure := func(name, kind string, prom func(context.Context) (func() (answer, float64), error), ours func(context.Context) (func() answer, error)) answer {
-		pr := measureProm(b, prom)
-		r := e.measureEngine(b, ours)
-		line := queryLine{name: name, kind: kind, ours: r.took, prom: pr.took, rows: r.rows, peakMB: r.peakMB, series: len(pr.answer), failed: r.overCap}
-		run.lines = append(run.lines, line)
-		run.ours += r.took
-		run.prom += pr.took
-		run.rows += r.rows
-		run.peakMB = max(run.peakMB, r.peakMB)
-		if r.took > run.slowest {
-			run.slowest, run.slowestName = r.took, name
+	measure := func(panel []measured) []answer {
+		proms := make([]promRun, len(panel))
+		for i, m := range panel {
+			proms[i] = measureProm(b, m.prom)
 		}
-		switch {
-		case r.overCap:
-			run.failed++
-		case r.err != nil:
-			b.Fatalf("%s: %v", name, r.err)
-		default:
-			if diffs := compare(pr.answer, r.answer); len(diffs) > 0 {
-				run.mismatches += len(diffs)
-				b.Errorf("MISMATCH: %s (%s) differs from Prometheus in %d places; first: %s", name, kind, len(diffs), strings.Join(diffs[:min(3, len(diffs))], "; "))
+		answers := make([]answer, len(panel))
+		for i, m := range panel {
+			pr, r := proms[i], e.measureEngine(b, m.ours)
+			answers[i] = pr.answer
+			line := queryLine{name: m.name, kind: m.kind, ours: r.took, prom: pr.took, rows: r.rows, peakMB: r.peakMB, series: len(pr.answer), failed: r.overCap}
+			run.lines = append(run.lines, line)
+			run.ours += r.took
+			run.prom += pr.took
+			run.rows += r.rows
+			run.peakMB = max(run.peakMB, r.peakMB)
+			if r.took > run.slowest {
+				run.slowest, run.slowestName = r.took, m.name
+			}
+			switch {
+			case r.overCap:
+				run.failed++
+			case r.err != nil:
+				b.Fatalf("%s: %v", m.name, r.err)
+			default:
+				if diffs := compare(pr.answer, r.answer); len(diffs) > 0 {
+					run.mismatches += len(diffs)
+					b.Errorf("MISMATCH: %s (%s) differs from Prometheus in %d places; first: %s", m.name, m.kind, len(diffs), strings.Join(diffs[:min(3, len(diffs))], "; "))
+				}
 			}
 		}
-		return pr.answer
+		return answers
 	}
 
 	vars, err := resolveVariables(d, sel, func(v variableJSON, label, selector string) ([]string, error) {
 		mint, maxt := from.Truncate(time.Second), to.Add(time.Second-1).Truncate(time.Second)
-		found := measure("variable "+v.Name, "label_values",
-			func(ctx context.Context) (func() (answer, float64), error) {
+		found := measure([]measured{{name: "variable " + v.Name, kind: "label_values",
+			prom: func(ctx context.Context) (func() (answer, float64), error) {
 				return promLabelValues(ctx, e, label, selector, mint, maxt)
 			},
-			func(ctx context.Context) (func() answer, error) {
+			ours: func(ctx context.Context) (func() answer, error) {
 				vals, err := eng.LabelValues(ctx, label, selector, mint, maxt)
 				return func() answer { return valuesAnswer(vals) }, err
-			})
+			}}})
 		// The options come from Prometheus' answer, which the engine's
 		// has just been compared with.
-		return found.keys(), nil
+		return found[0].keys(), nil
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, q := range qs {
+	var panel []measured
+	for i, q := range qs {
 		expr, err := interpolate(q.expr, vars)
 		if err != nil {
 			b.Fatalf("%s: %v", q.name(), err)
 		}
-		t := timingOf(q, expr, from, to, models.DefaultScrapeInterval)
-		if q.instant {
-			measure(q.name(), "instant",
-				func(ctx context.Context) (func() (answer, float64), error) {
-					return promQuery(ctx, func(ctx context.Context) (promql.Query, error) {
-						return e.prom.NewInstantQuery(ctx, e.st, nil, t.expr, to)
-					})
-				},
-				func(ctx context.Context) (func() answer, error) {
-					return engineQuery(eng.InstantQuery(ctx, t.expr, to))
-				})
-			continue
+		panel = append(panel, dashboardMeasured(e, eng, q, timingOf(q, expr, from, to, models.DefaultScrapeInterval), to))
+		if i == len(qs)-1 || qs[i+1].panel != q.panel {
+			measure(panel)
+			panel = nil
 		}
-		measure(q.name(), "range "+t.step.String(),
-			func(ctx context.Context) (func() (answer, float64), error) {
-				return promQuery(ctx, func(ctx context.Context) (promql.Query, error) {
-					return e.prom.NewRangeQuery(ctx, e.st, nil, t.expr, t.start, t.end, t.step)
-				})
-			},
-			func(ctx context.Context) (func() answer, error) {
-				return engineQuery(eng.RangeQuery(ctx, t.expr, t.start, t.end, t.step))
-			})
 	}
 	return run
+}
+
+// measured is one query to run on both sides.
+type measured struct {
+	name, kind string
+	prom       func(context.Context) (func() (answer, float64), error)
+	ours       func(context.Context) (func() answer, error)
+}
+
+// dashboardMeasured is a panel query as an instant query at to, or as a
+// range query on the panel's timing.
+func dashboardMeasured(e *env, eng *engine.Engine, q dashboardQuery, t timing, to time.Time) measured {
+	if q.instant {
+		return measured{name: q.name(), kind: "instant",
+			prom: func(ctx context.Context) (func() (answer, float64), error) {
+				return promQuery(ctx, func(ctx context.Context) (promql.Query, error) {
+					return e.prom.NewInstantQuery(ctx, e.st, nil, t.expr, to)
+				})
+			},
+			ours: func(ctx context.Context) (func() answer, error) {
+				return engineQuery(eng.InstantQuery(ctx, t.expr, to))
+			}}
+	}
+	return measured{name: q.name(), kind: "range " + t.step.String(),
+		prom: func(ctx context.Context) (func() (answer, float64), error) {
+			return promQuery(ctx, func(ctx context.Context) (promql.Query, error) {
+				return e.prom.NewRangeQuery(ctx, e.st, nil, t.expr, t.start, t.end, t.step)
+			})
+		},
+		ours: func(ctx context.Context) (func() answer, error) {
+			return engineQuery(eng.RangeQuery(ctx, t.expr, t.start, t.end, t.step))
+		}}
 }
 
 // resolveVariables gives each template variable, in the dashboard's
