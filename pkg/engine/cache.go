@@ -341,15 +341,22 @@ func (c *resultCache) remove(e *cacheEntry) {
 }
 
 // clip is the series' points in [fromMs, toMs], series without any left
-// out, sorted by labels as run sorts them.
+// out, sorted by labels as run sorts them. The series are keyed by their
+// labels' text, which orders them without rendering it at every
+// comparison.
 func clip(series map[string]*Series, fromMs, toMs int64) []Series {
-	var out []Series
-	for _, s := range series {
-		if pts := clipPoints(s.Points, fromMs, toMs); len(pts) > 0 {
-			out = append(out, Series{Labels: s.Labels, Points: pts})
+	keys := make([]string, 0, len(series))
+	for k, s := range series {
+		if len(clipPoints(s.Points, fromMs, toMs)) > 0 {
+			keys = append(keys, k)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Labels.String() < out[j].Labels.String() })
+	sort.Strings(keys)
+	out := make([]Series, len(keys))
+	for i, k := range keys {
+		s := series[k]
+		out[i] = Series{Labels: s.Labels, Points: clipPoints(s.Points, fromMs, toMs)}
+	}
 	return out
 }
 
