@@ -13,27 +13,29 @@ import (
 	"github.com/forma3d/meshmetrics/tests/otelfixture"
 )
 
-// probeCountingConn counts the catalog's name probes.
-type probeCountingConn struct {
+// countingConn counts the statements holding marker: "AS delta" for the
+// catalog's name probes.
+type countingConn struct {
 	driver.Conn
+	marker string
 	mu     sync.Mutex
-	probes int
+	n      int
 }
 
-func (c *probeCountingConn) Query(ctx context.Context, query string, args ...any) (driver.Rows, error) {
-	if strings.Contains(query, "AS delta") {
+func (c *countingConn) Query(ctx context.Context, query string, args ...any) (driver.Rows, error) {
+	if strings.Contains(query, c.marker) {
 		c.mu.Lock()
-		c.probes++
+		c.n++
 		c.mu.Unlock()
 	}
 	return c.Conn.Query(ctx, query, args...)
 }
 
-func (c *probeCountingConn) take() int {
+func (c *countingConn) take() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := c.probes
-	c.probes = 0
+	n := c.n
+	c.n = 0
 	return n
 }
 
@@ -57,7 +59,7 @@ func TestProbeAnswers(t *testing.T) {
 	// The present: the newest point's time, as on a live dashboard.
 	present := t0.Add(15 * time.Minute)
 	now := present
-	rec := &probeCountingConn{Conn: conn}
+	rec := &countingConn{Conn: conn, marker: "AS delta"}
 	eng := engine.New(rec, engine.Config{Strategy: engine.StrategyPortable,
 		Cache: engine.CacheConfig{TTL: time.Minute, Freshness: time.Minute, MaxPoints: 1000, Now: func() time.Time { return now }}})
 	ctx := context.Background()

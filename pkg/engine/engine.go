@@ -104,6 +104,9 @@ type Engine struct {
 	seriesLists *kept[string, *seriesList]
 	// probeAnswers keeps the catalog's name probes (catalog.go).
 	probeAnswers *probeAnswers
+	// metadataAnswers keeps label names and values by statement
+	// (metadata.go).
+	metadataAnswers *kept[string, []string]
 }
 
 // strategy is the SQL strategy in force: the configured one, or for auto
@@ -168,8 +171,9 @@ func New(conn driver.Conn, cfg Config) *Engine {
 		clock = cfg.Cache.Now
 	}
 	return &Engine{conn: conn, cfg: cfg, now: clock, cache: newResultCache(cfg.Cache), upperEngine: newUpperEngine(cfg),
-		seriesLists:  newKept[string, *seriesList](seriesListTTL, maxListedSeries, time.Now),
-		probeAnswers: newKept[plan.Source, probeAnswer](probeAnswerTTL, maxProbeAnswers, clock)}
+		seriesLists:     newKept[string, *seriesList](seriesListTTL, maxListedSeries, time.Now),
+		probeAnswers:    newKept[plan.Source, probeAnswer](probeAnswerTTL, maxProbeAnswers, clock),
+		metadataAnswers: newKept[string, []string](metadataAnswerTTL, maxMetadataAnswers, clock)}
 }
 
 // RangeQuery evaluates expr at start, start+step, … up to end.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -78,8 +79,8 @@ func (e *Engine) Metrics(ctx context.Context, regex string, from, to time.Time) 
 // LabelNames lists the label names of the series a selector (e.g.
 // traefik_service_requests_total{code="200"}) has in [from, to].
 func (e *Engine) LabelNames(ctx context.Context, selector string, from, to time.Time) ([]string, error) {
-	return e.metadata(ctx, selector, from, to, func(s sqlgen.Schema, sel plan.Selector) (string, error) {
-		return sqlgen.LabelNamesSQL(s, sel, from.UnixMilli(), to.UnixMilli(), MaxMetadata)
+	return e.metadata(ctx, selector, from, to, func(s sqlgen.Schema, sel plan.Selector, fromMs, toMs int64) (string, error) {
+		return sqlgen.LabelNamesSQL(s, sel, fromMs, toMs, MaxMetadata)
 	})
 }
 
@@ -88,12 +89,40 @@ func (e *Engine) LabelValues(ctx context.Context, label, selector string, from, 
 	if label == "" {
 		return nil, fmt.Errorf("label values: the label name is empty")
 	}
-	return e.metadata(ctx, selector, from, to, func(s sqlgen.Schema, sel plan.Selector) (string, error) {
-		return sqlgen.LabelValuesSQL(s, sel, label, from.UnixMilli(), to.UnixMilli(), MaxMetadata)
+	return e.metadata(ctx, selector, from, to, func(s sqlgen.Schema, sel plan.Selector, fromMs, toMs int64) (string, error) {
+		return sqlgen.LabelValuesSQL(s, sel, label, fromMs, toMs, MaxMetadata)
 	})
 }
 
-func (e *Engine) metadata(ctx context.Context, selector string, from, to time.Time, render func(sqlgen.Schema, plan.Selector) (string, error)) ([]string, error) {
+// Kept metadata answers: with the series extension (002) a metadata
+// statement reads only the series table, whose rows are per series and
+// UTC day, so its answer depends on the days the range touches, not on
+// the range itself. Rendered for those days' starts, it is the same
+// statement for every range within them, and its answer is kept under
+// it for metadataAnswerTTL: the dashboard's variables ask again on every
+// refresh. The bound: a series stored after an answer shows in variable
+// options at most metadataAnswerTTL later.
+const (
+	metadataAnswerTTL = 5 * time.Minute
+	// maxMetadataAnswers bounds the values kept, over all answers.
+	maxMetadataAnswers = 100_000
+)
+
+// dayStartMs is the start of ms's UTC day.
+func dayStartMs(ms int64) int64 {
+	const dayMs = 24 * 60 * 60 * 1000
+	return floorDiv(ms, dayMs) * dayMs
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func (e *Engine) metadata(ctx context.Context, selector string, from, to time.Time, render func(s sqlgen.Schema, sel plan.Selector, fromMs, toMs int64) (string, error)) ([]string, error) {
 	if !to.After(from) {
 		return nil, fmt.Errorf("the time range is empty: end %s is not after start %s", to.Format(time.RFC3339), from.Format(time.RFC3339))
 	}
@@ -118,10 +147,30 @@ func (e *Engine) metadata(ctx context.Context, selector string, from, to time.Ti
 	if err != nil {
 		return nil, err
 	}
-	sql, err := render(schema, p.Root.(*plan.InstantSelector).Selector)
+	fromMs, toMs := from.UnixMilli(), to.UnixMilli()
+	if schema.SeriesTables {
+		fromMs, toMs = dayStartMs(fromMs), dayStartMs(toMs)
+	}
+	sql, err := render(schema, p.Root.(*plan.InstantSelector).Selector, fromMs, toMs)
 	if err != nil {
 		return nil, err
 	}
+	if !schema.SeriesTables {
+		return e.runMetadata(ctx, sql)
+	}
+	if kept, ok := e.metadataAnswers.get(sql); ok {
+		return slices.Clone(kept), nil
+	}
+	out, err := e.runMetadata(ctx, sql)
+	if err != nil {
+		return nil, err
+	}
+	e.metadataAnswers.putNow(sql, slices.Clone(out), len(out)+1)
+	return out, nil
+}
+
+// runMetadata runs a metadata statement: one string column.
+func (e *Engine) runMetadata(ctx context.Context, sql string) ([]string, error) {
 	rows, err := e.conn.Query(ctx, sql)
 	if err != nil {
 		return nil, queryError(err)

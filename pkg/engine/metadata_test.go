@@ -1,0 +1,65 @@
+package engine_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/forma3d/meshmetrics/pkg/engine"
+	"github.com/forma3d/meshmetrics/tests/clickhouse/chtest"
+	"github.com/forma3d/meshmetrics/tests/otelfixture"
+)
+
+// TestMetadataAnswers: with the series tables, label values over ranges
+// within the same UTC days share one statement's answer for five minutes;
+// a series stored after it shows once they have passed, and at once over
+// a range touching another day. Without the series tables every call
+// runs its statement.
+func TestMetadataAnswers(t *testing.T) {
+	for _, seriesTables := range []bool{true, false} {
+		t.Run(map[bool]string{true: "series tables", false: "exporter tables"}[seriesTables], func(t *testing.T) {
+			_, conn := otelfixture.Start(t)
+			if seriesTables {
+				chtest.InstallSeriesTables(t, conn, "otel", false)
+			}
+			insert := func(service string) {
+				var pts []otelfixture.Point
+				for s := 0; s <= 900; s += 15 {
+					pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: float64(s)})
+				}
+				otelfixture.Insert(t, conn, "otel_metrics_sum", "requests_total", map[string]string{"service": service}, pts)
+			}
+			insert("api")
+			now := t0.Add(15 * time.Minute)
+			rec := &countingConn{Conn: conn, marker: "AS value"}
+			eng := engine.New(rec, engine.Config{Strategy: engine.StrategyPortable,
+				Cache: engine.CacheConfig{TTL: time.Minute, Freshness: time.Minute, MaxPoints: 1000, Now: func() time.Time { return now }}})
+			values := func(what string, from, to time.Time, wantStatements int, want ...string) {
+				t.Helper()
+				got, err := eng.LabelValues(context.Background(), "service", "requests_total", from, to)
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				if n := rec.take(); n != wantStatements {
+					t.Errorf("%s: %d statements, want %d", what, n, wantStatements)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s: %q, want %q", what, got, want)
+				}
+			}
+			from, to := t0, t0.Add(15*time.Minute)
+			kept := 0
+			if !seriesTables {
+				kept = 1
+			}
+			values("first call", from, to, 1, "api")
+			values("the same range", from, to, kept, "api")
+			insert("web")
+			values("the refresh's range, stored since", from.Add(time.Minute), to.Add(time.Minute), kept, map[bool][]string{true: {"api"}, false: {"api", "web"}}[seriesTables]...)
+			values("a range touching the day before", from.Add(-13*time.Hour), to, 1, "api", "web")
+			now = now.Add(5 * time.Minute)
+			values("five minutes later", from, to, 1, "api", "web")
+		})
+	}
+}
