@@ -107,6 +107,9 @@ type Engine struct {
 	// metadataAnswers keeps label names and values by statement
 	// (metadata.go).
 	metadataAnswers *kept[string, []string]
+	// summaries keeps window summaries by selector (summaries.go); nil
+	// without a result cache.
+	summaries *kept[string, *summaryStore]
 }
 
 // strategy is the SQL strategy in force: the configured one, or for auto
@@ -170,10 +173,14 @@ func New(conn driver.Conn, cfg Config) *Engine {
 	if cfg.Cache.Now != nil {
 		clock = cfg.Cache.Now
 	}
-	return &Engine{conn: conn, cfg: cfg, now: clock, cache: newResultCache(cfg.Cache), upperEngine: newUpperEngine(cfg),
+	e := &Engine{conn: conn, cfg: cfg, now: clock, cache: newResultCache(cfg.Cache), upperEngine: newUpperEngine(cfg),
 		seriesLists:     newKept[string, *seriesList](seriesListTTL, maxListedSeries, time.Now),
 		probeAnswers:    newKept[plan.Source, probeAnswer](probeAnswerTTL, maxProbeAnswers, clock),
 		metadataAnswers: newKept[string, []string](metadataAnswerTTL, maxMetadataAnswers, clock)}
+	if e.cache != nil {
+		e.summaries = newKept[string, *summaryStore](e.cache.cfg.TTL, maxSummaryCells, clock)
+	}
+	return e
 }
 
 // RangeQuery evaluates expr at start, start+step, … up to end.

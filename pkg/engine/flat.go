@@ -74,6 +74,22 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 				return &Result{Type: want, SQL: st.flatExplain(), Stats: Stats{Elapsed: time.Since(began)}}, nil
 			}
 		}
+		if shape, ok := f.Summarized(); ok && e.summaries != nil && summaryCells(len(list.sids), shape.Range) <= maxSummaryCells {
+			res, sql, unlisted, err := e.summarizedSum(ctx, f, shape, list, grid, want)
+			if err != nil {
+				return nil, err
+			}
+			if unlisted && cached {
+				cached = false
+				continue
+			}
+			res.SQL = f.LookupSQL() + "\n\n-- then the listed series' points summarized per block (pkg/engine/summaries.go):\n" + sql
+			if cached {
+				res.SQL = fmt.Sprintf("-- the series lookup from the cache (listed %s ago)\n%s", time.Since(list.at).Round(time.Second), res.SQL)
+			}
+			res.Stats.Elapsed = time.Since(began)
+			return res, nil
+		}
 		k := e.flatSlices(len(list.sids), f)
 		if len(list.sids) > flatMaxSeries && st.sql != "" && k == 1 && !st.perSeries {
 			return e.runStatement(ctx, statement{sql: st.sql}, false, grid, want)
@@ -134,25 +150,9 @@ func (e *Engine) lookupSeries(ctx context.Context, f *sqlgen.FlatSum) (*seriesLi
 // statement, once per slice of the series when slices (flatSlices) is
 // over 1; unlisted says whether a series the list lacks has values.
 func (e *Engine) flatValues(ctx context.Context, st statement, list *seriesList, slices int, grid plan.Grid, want ValueType) (res *Result, unlisted bool, err error) {
-	var (
-		groups []uint32
-		named  []Labels              // a group's labels, by group number - 1
-		number = map[string]uint32{} // a group's number, by its labels' text
-	)
-	by, without, keepsName := st.flat.Grouping()
-	for k := range list.sids {
-		g := groupLabels(list.names[k], list.values[k], by, without, keepsName)
-		key := g.String()
-		n, ok := number[key]
-		if !ok {
-			named = append(named, g)
-			n = uint32(len(named))
-			number[key] = n
-		}
-		groups = append(groups, n)
-	}
-	if len(named) > e.cfg.MaxSeries {
-		return nil, false, maxSeriesError{e.cfg.MaxSeries}
+	groups, named, err := e.flatGroups(st.flat, list)
+	if err != nil {
+		return nil, false, err
 	}
 	sums := newPartialSums(grid, len(named))
 	if slices <= 1 {
@@ -187,6 +187,28 @@ func (e *Engine) flatValues(ctx context.Context, st statement, list *seriesList,
 		}
 	}
 	return res, unlisted, nil
+}
+
+// flatGroups are the listed series' groups: groups[k] is series k's
+// group number (1-based), named[n-1] group n's labels.
+func (e *Engine) flatGroups(f *sqlgen.FlatSum, list *seriesList) (groups []uint32, named []Labels, err error) {
+	number := map[string]uint32{} // a group's number, by its labels' text
+	by, without, keepsName := f.Grouping()
+	for k := range list.sids {
+		g := groupLabels(list.names[k], list.values[k], by, without, keepsName)
+		key := g.String()
+		n, ok := number[key]
+		if !ok {
+			named = append(named, g)
+			n = uint32(len(named))
+			number[key] = n
+		}
+		groups = append(groups, n)
+	}
+	if len(named) > e.cfg.MaxSeries {
+		return nil, nil, maxSeriesError{e.cfg.MaxSeries}
+	}
+	return groups, named, nil
 }
 
 // flatSlice runs f's values statement with the series' groups and adds

@@ -30,6 +30,9 @@ type FlatSum struct {
 	// lookback of an instant selector.
 	sel   plan.Selector
 	width time.Duration
+	// schema is what the statements read (the window summaries render
+	// their own).
+	schema Schema
 }
 
 // FlatSumOf returns p as a flat sum; ok is false when p's root is not one
@@ -39,7 +42,7 @@ func FlatSumOf(p *plan.Plan, schema Schema, opts Options) (f *FlatSum, ok bool, 
 	if !isAgg || a.Op != "sum" || !schema.SeriesTables || !opts.Native {
 		return nil, false, nil
 	}
-	f = &FlatSum{agg: a, grid: p.Grid}
+	f = &FlatSum{agg: a, grid: p.Grid, schema: schema}
 	switch in := a.Input.(type) {
 	case *plan.RangeFunction:
 		f.sel, f.width = in.Selector, in.Range
