@@ -44,6 +44,9 @@ func (st statement) explain() string {
 		return st.sql
 	}
 	text := st.flatExplain()
+	if _, ok := st.flat.Summarized(); ok {
+		text += "\n\n-- with the result cache on, the listed series' points summarized per block instead (window summaries, docs/dialect.md)"
+	}
 	if st.sql != "" {
 		text += fmt.Sprintf("\n\n-- when the lookup lists more than %d series and they fit one statement, this one instead:\n%s", flatMaxSeries, st.sql)
 	}

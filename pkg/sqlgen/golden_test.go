@@ -71,8 +71,13 @@ func goldenCase(t *testing.T, dir, name, expr string, grid plan.Grid, seriesTabl
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := "-- " + expr + "\n" + sql + "\n"
-	path := filepath.Join("testdata", dir, name+".sql")
+	compareGolden(t, filepath.Join("testdata", dir, name+".sql"), "-- "+expr+"\n"+sql+"\n")
+}
+
+// compareGolden compares got with the file at path, or writes it there
+// with -update.
+func compareGolden(t *testing.T, path, got string) {
+	t.Helper()
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
@@ -87,7 +92,7 @@ func goldenCase(t *testing.T, dir, name, expr string, grid plan.Grid, seriesTabl
 		t.Fatalf("%v (run with -update to create it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("SQL of %s changed; review and run with -update:\n%s", expr, firstDiff(string(want), got))
+		t.Errorf("%s changed; review and run with -update:\n%s", path, firstDiff(string(want), got))
 	}
 }
 

@@ -2,7 +2,6 @@ package sqlgen_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -69,18 +68,5 @@ func TestSummarized(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := "-- " + cases[0].expr + ": the points of the block where the range starts, and its last 30 minutes\n" + sql + "\n"
-	path := filepath.Join("testdata", "golden", "series-native", "summaries.sql")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("summaries SQL changed; review and run with -update:\n%s", firstDiff(string(want), got))
-	}
+	compareGolden(t, filepath.Join("testdata", "golden", "series-native", "summaries.sql"), got)
 }
