@@ -85,7 +85,7 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 }
 
 // The catalog's probes (is this metric stored in this table in this
-// range, with delta temporality, and when is its newest point?) are kept
+// range, with delta temporality, and at what times?) are kept
 // for probeAnswerTTL per table and metric: a dashboard's queries ask the
 // same of the same names, each probe costing a round trip of 10–20 ms,
 // and its auto-refresh asks again a minute later over a range a minute
@@ -102,13 +102,13 @@ type probeAnswer struct {
 	// engine's clock when the probe ran.
 	fromMs, toMs, asOfMs int64
 	found, delta         bool
-	points               newestPoints // found: where its points are
+	points               []int64 // found: times of points in the range (Unix ms)
 }
 
 // serves says whether the answer holds for the range (fromMs, toMs]: it
 // looked at every row there, or every row but those newer than the
 // probe's range that reached the probe's present (late rows, which the
-// bound above covers); and a metric found has its newest point inside.
+// bound above covers); and a metric found has a point found inside.
 // A range reaching further back, or ending before that point, is probed:
 // a metric renamed from an alias to its exact name over time must
 // resolve to the name stored in each range.
@@ -119,16 +119,16 @@ func (a probeAnswer) serves(fromMs, toMs int64) bool {
 	if toMs > a.toMs && a.toMs < a.asOfMs-probePresent.Milliseconds() {
 		return false
 	}
-	inside := func(t int64) bool { return t > fromMs && t <= toMs }
-	return !a.found || inside(a.points.lastMs) || inside(a.points.earlierMs)
+	if !a.found {
+		return true
+	}
+	for _, t := range a.points {
+		if t > fromMs && t <= toMs {
+			return true
+		}
+	}
+	return false
 }
-
-// newestPoints are the times (Unix ms) of a metric's newest point in a
-// probed range, and of its newest point a minute (probePresent) or more
-// before the range's end, 0 if none: a refresh's instant range holds the
-// first, a range query's range, which Grafana ends a step before "now",
-// the second.
-type newestPoints struct{ lastMs, earlierMs int64 }
 
 const (
 	probeAnswerTTL = 5 * time.Minute
@@ -217,19 +217,20 @@ type storedName struct {
 	metric string
 	// delta: points with delta temporality, which the SQL would misread as
 	// cumulative.
-	delta  bool
-	points newestPoints
+	delta bool
+	// points are the times (Unix ms) of the points the probes found.
+	points []int64
 }
 
 type storedNames []storedName
 
-func (s storedNames) find(t plan.TableKind, metric string) (found, delta bool, points newestPoints) {
+func (s storedNames) find(t plan.TableKind, metric string) (found, delta bool, points []int64) {
 	for _, n := range s {
 		if n.table == t && n.metric == metric {
 			return true, n.delta, n.points
 		}
 	}
-	return false, false, newestPoints{}
+	return false, false, nil
 }
 
 // storedNames lists the metric names the tables hold in the catalog's time
@@ -249,11 +250,11 @@ func (c *catalog) storedNames(ctx context.Context, candidates []plan.Source) (st
 	for rows.Next() {
 		var kind, name string
 		var delta bool
-		var p newestPoints
-		if err := rows.Scan(&kind, &name, &delta, &p.lastMs, &p.earlierMs); err != nil {
+		var at int64
+		if err := rows.Scan(&kind, &name, &delta, &at); err != nil {
 			return nil, fmt.Errorf("list metric names: %w", err)
 		}
-		out = out.add(storedName{table: plan.TableKind(kind), metric: name, delta: delta, points: p})
+		out = out.add(storedName{table: plan.TableKind(kind), metric: name, delta: delta, points: []int64{at}})
 	}
 	return out, rows.Err()
 }
@@ -264,57 +265,58 @@ func (s storedNames) add(n storedName) storedNames {
 	for i := range s {
 		if s[i].table == n.table && s[i].metric == n.metric {
 			s[i].delta = s[i].delta || n.delta
-			s[i].points = newestPoints{max(s[i].points.lastMs, n.points.lastMs), max(s[i].points.earlierMs, n.points.earlierMs)}
+			s[i].points = append(s[i].points, n.points...)
 			return s
 		}
 	}
 	return append(s, n)
 }
 
-// newestPointsOf are the columns of a group's newestPoints, in Unix ms
-// whether TimeUnix is a DateTime or a DateTime64 (the tests use both).
-func (c *catalog) newestPointsOf() string {
-	cut := (c.toMs - probePresent.Milliseconds()) / 1000
-	return fmt.Sprintf("toUnixTimestamp64Milli(toDateTime64(max(TimeUnix), 3)) AS last, "+
-		"toUnixTimestamp64Milli(toDateTime64(maxIf(TimeUnix, TimeUnix <= toDateTime(%d)), 3)) AS earlier", cut)
-}
+// pointTime is the probed row's time in Unix ms, whether TimeUnix is a
+// DateTime or a DateTime64 (the tests use both).
+const pointTime = "toUnixTimestamp64Milli(toDateTime64(TimeUnix, 3)) AS at"
 
 // listQuery lists every stored name with its temporality: it reads the
 // MetricName column of every row in the range, so it serves only regex
-// matchers on __name__.
+// matchers on __name__ (its answers are not kept: at is 0).
 func (c *catalog) listQuery() string {
 	var parts []string
 	for _, kind := range []plan.TableKind{plan.TableSum, plan.TableGauge, plan.TableHistogram} {
-		parts = append(parts, fmt.Sprintf("SELECT %s AS kind, MetricName AS name, %s AS delta, %s FROM %s WHERE %s GROUP BY MetricName",
-			sqlgen.QuoteString(string(kind)), deltaOf(kind), c.newestPointsOf(), c.schema.Table(c.schema.TableOf(kind)), c.schema.TimeRange(c.fromMs, c.toMs)))
+		delta := "max(AggregationTemporality = 1)"
+		if kind == plan.TableGauge {
+			delta = "false"
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %s AS kind, MetricName AS name, toBool(%s) AS delta, toInt64(0) AS at FROM %s WHERE %s GROUP BY MetricName",
+			sqlgen.QuoteString(string(kind)), delta, c.schema.Table(c.schema.TableOf(kind)), c.schema.TimeRange(c.fromMs, c.toMs)))
 	}
 	return strings.Join(parts, "\nUNION ALL\n") + fmt.Sprintf("\nLIMIT %d", maxCatalogNames)
 }
 
-// deltaOf says whether a group of a table's rows holds a point of delta
-// temporality (gauges have none).
-func deltaOf(kind plan.TableKind) string {
-	if kind == plan.TableGauge {
-		return "false"
-	}
-	return "toBool(max(AggregationTemporality = 1))"
-}
-
 // probeQuery asks, for each candidate, whether its table holds a point of
-// it in the range, whether one of those points has delta temporality, and
-// when its newest point is. The table's primary key (ServiceName,
-// MetricName, hour, …) narrows each probe to the metric's granules; it
-// reads the AggregationTemporality and TimeUnix columns of the metric's
-// rows in the range. The newest point lets the answer serve the range of
-// the next refresh (probeAnswer.serves). Candidates come distinct from
-// probe.
+// it in the range, and whether one of those points has delta temporality,
+// with LIMIT 1 reads that the table's primary key (ServiceName,
+// MetricName, hour, …) narrows to the metric's granules and that stop at
+// the first row found: an existing metric costs a granule, not a scan of
+// every row in the range. A third asks for a point in the range's last
+// probePresent, the point a refresh's range (a minute on) holds; the
+// first point found serves ranges within the probed one
+// (probeAnswer.serves). Candidates come distinct from probe.
 func (c *catalog) probeQuery(candidates []plan.Source) string {
 	var parts []string
 	for _, cand := range candidates {
 		table := c.schema.Table(c.schema.TableOf(cand.Table))
-		where := fmt.Sprintf("MetricName = %s AND %s", sqlgen.QuoteString(cand.Metric), c.schema.TimeRange(c.fromMs, c.toMs))
-		parts = append(parts, fmt.Sprintf("SELECT %s AS kind, MetricName AS name, %s AS delta, %s FROM %s WHERE %s GROUP BY MetricName",
-			sqlgen.QuoteString(string(cand.Table)), deltaOf(cand.Table), c.newestPointsOf(), table, where))
+		metric := "MetricName = " + sqlgen.QuoteString(cand.Metric)
+		where := metric + " AND " + c.schema.TimeRange(c.fromMs, c.toMs)
+		last := metric + " AND " + c.schema.TimeRange(max(c.fromMs, c.toMs-probePresent.Milliseconds()), c.toMs)
+		kind := sqlgen.QuoteString(string(cand.Table))
+		probe := func(delta, where string) {
+			parts = append(parts, fmt.Sprintf("SELECT * FROM (SELECT %s AS kind, MetricName AS name, %s AS delta, %s FROM %s WHERE %s LIMIT 1)", kind, delta, pointTime, table, where))
+		}
+		probe("false", where)
+		probe("false", last)
+		if cand.Table != plan.TableGauge {
+			probe("true", where+" AND AggregationTemporality = 1")
+		}
 	}
 	return strings.Join(parts, "\nUNION ALL\n")
 }

@@ -79,8 +79,8 @@ func TestProbeAnswers(t *testing.T) {
 	query("first query", `sum(rate(requests_total[5m]))`, present, 1, 1)
 	query("another query, same name and range", `rate(requests_total[5m])`, present, 0, 1)
 	query("a range within the probed one", `rate(requests_total[1m])`, present, 0, 1)
-	query("a range ending a step before the newest point", `rate(requests_total[1m])`, present.Add(-30*time.Second), 0, 1)
-	query("a range ending before both points found", `rate(requests_total[1m])`, present.Add(-90*time.Second), 1, 1)
+	query("a range ending a step before, holding the point of the last minute", `rate(requests_total[1m])`, present.Add(-30*time.Second), 0, 1)
+	query("a range holding neither point found", `rate(requests_total[1m])`, present.Add(-90*time.Second), 1, 1)
 	query("a range reaching further back", `rate(requests_total[10m])`, present, 1, 1)
 	query("a name not stored", `rate(late_total[5m])`, present, 1, 0)
 	insert("late_total")
@@ -89,7 +89,7 @@ func TestProbeAnswers(t *testing.T) {
 	query("the refresh a minute on", `rate(requests_total[5m])`, now, 0, 1)
 	query("stored since, the refresh a minute on", `rate(late_total[5m])`, now, 0, 0)
 	query("stored since, a range reaching further back", `rate(late_total[5m])`, present.Add(-time.Minute), 1, 1)
-	query("a range past the newest point found", `rate(requests_total[1m])`, present.Add(10*time.Minute), 1, 0)
+	query("a range past the points found", `rate(requests_total[1m])`, present.Add(10*time.Minute), 1, 0)
 
 	// An answer for a range that ended well before its probe ran holds
 	// for that range only: rows after it were stored already.
