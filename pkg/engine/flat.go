@@ -78,7 +78,7 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 			}
 		}
 		if shape, ok := f.Summarized(); ok && e.summaries != nil && summaryCells(len(list.sids), shape.Range) <= maxSummaryCells {
-			res, sql, unlisted, err := e.summarizedSum(ctx, f, shape, list, grid, want)
+			res, sql, unlisted, err := e.summarizedSum(ctx, st, shape, list, grid, want)
 			if err != nil {
 				return nil, err
 			}

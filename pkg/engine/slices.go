@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"time"
 
 	"github.com/forma3d/meshmetrics/pkg/plan"
 	"github.com/forma3d/meshmetrics/pkg/sqlgen"
@@ -31,8 +32,11 @@ const maxSlices = 32
 // in: enough for each to read at most SliceSeriesSeconds (series times
 // the seconds of samples each, the grid's span plus the range), at most
 // maxSlices.
-func (e *Engine) flatSlices(n int, f *sqlgen.FlatSum) int {
-	k := math.Ceil(float64(n) * f.ReadSpan().Seconds() / e.cfg.SliceSeriesSeconds)
+func (e *Engine) flatSlices(n int, f *sqlgen.FlatSum) int { return e.slicesFor(n, f.ReadSpan()) }
+
+// slicesFor is how many statements reading span of n series run in.
+func (e *Engine) slicesFor(n int, span time.Duration) int {
+	k := math.Ceil(float64(n) * span.Seconds() / e.cfg.SliceSeriesSeconds)
 	return int(min(max(k, 1), maxSlices))
 }
 

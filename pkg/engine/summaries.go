@@ -116,7 +116,8 @@ func summaryCells(n int, rng time.Duration) int {
 // summarizedSum answers a flat sum that sqlgen.FlatSum.Summarized
 // accepts at grid's one time, from the kept summaries and one statement
 // for the rest; unlisted says whether a series the list lacks has points.
-func (e *Engine) summarizedSum(ctx context.Context, f *sqlgen.FlatSum, shape sqlgen.SummaryShape, list *seriesList, grid plan.Grid, want ValueType) (res *Result, sql string, unlisted bool, err error) {
+func (e *Engine) summarizedSum(ctx context.Context, st statement, shape sqlgen.SummaryShape, list *seriesList, grid plan.Grid, want ValueType) (res *Result, sql string, unlisted bool, err error) {
+	f := st.flat
 	blockMs := sqlgen.SummaryBlock.Milliseconds()
 	endMs := grid.StartMs - shape.Offset.Milliseconds()
 	startMs := endMs - shape.Range.Milliseconds()
@@ -155,13 +156,42 @@ func (e *Engine) summarizedSum(ctx context.Context, f *sqlgen.FlatSum, shape sql
 	case !headKept:
 		rawTo, ranges = (head+1)*blockMs, append([]sqlgen.SummaryRange{{LoMs: startMs, HiMs: (head + 1) * blockMs}}, ranges...)
 	}
-	sql, err = f.SummariesSQL(ranges, rawTo)
-	if err != nil {
-		return nil, "", false, err
+	// Over many series, in slices (slices.go) by what this call reads.
+	var span time.Duration
+	for _, r := range ranges {
+		span += time.Duration(r.HiMs-r.LoMs) * time.Millisecond
 	}
-	readRaw, read, err := e.readSummaries(ctx, sql)
-	if err != nil {
-		return nil, "", false, err
+	readRaw, read := map[uint64][]pointSummary{}, map[int64]map[uint64]pointSummary{}
+	slices := e.slicesFor(len(list.sids), span)
+	statements := []*sqlgen.FlatSum{f}
+	if slices > 1 {
+		statements = nil
+		for _, s := range sqlgen.SidSlices(slices) {
+			sliced, err := st.slice(s)
+			if err != nil {
+				return nil, "", false, err
+			}
+			statements = append(statements, sliced.flat)
+		}
+	}
+	for i, sf := range statements {
+		text, err := sf.SummariesSQL(ranges, rawTo)
+		if err != nil {
+			return nil, "", false, err
+		}
+		if i == 0 {
+			sql = text
+		}
+		if err := e.readSummaries(ctx, text, readRaw, read); err != nil {
+			return nil, "", false, err
+		}
+	}
+	if slices > 1 {
+		sql = fmt.Sprintf("-- the summaries statement ran %d times, each over a slice of the series (sid ranges)\n%s", slices, sql)
+	}
+
+	for _, pts := range readRaw {
+		sort.Slice(pts, func(i, j int) bool { return pts[i].firstT < pts[j].firstT })
 	}
 
 	// Keep what is immutable.
@@ -245,17 +275,17 @@ func (e *Engine) summarizedSum(ctx context.Context, f *sqlgen.FlatSum, shape sql
 	return res, sql, unlisted, nil
 }
 
-// readSummaries runs a summaries statement: the raw points by series in
-// time order, and the blocks' summaries by block and series.
-func (e *Engine) readSummaries(ctx context.Context, sql string) (raw map[uint64][]pointSummary, blocks map[int64]map[uint64]pointSummary, err error) {
+// readSummaries runs a summaries statement and adds its rows to raw (the
+// raw points by series) and blocks (the blocks' summaries by block and
+// series); raw is sorted by time once every statement has run.
+func (e *Engine) readSummaries(ctx context.Context, sql string, raw map[uint64][]pointSummary, blocks map[int64]map[uint64]pointSummary) error {
 	stmtCtx, release := e.statementContext(ctx, nil)
 	defer release()
 	rows, err := e.conn.Query(stmtCtx, sql)
 	if err != nil {
-		return nil, nil, e.timeoutError(queryError(err))
+		return e.timeoutError(queryError(err))
 	}
 	defer rows.Close()
-	raw, blocks = map[uint64][]pointSummary{}, map[int64]map[uint64]pointSummary{}
 	for rows.Next() {
 		var (
 			sid   uint64
@@ -265,7 +295,7 @@ func (e *Engine) readSummaries(ctx context.Context, sql string) (raw map[uint64]
 			s     pointSummary
 		)
 		if err := rows.Scan(&sid, &isRaw, &blk, &n, &s.firstT, &s.firstV, &s.lastT, &s.lastV, &s.resets); err != nil {
-			return nil, nil, fmt.Errorf("read the window summaries of a sum: %w", err)
+			return fmt.Errorf("read the window summaries of a sum: %w", err)
 		}
 		s.n = int64(n)
 		if isRaw == 1 {
@@ -280,10 +310,7 @@ func (e *Engine) readSummaries(ctx context.Context, sql string) (raw map[uint64]
 		blocks[blk][sid] = s
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, e.timeoutError(queryError(err))
+		return e.timeoutError(queryError(err))
 	}
-	for _, pts := range raw {
-		sort.Slice(pts, func(i, j int) bool { return pts[i].firstT < pts[j].firstT })
-	}
-	return raw, blocks, nil
+	return nil
 }

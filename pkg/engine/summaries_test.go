@@ -15,8 +15,8 @@ import (
 // answered from kept window summaries equal the uncached engine's (the
 // values statement) cold, a minute on (the range's first block's points
 // kept), with the range moved into another block, unaligned and with an
-// offset; over counter resets (one at a block's first point), a gap and a
-// series that starts late. A series stored after the kept lookup is
+// offset, and in slices of the series; over counter resets (one at a
+// block's first point), a gap and a series that starts late. A series stored after the kept lookup is
 // found. A late point in the immutable past is not seen until the store
 // is CacheConfig.TTL old (the documented bound), then is.
 func TestWindowSummaries(t *testing.T) {
@@ -89,17 +89,32 @@ func TestWindowSummaries(t *testing.T) {
 	check("an offset, the same selector", `sum by (code) (increase(requests_total[90m] offset 20m))`, at, true)
 	check("another selector", `sum by (code) (increase(requests_total{service!="web"}[90m] offset 20m))`, at, false)
 
+	// Over many series a call runs in slices of them, each statement
+	// reading a slice's points.
+	sliced := engine.New(conn, engine.Config{Strategy: engine.StrategyNative, Cache: cache, SliceSeriesSeconds: 1000})
+	got, err := sliced.InstantQuery(ctx, byService, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := plain.InstantQuery(ctx, byService, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := renderValues(got, "%.10g"), renderValues(want, "%.10g"); g != w || !strings.Contains(got.SQL, "each over a slice of the series") {
+		t.Errorf("in slices: differs from the uncached engine's, or ran in one statement:\n got %s\nwant %s\n%.200s", g, w, got.SQL)
+	}
+
 	insert("cache", "200", func(s int) (float64, bool) { return float64(s) * 3, true })
 	check("a series stored after the lookup", byService, at.Add(time.Minute), true)
 
 	// A late point in a block kept as immutable: a reset of api's 200s.
 	otelfixture.Insert(t, conn, "otel_metrics_sum", "requests_total", map[string]string{"service": "api", "code": "200"},
 		[]otelfixture.Point{{At: t0.Add(3*time.Hour + 7*time.Second), Value: 1}})
-	got, err := cached.InstantQuery(ctx, byService, at.Add(time.Minute))
+	got, err = cached.InstantQuery(ctx, byService, at.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := plain.InstantQuery(ctx, byService, at.Add(time.Minute))
+	want, err = plain.InstantQuery(ctx, byService, at.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,9 +30,10 @@ type FlatSum struct {
 	// lookback of an instant selector.
 	sel   plan.Selector
 	width time.Duration
-	// schema is what the statements read (the window summaries render
-	// their own).
+	// schema and slice are what the statements read (the window
+	// summaries render their own).
 	schema Schema
+	slice  *SidSlice
 }
 
 // FlatSumOf returns p as a flat sum; ok is false when p's root is not one
@@ -42,7 +43,7 @@ func FlatSumOf(p *plan.Plan, schema Schema, opts Options) (f *FlatSum, ok bool, 
 	if !isAgg || a.Op != "sum" || !schema.SeriesTables || !opts.Native {
 		return nil, false, nil
 	}
-	f = &FlatSum{agg: a, grid: p.Grid, schema: schema}
+	f = &FlatSum{agg: a, grid: p.Grid, schema: schema, slice: opts.Slice}
 	switch in := a.Input.(type) {
 	case *plan.RangeFunction:
 		f.sel, f.width = in.Selector, in.Range

@@ -65,11 +65,12 @@ type SummaryRange struct{ LoMs, HiMs int64 }
 // before rawToMs one row each (raw 1, blk the point's time), the others
 // one row per series and block (raw 0, blk intDiv(t - 1, SummaryBlock)).
 // Columns: sid UInt64, raw UInt8, blk Int64, n UInt64, first_t Int64,
-// first_v Float64, last_t Int64, last_v Float64, resets Float64.
-// Points with one series and time count as the other statements count
-// them (docs/dialect.md, "Known divergences").
+// first_v Float64, last_t Int64, last_v Float64, resets Float64. Points
+// with one series and time count as the other statements count them
+// (docs/dialect.md, "Known divergences"). A sliced flat sum's statement
+// reads its slice of the series.
 func (f *FlatSum) SummariesSQL(ranges []SummaryRange, rawToMs int64) (string, error) {
-	b := &builder{schema: f.schema, native: true}
+	b := &builder{schema: f.schema, native: true, slice: f.slice}
 	parts := make([]string, 0, len(ranges))
 	for _, r := range ranges {
 		s, err := b.samples(f.sel, r.LoMs, r.HiMs, false)
@@ -78,21 +79,20 @@ func (f *FlatSum) SummariesSQL(ranges []SummaryRange, rawToMs int64) (string, er
 		}
 		parts = append(parts, s.rows)
 	}
-	blockMs := SummaryBlock.Milliseconds()
-	// The resets need the values in time order; the rest are aggregates
-	// (an array of (t, v) pairs sorted per block took 1.5–2× as long).
-	return fmt.Sprintf(`SELECT sid, raw, blk, n, first_t, first_v, last_t, last_v,
-  arraySum(arrayMap((p, c) -> if(c < p, p, 0), arrayPopBack(vs), arrayPopFront(vs))) AS resets
+	// Each series' points sorted once and split into runs (a block's
+	// points, or one raw point): grouping by series and block instead,
+	// 52,000 groups at 20 services over a day, took 1.5–2× as long.
+	return fmt.Sprintf(`SELECT sid, toUInt8(run[1].1 <= %[1]d) AS raw, if(raw = 1, run[1].1, intDiv(run[1].1 - 1, %[2]d)) AS blk, length(run) AS n,
+  run[1].1 AS first_t, run[1].2 AS first_v, run[-1].1 AS last_t, run[-1].2 AS last_v,
+  arraySum(arrayMap((p, c) -> if(c.2 < p.2, p.2, 0), arrayPopBack(run), arrayPopFront(run))) AS resets
 FROM (
-  SELECT sid, raw, blk, count() AS n, min(t) AS first_t, argMin(v, t) AS first_v, max(t) AS last_t, argMax(v, t) AS last_v,
-    arraySort((x, y) -> y, groupArray(v), groupArray(t)) AS vs
+  SELECT sid, arraySort(groupArray((t, v))) AS pts,
+    arraySplit((p, prev) -> intDiv(p.1 - 1, %[2]d) != intDiv(prev - 1, %[2]d) OR p.1 <= %[1]d, pts, arrayPushFront(arrayPopBack(arrayMap(x -> x.1, pts)), toInt64(0))) AS runs
   FROM (
-    SELECT sid, toUInt8(t <= %[1]d) AS raw, if(raw = 1, t, intDiv(t - 1, %[2]d)) AS blk, t, v
-    FROM (
 %[3]s
-    )
   )
-  GROUP BY sid, raw, blk
+  GROUP BY sid
 )
-SETTINGS allow_experimental_analyzer = 0`, rawToMs, blockMs, indent(indent(indent(strings.Join(parts, "\nUNION ALL\n"))))), nil
+ARRAY JOIN runs AS run
+SETTINGS allow_experimental_analyzer = 0`, rawToMs, SummaryBlock.Milliseconds(), indent(indent(strings.Join(parts, "\nUNION ALL\n")))), nil
 }
