@@ -14,11 +14,13 @@ import (
 // TestWindowSummaries: instant sums of increase and rate over long ranges
 // answered from kept window summaries equal the uncached engine's (the
 // values statement) cold, a minute on (the range's first block's points
-// kept), with the range moved into another block, unaligned and with an
+// kept), with the range moved into another block, unaligned, with an
 // offset, and in slices of the series; over counter resets (one at a
-// block's first point), a gap and a series that starts late. A series stored after the kept lookup is
-// found. A late point in the immutable past is not seen until the store
-// is CacheConfig.TTL old (the documented bound), then is.
+// block's first point), a gap and a series that starts late. A series
+// stored after the kept lookup is found. A late point in the immutable
+// past is not seen until the store is CacheConfig.TTL old (the
+// documented bound), then is; blocks and points newer than Freshness are
+// read at every call.
 func TestWindowSummaries(t *testing.T) {
 	_, conn := otelfixture.Start(t)
 	chtest.InstallSeriesTables(t, conn, "otel", false)

@@ -106,6 +106,13 @@ func offlineSQL(t *testing.T, expr string, grid plan.Grid, opts sqlgen.Options) 
 // offlineSQLIn is offlineSQL on a given schema.
 func offlineSQLIn(t *testing.T, expr string, grid plan.Grid, schema sqlgen.Schema, opts sqlgen.Options) (string, error) {
 	t.Helper()
+	return sqlgen.Build(offlinePlan(t, expr, grid), schema, opts)
+}
+
+// offlinePlan is expr's plan on grid, names resolved by convention; a
+// parse or plan error fails the test.
+func offlinePlan(t *testing.T, expr string, grid plan.Grid) *plan.Plan {
+	t.Helper()
 	ast, err := dialect.Parse(expr)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +121,7 @@ func offlineSQLIn(t *testing.T, expr string, grid plan.Grid, schema sqlgen.Schem
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sqlgen.Build(p, schema, opts)
+	return p
 }
 
 // firstDiff shows the first line where two texts differ.

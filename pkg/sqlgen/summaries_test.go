@@ -1,12 +1,10 @@
 package sqlgen_test
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/forma3d/meshmetrics/pkg/dialect"
 	"github.com/forma3d/meshmetrics/pkg/plan"
 	"github.com/forma3d/meshmetrics/pkg/sqlgen"
 )
@@ -20,15 +18,7 @@ func TestSummarized(t *testing.T) {
 	s.SeriesTables = true
 	flat := func(expr string, grid plan.Grid) *sqlgen.FlatSum {
 		t.Helper()
-		ast, err := dialect.Parse(expr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := plan.Build(context.Background(), ast, grid, plan.Options{}, plan.NamingCatalog{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, ok, err := sqlgen.FlatSumOf(p, s, sqlgen.Options{MaxSeries: 10000, Native: true})
+		f, ok, err := sqlgen.FlatSumOf(offlinePlan(t, expr, grid), s, sqlgen.Options{MaxSeries: 10000, Native: true})
 		if err != nil || !ok {
 			t.Fatalf("%s: not a flat sum (%v)", expr, err)
 		}
