@@ -51,20 +51,36 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 	if c.probed == nil {
 		c.probed = map[plan.Source]bool{}
 	}
+	nowMs := c.answers.clock().UnixMilli()
 	var ask []plan.Source
-	for _, cand := range candidates {
-		key := plan.Source{Table: cand.Table, Metric: cand.Metric}
-		if c.probed[key] {
-			continue
-		}
-		c.probed[key] = true
-		if a, ok := c.answers.get(key); ok && a.serves(c.fromMs, c.toMs) {
-			if a.found {
-				c.known = c.known.add(storedName{table: key.Table, metric: key.Metric, delta: a.delta, points: a.points})
+	for _, forms := range byName(candidates) {
+		// absent: the name's forms kept as not stored; renew: one of them
+		// answered so for the present longer than probeAbsentKeep ago.
+		var absent []plan.Source
+		found, renew := false, false
+		for _, cand := range forms {
+			key := plan.Source{Table: cand.Table, Metric: cand.Metric}
+			if c.probed[key] {
+				f, _, _ := c.known.find(key.Table, key.Metric)
+				found = found || f
+				continue
 			}
-			continue
+			c.probed[key] = true
+			a, ok := c.answers.get(key)
+			switch {
+			case !ok || !a.serves(c.fromMs, c.toMs):
+				ask = append(ask, key)
+			case a.found:
+				c.known = c.known.add(storedName{table: key.Table, metric: key.Metric, delta: a.delta, points: a.points})
+				found = true
+			default:
+				absent = append(absent, key)
+				renew = renew || a.expiredAbsence(nowMs)
+			}
 		}
-		ask = append(ask, key)
+		if !found && renew {
+			ask = append(ask, absent...)
+		}
 	}
 	if len(ask) > 0 {
 		asOfMs := c.answers.clock().UnixMilli()
@@ -93,7 +109,13 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 // there too (serves). The bound on late rows: a metric's first rows, or
 // its first delta rows, show at most probeAnswerTTL after an answer
 // without them; until then its selectors read nothing from that table,
-// as if the rows had come later.
+// as if the rows had come later. A metric whose first rows are in the
+// present is not late but new (a service deployed, a pipeline started):
+// when none of a name's forms (plan.Candidates) was found, answers for a
+// range reaching the present hold for probeAbsentKeep only, one
+// dashboard load. Where one form was found, the other forms' absence
+// holds for probeAnswerTTL: a metric moving to another table counts as
+// late rows.
 type probeAnswers = kept[plan.Source, probeAnswer]
 
 // probeAnswer is what a probe found of one table and metric.
@@ -116,7 +138,7 @@ func (a probeAnswer) serves(fromMs, toMs int64) bool {
 	if fromMs < a.fromMs {
 		return false
 	}
-	if toMs > a.toMs && a.toMs < a.asOfMs-probePresent.Milliseconds() {
+	if toMs > a.toMs && !a.present() {
 		return false
 	}
 	if !a.found {
@@ -130,6 +152,35 @@ func (a probeAnswer) serves(fromMs, toMs int64) bool {
 	return false
 }
 
+// present says whether the probed range ended within probePresent of the
+// engine's clock when the probe ran.
+func (a probeAnswer) present() bool {
+	return a.toMs >= a.asOfMs-probePresent.Milliseconds()
+}
+
+// expiredAbsence says whether the answer is "not stored" for a range
+// reaching the present, found longer than probeAbsentKeep before nowMs.
+func (a probeAnswer) expiredAbsence(nowMs int64) bool {
+	return !a.found && a.present() && nowMs-a.asOfMs > probeAbsentKeep.Milliseconds()
+}
+
+// byName groups candidates by the PromQL name they are forms of, in
+// first-seen order.
+func byName(candidates []plan.Source) [][]plan.Source {
+	var out [][]plan.Source
+	at := map[string]int{}
+	for _, cand := range candidates {
+		i, ok := at[cand.Name]
+		if !ok {
+			i = len(out)
+			at[cand.Name] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], cand)
+	}
+	return out
+}
+
 const (
 	probeAnswerTTL = 5 * time.Minute
 	// probePresent is how close to the engine's clock a probed range must
@@ -137,6 +188,9 @@ const (
 	// the dashboard's "now", read by Grafana before the query reaches the
 	// plugin.
 	probePresent = time.Minute
+	// probeAbsentKeep is how long answers that none of a name's forms is
+	// stored, for a range reaching the present, hold.
+	probeAbsentKeep = 10 * time.Second
 	// maxProbeAnswers bounds the answers kept.
 	maxProbeAnswers = 10_000
 )

@@ -43,9 +43,11 @@ func (c *countingConn) take() int {
 // probes for five minutes, over the same range, a range within it holding
 // one of the points found, and the range of the next auto-refresh; a
 // range reaching further back, or holding neither point, is probed
-// again. A metric stored after a probe
-// answered "none" shows once the five minutes have passed (the documented
-// bound), and at once for a range reaching further back.
+// again. A metric stored after a probe of a past range answered "none"
+// shows once the five minutes have passed (the documented bound on late
+// rows), and at once for a range reaching further back; one stored after
+// a probe of a range reaching the present answered "none" is new, not
+// late, and shows once 10 seconds have passed.
 func TestProbeAnswers(t *testing.T) {
 	_, conn := otelfixture.Start(t)
 	insert := func(name string) {
@@ -85,9 +87,13 @@ func TestProbeAnswers(t *testing.T) {
 	query("a name not stored", `rate(late_total[5m])`, present, 1, 0)
 	insert("late_total")
 	query("stored since, same range", `rate(late_total[5m])`, present, 0, 0)
+	now = present.Add(10 * time.Second)
+	query("stored since, same range, within the 10 seconds", `rate(late_total[5m])`, present, 0, 0)
+	now = now.Add(time.Millisecond)
+	query("stored since, same range, the 10 seconds passed", `rate(late_total[5m])`, present, 1, 1)
 	now = present.Add(time.Minute)
 	query("the refresh a minute on", `rate(requests_total[5m])`, now, 0, 1)
-	query("stored since, the refresh a minute on", `rate(late_total[5m])`, now, 0, 0)
+	query("stored since, the refresh a minute on", `rate(late_total[5m])`, now, 0, 1)
 	query("stored since, a range reaching further back", `rate(late_total[5m])`, present.Add(-time.Minute), 1, 1)
 	query("a range past the points found", `rate(requests_total[1m])`, present.Add(10*time.Minute), 1, 0)
 
@@ -97,11 +103,12 @@ func TestProbeAnswers(t *testing.T) {
 	query("a past range", `rate(missing_total[1m])`, old, 1, 0)
 	query("a past range, a minute on", `rate(missing_total[1m])`, old.Add(time.Minute), 1, 0)
 
-	at := now
-	query("another name not stored", `rate(later_total[5m])`, at, 1, 0)
+	// Rows stored late into a past range probed without them show once
+	// the five minutes have passed.
+	query("another name not stored, a past range", `rate(later_total[1m])`, old, 1, 0)
 	insert("later_total")
 	now = now.Add(5*time.Minute - time.Second)
-	query("stored since, within the five minutes", `rate(later_total[5m])`, at, 0, 0)
+	query("stored since, within the five minutes", `rate(later_total[1m])`, old, 0, 0)
 	now = now.Add(time.Second)
-	query("stored since, the five minutes passed", `rate(later_total[5m])`, at, 1, 1)
+	query("stored since, the five minutes passed", `rate(later_total[1m])`, old, 1, 1)
 }
