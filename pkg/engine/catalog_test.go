@@ -47,7 +47,8 @@ func (c *countingConn) take() int {
 // shows once the five minutes have passed (the documented bound on late
 // rows), and at once for a range reaching further back; one stored after
 // a probe of a range reaching the present answered "none" is new, not
-// late, and shows once 10 seconds have passed.
+// late, and shows once 10 seconds have passed: a cheap read per table
+// renews the answer, and a table holding the name gets the full probe.
 func TestProbeAnswers(t *testing.T) {
 	_, conn := otelfixture.Start(t)
 	insert := func(name string) {
@@ -61,7 +62,8 @@ func TestProbeAnswers(t *testing.T) {
 	// The present: the newest point's time, as on a live dashboard.
 	present := t0.Add(15 * time.Minute)
 	now := present
-	rec := &countingConn{Conn: conn, marker: "AS delta"}
+	renewals := &countingConn{Conn: conn, marker: "MetricName IN ("}
+	rec := &countingConn{Conn: renewals, marker: "AS delta"}
 	eng := engine.New(rec, engine.Config{Strategy: engine.StrategyPortable,
 		Cache: engine.CacheConfig{TTL: time.Minute, Freshness: time.Minute, MaxPoints: 1000, Now: func() time.Time { return now }}})
 	ctx := context.Background()
@@ -85,12 +87,24 @@ func TestProbeAnswers(t *testing.T) {
 	query("a range holding neither point found", `rate(requests_total[1m])`, present.Add(-90*time.Second), 1, 1)
 	query("a range reaching further back", `rate(requests_total[10m])`, present, 1, 1)
 	query("a name not stored", `rate(late_total[5m])`, present, 1, 0)
+	query("another name not stored", `rate(never_total[5m])`, present, 1, 0)
 	insert("late_total")
 	query("stored since, same range", `rate(late_total[5m])`, present, 0, 0)
 	now = present.Add(10 * time.Second)
 	query("stored since, same range, within the 10 seconds", `rate(late_total[5m])`, present, 0, 0)
 	now = now.Add(time.Millisecond)
-	query("stored since, same range, the 10 seconds passed", `rate(late_total[5m])`, present, 1, 1)
+	wantRenewals := func(what string, want int) {
+		t.Helper()
+		if n := renewals.take(); n != want {
+			t.Errorf("%s: %d renewal reads, want %d", what, n, want)
+		}
+	}
+	wantRenewals("before the 10 seconds passed", 0)
+	query("still not stored, the 10 seconds passed", `rate(never_total[5m])`, present, 1, 0)
+	wantRenewals("still not stored: the renewal read only", 1)
+	query("still not stored, renewed", `rate(never_total[5m])`, present, 0, 0)
+	query("stored since, same range, the 10 seconds passed", `rate(late_total[5m])`, present, 2, 1)
+	wantRenewals("stored since: the renewal read, then the full probe", 1)
 	now = present.Add(time.Minute)
 	query("the refresh a minute on", `rate(requests_total[5m])`, now, 0, 1)
 	query("stored since, the refresh a minute on", `rate(late_total[5m])`, now, 0, 1)
