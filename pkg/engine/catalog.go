@@ -395,10 +395,17 @@ func (c *catalog) renewalQuery(keys []plan.Source) string {
 	}
 	var parts []string
 	for _, kind := range kinds {
-		parts = append(parts, fmt.Sprintf("SELECT * FROM (SELECT %s AS kind, MetricName AS name, false AS delta, %s FROM %s WHERE MetricName IN (%s) AND %s LIMIT 1)",
-			sqlgen.QuoteString(string(kind)), pointTime, c.schema.Table(c.schema.TableOf(kind)), strings.Join(metrics[kind], ", "), c.schema.TimeRange(c.fromMs, c.toMs)))
+		where := "MetricName IN (" + strings.Join(metrics[kind], ", ") + ") AND " + c.schema.TimeRange(c.fromMs, c.toMs)
+		parts = append(parts, c.pointRead(kind, "false", where))
 	}
 	return strings.Join(parts, "\nUNION ALL\n")
+}
+
+// pointRead is a LIMIT 1 read of one catalog row (kind, name, delta, at)
+// from kind's table where the condition holds.
+func (c *catalog) pointRead(kind plan.TableKind, delta, where string) string {
+	return fmt.Sprintf("SELECT * FROM (SELECT %s AS kind, MetricName AS name, %s AS delta, %s FROM %s WHERE %s LIMIT 1)",
+		sqlgen.QuoteString(string(kind)), delta, pointTime, c.schema.Table(c.schema.TableOf(kind)), where)
 }
 
 // probeQuery asks, for each candidate, whether its table holds a point of
@@ -413,18 +420,12 @@ func (c *catalog) renewalQuery(keys []plan.Source) string {
 func (c *catalog) probeQuery(candidates []plan.Source) string {
 	var parts []string
 	for _, cand := range candidates {
-		table := c.schema.Table(c.schema.TableOf(cand.Table))
 		metric := "MetricName = " + sqlgen.QuoteString(cand.Metric)
 		where := metric + " AND " + c.schema.TimeRange(c.fromMs, c.toMs)
 		last := metric + " AND " + c.schema.TimeRange(max(c.fromMs, c.toMs-probePresent.Milliseconds()), c.toMs)
-		kind := sqlgen.QuoteString(string(cand.Table))
-		probe := func(delta, where string) {
-			parts = append(parts, fmt.Sprintf("SELECT * FROM (SELECT %s AS kind, MetricName AS name, %s AS delta, %s FROM %s WHERE %s LIMIT 1)", kind, delta, pointTime, table, where))
-		}
-		probe("false", where)
-		probe("false", last)
+		parts = append(parts, c.pointRead(cand.Table, "false", where), c.pointRead(cand.Table, "false", last))
 		if cand.Table != plan.TableGauge {
-			probe("true", where+" AND AggregationTemporality = 1")
+			parts = append(parts, c.pointRead(cand.Table, "true", where+" AND AggregationTemporality = 1"))
 		}
 	}
 	return strings.Join(parts, "\nUNION ALL\n")
