@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -130,6 +132,10 @@ func (e *Engine) lookupSeries(ctx context.Context, f *sqlgen.FlatSum) (*seriesLi
 	}
 	defer rows.Close()
 	list := &seriesList{at: time.Now()}
+	// The lookup leaves refusing two series of one label set to the
+	// plugin (FlatSum.LookupSQL).
+	seen := map[string]bool{}
+	var key strings.Builder
 	for rows.Next() {
 		var (
 			sid, stored   uint64
@@ -138,6 +144,17 @@ func (e *Engine) lookupSeries(ctx context.Context, f *sqlgen.FlatSum) (*seriesLi
 		if err := rows.Scan(&sid, &stored, &names, &values); err != nil {
 			return nil, fmt.Errorf("read the series of a sum: %w", err)
 		}
+		key.Reset()
+		for k := range names {
+			key.WriteString(names[k])
+			key.WriteByte(0xff) // in no UTF-8 text
+			key.WriteString(values[k])
+			key.WriteByte(0xff)
+		}
+		if seen[key.String()] {
+			return nil, errors.New(sqlgen.DuplicateSeries)
+		}
+		seen[key.String()] = true
 		list.sids = append(list.sids, sid)
 		list.stored = append(list.stored, stored)
 		list.names = append(list.names, names)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/forma3d/meshmetrics/pkg/engine"
+	"github.com/forma3d/meshmetrics/tests/clickhouse/chtest"
 	"github.com/forma3d/meshmetrics/tests/otelfixture"
 )
 
@@ -16,6 +17,9 @@ import (
 // through must be refused, never answered as two series of one label set.
 func TestSeriesIdentity(t *testing.T) {
 	_, conn := otelfixture.Start(t)
+	// With the series tables, whose flat sums' lookup leaves the refusal
+	// to the plugin.
+	chtest.InstallSeriesTables(t, conn, "otel", false)
 	ctx := context.Background()
 	insert := func(resource, attrs string, at time.Time, v float64) {
 		t.Helper()
@@ -48,6 +52,18 @@ func TestSeriesIdentity(t *testing.T) {
 			_, err = e.RangeQuery(ctx, `identity{service="web"}`, t0.Add(15*time.Second), t0.Add(15*time.Second), 15*time.Second)
 			if err == nil || !strings.Contains(err.Error(), "two stored series have the same label set") {
 				t.Errorf("one label set from two column sets: error %v, want the duplicate series refused", err)
+			}
+			// A flat sum (the native strategy) reads the label sets.
+			res, err = e.RangeQuery(ctx, `sum by (service) (identity{service="api"})`, t0.Add(30*time.Second), t0.Add(30*time.Second), 15*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Series) != 1 || res.Series[0].Points[0].V != 3 {
+				t.Errorf("a sum of one series: %+v, want its last value 3", res.Series)
+			}
+			_, err = e.RangeQuery(ctx, `sum by (service) (identity{service="web"})`, t0.Add(15*time.Second), t0.Add(15*time.Second), 15*time.Second)
+			if err == nil || !strings.Contains(err.Error(), "two stored series have the same label set") {
+				t.Errorf("a sum over one label set from two column sets: error %v, want the duplicate series refused", err)
 			}
 		})
 	}

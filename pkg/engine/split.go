@@ -163,8 +163,8 @@ func (e *Engine) runSplit(ctx context.Context, expr string, c *compiled, grid pl
 		res.Stats.BytesRead += lr.Stats.BytesRead
 		res.Stats.Elapsed += lr.Stats.Elapsed
 	}
-	upper := c.upper
-	res.SQL = strings.Join(append(ran, upperText(upper)), "\n\n")
+	res.SQL = strings.Join(append(ran, upperText(c.upper)), "\n\n")
+	upper := foldSharedSums(c.upper, c.leaves, store)
 	var (
 		q   promql.Query
 		err error

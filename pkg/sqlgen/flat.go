@@ -109,14 +109,17 @@ func (f *FlatSum) Grouping() (names []string, without, keepsName bool) {
 
 // LookupSQL lists the series: sid UInt64, stored UInt64 (its row's
 // number in the samples tables, which slices cut), label names and values
-// (Array(String) each, sorted by name); it fails when two series have one
-// label set, as the nested statement does.
+// (Array(String) each, sorted by name). Two series of one label set are
+// the caller's to refuse (DuplicateSeries), as the nested statement
+// refuses them: the window function that finds them in SQL took about
+// half of the statement's time (12 of 27 ms for 90 series, 40 of 80 ms
+// for 1,800 bucket series).
 func (f *FlatSum) LookupSQL() string {
 	return fmt.Sprintf(`SELECT sid, stored, arrayMap(x -> x.1, slabels) AS names, arrayMap(x -> x.2, slabels) AS values
 FROM (
 %s
 )
-SETTINGS allow_experimental_analyzer = 0`, indent(f.st.sel.labelsWith("stored, slabels")))
+SETTINGS allow_experimental_analyzer = 0`, indent(f.st.sel.series))
 }
 
 // ValuesSQL adds the grids of the series in sids per group, groups[k]

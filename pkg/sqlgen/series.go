@@ -24,8 +24,9 @@ import (
 // attribute, namespace, pod or node given as a point attribute in one and a
 // resource attribute in the other. Prometheus would see one series;
 // merging them would cost a join on every point, so such a statement fails
-// with duplicateSeries instead of answering with two.
-const duplicateSeries = "two stored series have the same label set but different attribute columns (an empty attribute value, or a label given as both point and resource attribute); the dialect cannot merge them"
+// with DuplicateSeries instead of answering with two (the flat sums' lookup
+// returns the label sets, and the plugin refuses them there).
+const DuplicateSeries = "two stored series have the same label set but different attribute columns (an empty attribute value, or a label given as both point and resource attribute); the dialect cannot merge them"
 
 // selectorSQL is a selector's points and series.
 type selectorSQL struct {
@@ -50,7 +51,7 @@ func (s selectorSQL) labelsWith(items string) string {
 %s
   )
 )
-WHERE throwIf(copies > 1, %s) = 0`, items, indent(indent(s.series)), quote(duplicateSeries))
+WHERE throwIf(copies > 1, %s) = 0`, items, indent(indent(s.series)), quote(DuplicateSeries))
 }
 
 // samples renders the points of a selector in loMs < t <= hiMs and its

@@ -80,7 +80,7 @@ func labelsColumn(metricName string, c labelSource, extra ...[2]string) string {
 // attributes that labels do not show are left out, so a collector restart
 // with another host.name does not split a series. A collision of two of a
 // selector's series (about 2^-64 per pair) would merge them. Label sets
-// that hashing cannot tell equal are refused (see duplicateSeries).
+// that hashing cannot tell equal are refused (see DuplicateSeries).
 func seriesHash(name string) string {
 	parts := []string{quote(name), "arraySort(arrayZip(mapKeys(Attributes), mapValues(Attributes)))"}
 	for _, r := range resourceLabels {
