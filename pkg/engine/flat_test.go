@@ -191,24 +191,37 @@ func TestCachedSeriesLookups(t *testing.T) {
 	flat := engine.New(conn, engine.Config{Strategy: engine.StrategyNative})
 	nested := engine.New(conn, engine.Config{Strategy: engine.StrategyNative, IgnoreSeriesTables: true})
 	start, end, step := t0.Add(5*time.Minute), t0.Add(15*time.Minute), 30*time.Second
+	// Another engine, whose first list has a matcher.
+	other := engine.New(conn, engine.Config{Strategy: engine.StrategyNative})
+	days := engine.New(conn, engine.Config{Strategy: engine.StrategyNative})
 	const fromCache = "the series lookup from the cache"
 	cases := []struct {
 		what, expr, before string
+		eng                *engine.Engine
 		cached             bool
 		series             int
 	}{
-		{"first lookup", `sum by (service) (rate(requests_total[5m]))`, "", false, 2},
-		{"same selector, other grouping", `sum(rate(requests_total[5m]))`, "", true, 1},
-		{"a series stored since", `sum by (service) (increase(requests_total[5m]))`, "late", false, 3},
-		{"listed again, then cached", `sum without (service) (rate(requests_total[5m]))`, "", true, 1},
-		{"nothing listed", `sum by (service) (rate(requests_total{service="new"}[5m]))`, "", false, 0},
-		{"the empty list cached, a series stored since", `sum by (service) (rate(requests_total{service="new"}[5m]))`, "new", false, 1},
+		{"first lookup", `sum by (service) (rate(requests_total[5m]))`, "", flat, false, 2},
+		{"same selector, other grouping", `sum(rate(requests_total[5m]))`, "", flat, true, 1},
+		{"a series stored since", `sum by (service) (increase(requests_total[5m]))`, "late", flat, false, 3},
+		{"listed again, then cached", `sum without (service) (rate(requests_total[5m]))`, "", flat, true, 1},
+		// Lists of the selector with more matchers are the kept one's,
+		// filtered (derivedList).
+		{"filtered from the kept list", `sum by (service) (rate(requests_total{service=~"api|web"}[5m]))`, "", flat, true, 2},
+		{"nothing listed", `sum by (service) (rate(requests_total{service="new"}[5m]))`, "", flat, true, 0},
+		{"the empty list kept, a series stored since", `sum by (service) (rate(requests_total{service="new"}[5m]))`, "new", flat, false, 1},
+		{"a first list with a matcher", `sum by (service) (rate(requests_total{service!="web"}[5m]))`, "", other, false, 3},
+		{"filtered from the list with one of its matchers", `sum by (service) (rate(requests_total{service!="web", service!~"l.*"}[5m]))`, "", other, true, 2},
+		{"not from a list with another matcher", `sum by (service) (rate(requests_total{service!="api"}[5m]))`, "", other, false, 3},
+		// A list over the day before too holds the series of one day.
+		{"a first list over two days", `sum(increase(requests_total[1d]))`, "", days, false, 1},
+		{"filtered from the list over more days", `sum by (service) (rate(requests_total{service="api"}[5m]))`, "", days, true, 1},
 	}
 	for _, c := range cases {
 		if c.before != "" {
 			insert(c.before)
 		}
-		got, err := flat.RangeQuery(ctx, c.expr, start, end, step)
+		got, err := c.eng.RangeQuery(ctx, c.expr, start, end, step)
 		if err != nil {
 			t.Fatalf("%s: %v", c.what, err)
 		}

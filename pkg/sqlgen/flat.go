@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
+
 	"github.com/forma3d/meshmetrics/pkg/plan"
 )
 
@@ -83,11 +85,29 @@ GROUP BY sid`, n, indent(rows))
 // that statement returns apart (ValuesSQL), so a cached list is never
 // silently short.
 func (f *FlatSum) LookupKey() string {
-	lo := f.grid.StartMs - (f.sel.Offset + f.width).Milliseconds()
-	hi := f.grid.EndMs() - f.sel.Offset.Milliseconds()
-	const dayMs = 24 * 60 * 60 * 1000
-	return fmt.Sprintf("%v %v days %d-%d", f.sel.Sources, f.sel.Matchers, floorDiv(lo, dayMs), floorDiv(hi, dayMs))
+	lo, hi := f.LookupDays()
+	return f.LookupKeyWith(f.sel.Matchers, lo, hi)
 }
+
+// LookupDays are the first and last days (UTC, from the epoch) the
+// lookup lists the series of.
+func (f *FlatSum) LookupDays() (lo, hi int64) {
+	const dayMs = 24 * 60 * 60 * 1000
+	return floorDiv(f.grid.StartMs-(f.sel.Offset+f.width).Milliseconds(), dayMs), floorDiv(f.grid.EndMs()-f.sel.Offset.Milliseconds(), dayMs)
+}
+
+// LookupKeyWith is the key of the lookup of the selector with only the
+// matchers ms (some of its own, in their order) over the days lo to hi:
+// with days that include LookupDays', a list kept under it holds every
+// series this lookup lists, and some more, which the selector's matchers
+// (Matchers) leave out.
+func (f *FlatSum) LookupKeyWith(ms []*labels.Matcher, lo, hi int64) string {
+	return fmt.Sprintf("%v %v days %d-%d", f.sel.Sources, ms, lo, hi)
+}
+
+// Matchers are the selector's label matchers, those of its metric name
+// apart.
+func (f *FlatSum) Matchers() []*labels.Matcher { return f.sel.Matchers }
 
 // ReadSpan is how far back from its last evaluation time the sum reads
 // samples: the grid's span plus the range or lookback.
