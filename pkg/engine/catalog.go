@@ -53,24 +53,25 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 		c.probed = map[plan.Source]bool{}
 	}
 	nowMs := c.answers.clock().UnixMilli()
-	// ask: keys for the full probe; renewals: keys of names whose
-	// absence from the present has expired.
-	var ask, renewals []plan.Source
+	// ask: keys for the full probe; screen: keys of names whose absence
+	// from the present has expired, or that nothing is known of yet.
+	var ask, screen []plan.Source
 	for _, forms := range byName(candidates) {
 		// need: the name's forms to probe; absent: those kept as not
 		// stored; renew: one of them answered so for the present longer
 		// than probeAbsentKeep ago.
 		var need, absent []plan.Source
-		found, renew := false, false
+		found, renew, heard := false, false, false
 		for _, cand := range forms {
 			key := plan.Source{Table: cand.Table, Metric: cand.Metric}
 			if c.probed[key] {
 				f, _, _ := c.known.find(key.Table, key.Metric)
-				found = found || f
+				found, heard = found || f, true
 				continue
 			}
 			c.probed[key] = true
 			a, ok := c.answers.get(key)
+			heard = heard || ok
 			switch {
 			case !ok || !a.serves(c.fromMs, c.toMs):
 				need = append(need, key)
@@ -83,25 +84,31 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 			}
 		}
 		switch {
+		case !heard:
+			// Nothing known of the name: screened first, as a name stored
+			// nowhere (a panel for metrics not deployed) would otherwise
+			// pay the full probe of every form, 16–28 ms, where the
+			// screen takes 7–10; a name stored pays the screen on top.
+			screen = append(screen, need...)
 		case found || !renew:
 			ask = append(ask, need...)
 		case len(need) > 0:
 			// Probed anyway: the absent forms ride along.
 			ask = append(ask, append(need, absent...)...)
 		default:
-			renewals = append(renewals, absent...)
+			screen = append(screen, absent...)
 		}
 	}
-	if len(renewals) > 0 {
+	if len(screen) > 0 {
 		// Names stored nowhere a moment ago are most likely still so:
 		// one cheap read per table says so, and only a table holding
 		// one of them now gets the full probe.
 		asOfMs := c.answers.clock().UnixMilli()
-		held, err := c.readNames(ctx, c.renewalQuery(renewals))
+		held, err := c.readNames(ctx, c.renewalQuery(screen))
 		if err != nil {
 			return nil, err
 		}
-		for _, key := range renewals {
+		for _, key := range screen {
 			if slices.ContainsFunc(held, func(n storedName) bool { return n.table == key.Table }) {
 				ask = append(ask, key)
 				continue
