@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -76,33 +75,6 @@ type cacheEntry struct {
 	series   map[string]*keptSeries
 	points   int // cells of all series' arrays
 	elem     *list.Element
-	// whole is the last answer served whole from the entry: a
-	// dashboard's panels over one shared leaf (shared.go) ask for one
-	// grid one after another, and expanding its 378 series × 1,080 cells
-	// took 20–40 ms each time at 20 services. An entry's series never
-	// change once stored; the answer's points are only read.
-	wholeMu sync.Mutex
-	whole   *wholeAnswer
-}
-
-// wholeAnswer is an answer served whole from an entry: its grid, the last
-// grid time served, and its series.
-type wholeAnswer struct {
-	grid     plan.Grid
-	servedTo int64
-	series   []Series
-}
-
-// answerWhole is the entry's answer for grid, every evaluation up to
-// servedTo (at or after the grid's end) from the entry; the series slice is
-// the caller's, the points are shared.
-func (e *cacheEntry) answerWhole(grid plan.Grid, servedTo int64) []Series {
-	e.wholeMu.Lock()
-	defer e.wholeMu.Unlock()
-	if w := e.whole; w == nil || w.grid != grid || w.servedTo != servedTo {
-		e.whole = &wholeAnswer{grid: grid, servedTo: servedTo, series: clip(e.expand(servedTo), grid.StartMs, grid.EndMs())}
-	}
-	return slices.Clone(e.whole.series)
 }
 
 // keptSeries is a series' kept evaluations, on its entry's grid from
@@ -177,7 +149,7 @@ func (c *resultCache) cachedRange(ctx context.Context, key cacheKey, grid plan.G
 	e, servedTo := c.lookup(key, grid, now)
 	if e != nil && servedTo >= grid.EndMs() {
 		sql := fmt.Sprintf("-- every evaluation from the result cache (computed %s ago)", now.Sub(e.computed).Round(time.Second))
-		return answerOf(&Result{Type: ValueMatrix, SQL: sql}, e.answerWhole(grid, servedTo), e.scalar), nil
+		return answer(&Result{Type: ValueMatrix, SQL: sql}, e.expand(servedTo), grid, e.scalar), nil
 	}
 	runGrid := grid
 	if e != nil {
@@ -266,12 +238,7 @@ func (c *resultCache) runOnce(ctx context.Context, key cacheKey, grid plan.Grid,
 // answer fills res with the series' points on grid, as run would: sorted
 // by labels, and a scalar's one series even when it has no points.
 func answer(res *Result, series map[string]*Series, grid plan.Grid, scalar bool) *Result {
-	return answerOf(res, clip(series, grid.StartMs, grid.EndMs()), scalar)
-}
-
-// answerOf is res with series, a scalar's series when it has none.
-func answerOf(res *Result, series []Series, scalar bool) *Result {
-	res.Series = series
+	res.Series = clip(series, grid.StartMs, grid.EndMs())
 	res.scalar = scalar
 	if scalar && len(res.Series) == 0 {
 		res.Series = []Series{{Labels: Labels{}}}
