@@ -373,14 +373,10 @@ func (e *Engine) derivedList(f *sqlgen.FlatSum) (list *seriesList, ok bool) {
 // matchesNamed says whether every matcher accepts its label's value ("" when
 // absent) in the label set names, values.
 func matchesNamed(ms []*labels.Matcher, names, values []string) bool {
-	for _, m := range ms {
-		v := ""
-		if i := slices.Index(names, m.Name); i >= 0 {
-			v = values[i]
+	return matchersAccept(ms, func(name string) string {
+		if i := slices.Index(names, name); i >= 0 {
+			return values[i]
 		}
-		if !m.Matches(v) {
-			return false
-		}
-	}
-	return true
+		return ""
+	})
 }

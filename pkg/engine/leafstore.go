@@ -58,16 +58,13 @@ func (s *leafStorage) Select(_ context.Context, _ bool, _ *storage.SelectHints, 
 
 // matchesLabels says whether every matcher accepts its label's value in
 // ls ("" when absent), as Prometheus' storage selects series.
-func matchesLabels(ms []*labels.Matcher, ls Labels) bool {
+func matchesLabels(ms []*labels.Matcher, ls Labels) bool { return matchersAccept(ms, ls.Get) }
+
+// matchersAccept says whether every matcher accepts its label's value as
+// value gives it ("" when absent).
+func matchersAccept(ms []*labels.Matcher, value func(name string) string) bool {
 	for _, m := range ms {
-		v := ""
-		for _, l := range ls {
-			if l.Name == m.Name {
-				v = l.Value
-				break
-			}
-		}
-		if !m.Matches(v) {
+		if !m.Matches(value(m.Name)) {
 			return false
 		}
 	}
