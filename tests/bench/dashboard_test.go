@@ -114,21 +114,21 @@ func benchDashboard(b *testing.B, e *env, d dashboardFile, qs []dashboardQuery, 
 	// A fresh engine: nothing the engine caches survives from another
 	// load; its first query (the schema) is not part of the dashboard.
 	// The plugin's result cache, its clock the dashboard's "now" (the data
-	// are months old) plus the time since the load began, as a real
-	// load's clock runs on: the cold load keeps all but the last 10
-	// minutes (those for 5 s, DefaultCache.Recent), the refresh computes
-	// those and the new minute, as in production.
+	// are months old) plus the engine's own time since the load began
+	// (engineClock): the cold load keeps all but the last 10 minutes
+	// (those for 5 s, DefaultCache.Recent), the refresh computes those and
+	// the new minute, as in production.
 	cache := engine.DefaultCache
-	clock, began := now, time.Now()
-	cache.Now = func() time.Time { return clock.Add(time.Since(began)) }
+	clock := newEngineClock(now)
+	cache.Now = clock.Now
 	eng := e.newEngine(b, *dashboardStrategy, cache)
 	strategy, err := eng.Strategy()
 	if err != nil {
 		b.Fatal(err)
 	}
-	cold := loadDashboard(b, e, eng, d, qs, now.Add(-rng), now, sel)
-	clock, began = now.Add(refreshShift), time.Now()
-	refresh := loadDashboard(b, e, eng, d, qs, now.Add(-rng+refreshShift), now.Add(refreshShift), sel)
+	cold := loadDashboard(b, e, eng, clock, d, qs, now.Add(-rng), now, sel)
+	clock.set(now.Add(refreshShift))
+	refresh := loadDashboard(b, e, eng, clock, d, qs, now.Add(-rng+refreshShift), now.Add(refreshShift), sel)
 
 	b.Logf("%s, range %v, variables %v, strategy %s: cold load", e.s.name, rangeName(rng), sel, strategy)
 	cold.log(b)
@@ -154,10 +154,11 @@ func benchDashboard(b *testing.B, e *env, d dashboardFile, qs []dashboardQuery, 
 // every panel query for the range [from, to], comparing the answers. A
 // panel's queries run as Grafana sends them, in one request: Prometheus
 // answers all of them, then the engine does, each query timed alone (the
-// plugin would run them in parallel). Timing Prometheus' answer between
-// two of the engine's would let the engine's result cache age between
-// queries that, in production, arrive within milliseconds of each other.
-func loadDashboard(b *testing.B, e *env, eng *engine.Engine, d dashboardFile, qs []dashboardQuery, from, to time.Time, sel selection) dashboardRun {
+// plugin would run them in parallel). The engine's cache clock runs only
+// while the engine answers (engineClock), so that neither Prometheus'
+// answers nor the measuring between the engine's queries age what the
+// engine keeps.
+func loadDashboard(b *testing.B, e *env, eng *engine.Engine, clock *engineClock, d dashboardFile, qs []dashboardQuery, from, to time.Time, sel selection) dashboardRun {
 	var run dashboardRun
 	measure := func(panel []measured) []answer {
 		proms := make([]promRun, len(panel))
@@ -166,7 +167,10 @@ func loadDashboard(b *testing.B, e *env, eng *engine.Engine, d dashboardFile, qs
 		}
 		answers := make([]answer, len(panel))
 		for i, m := range panel {
-			pr, r := proms[i], e.measureEngine(b, m.ours)
+			pr, r := proms[i], e.measureEngine(b, func(ctx context.Context) (convert func() answer, err error) {
+				clock.run(func() { convert, err = m.ours(ctx) })
+				return convert, err
+			})
 			answers[i] = pr.answer
 			line := queryLine{name: m.name, kind: m.kind, ours: r.took, prom: pr.took, rows: r.rows, peakMB: r.peakMB, series: len(pr.answer), failed: r.overCap}
 			run.lines = append(run.lines, line)
