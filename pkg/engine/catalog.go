@@ -104,17 +104,23 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 		// one cheap read per table says so, and only a table holding
 		// one of them now gets the full probe.
 		asOfMs := c.answers.clock().UnixMilli()
-		held, err := c.readNames(ctx, c.renewalQuery(screen))
+		along := c.absentAlong(nowMs, candidates)
+		held, err := c.readNames(ctx, strings.Join(append(c.renewalParts(screen), c.alongParts(along)...), "\nUNION ALL\n"))
 		if err != nil {
 			return nil, err
 		}
 		for _, key := range screen {
-			if slices.ContainsFunc(held, func(n storedName) bool { return n.table == key.Table }) {
+			// Only a row of the query's own names: the other names' rows
+			// come from their own reads.
+			if slices.ContainsFunc(held, func(n storedName) bool {
+				return n.table == key.Table && slices.ContainsFunc(screen, func(s plan.Source) bool { return s.Table == n.table && s.Metric == n.metric })
+			}) {
 				ask = append(ask, key)
 				continue
 			}
-			c.answers.putNow(key, probeAnswer{fromMs: c.fromMs, toMs: c.toMs, asOfMs: asOfMs}, 1)
+			c.answers.putNow(key, probeAnswer{fromMs: c.fromMs, toMs: c.toMs, asOfMs: asOfMs, screened: true}, 1)
 		}
+		c.renewAlong(along, held, screen, asOfMs)
 	}
 	if len(ask) > 0 {
 		asOfMs := c.answers.clock().UnixMilli()
@@ -159,6 +165,9 @@ type probeAnswer struct {
 	fromMs, toMs, asOfMs int64
 	found, delta         bool
 	points               []int64 // found: times of points in the range (Unix ms)
+	// screened: kept by a screen, so none of the name's forms was found
+	// (absentAlong renews only those).
+	screened bool
 }
 
 // serves says whether the answer holds for the range (fromMs, toMs]: it
@@ -386,12 +395,12 @@ func (c *catalog) listQuery() string {
 	return strings.Join(parts, "\nUNION ALL\n") + fmt.Sprintf("\nLIMIT %d", maxCatalogNames)
 }
 
-// renewalQuery asks, per table, whether it holds a point of any of the
+// renewalParts ask, per table, whether it holds a point of any of the
 // keys' metrics in the range: one LIMIT 1 read per table (7–8 ms at 20
 // services), where the full probe makes two or three per metric (18–25
 // ms). A row names one metric held, not the others: its table's keys get
 // the full probe.
-func (c *catalog) renewalQuery(keys []plan.Source) string {
+func (c *catalog) renewalParts(keys []plan.Source) []string {
 	var kinds []plan.TableKind
 	metrics := map[plan.TableKind][]string{}
 	for _, key := range keys {
@@ -405,7 +414,7 @@ func (c *catalog) renewalQuery(keys []plan.Source) string {
 		where := "MetricName IN (" + strings.Join(metrics[kind], ", ") + ") AND " + c.schema.TimeRange(c.fromMs, c.toMs)
 		parts = append(parts, c.pointRead(kind, "false", where))
 	}
-	return strings.Join(parts, "\nUNION ALL\n")
+	return parts
 }
 
 // pointRead is a LIMIT 1 read of one catalog row (kind, name, delta, at)

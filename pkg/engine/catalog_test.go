@@ -131,3 +131,61 @@ func TestProbeAnswers(t *testing.T) {
 	// Its answer gone, the name is screened again, and its table probed.
 	query("stored since, the five minutes passed", `rate(later_total[1m])`, old, 2, 1)
 }
+
+// TestScreensRenewTogether: at a refresh, the first query that screens a
+// name stored nowhere renews the other such names' answers in the same
+// statement, so their own queries run none; a name stored since is left
+// to its own query, which finds it; a screen of a past range takes no
+// other names along.
+func TestScreensRenewTogether(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	insert := func(name string) {
+		var pts []otelfixture.Point
+		for s := 0; s <= 900; s += 15 {
+			pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: float64(s)})
+		}
+		otelfixture.Insert(t, conn, "otel_metrics_sum", name, map[string]string{"service": "api"}, pts)
+	}
+	present := t0.Add(15 * time.Minute)
+	now := present
+	screens := &countingConn{Conn: conn, marker: "MetricName IN ("}
+	rec := &countingConn{Conn: screens, marker: "AS delta"}
+	eng := engine.New(rec, engine.Config{Strategy: engine.StrategyPortable,
+		Cache: engine.CacheConfig{TTL: time.Minute, Freshness: time.Minute, MaxPoints: 1000, Now: func() time.Time { return now }}})
+	query := func(what, name string, at time.Time, wantProbes, wantSeries int) {
+		t.Helper()
+		res, err := eng.InstantQuery(context.Background(), "rate("+name+"[5m])", at)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if n := rec.take(); n != wantProbes {
+			t.Errorf("%s: %d probes, want %d", what, n, wantProbes)
+		}
+		if len(res.Series) != wantSeries {
+			t.Errorf("%s: %d series, want %d", what, len(res.Series), wantSeries)
+		}
+	}
+	for _, name := range []string{"pairs_total", "certs_total", "renamed_total"} {
+		query("load: "+name+" screened", name, now, 1, 0)
+	}
+	now = now.Add(time.Minute)
+	query("refresh: the first screen", "pairs_total", now, 1, 0)
+	query("refresh: renewed along", "certs_total", now, 0, 0)
+	query("refresh: renewed along too", "renamed_total", now, 0, 0)
+
+	insert("certs_total")
+	now = now.Add(time.Minute)
+	query("next refresh: the first screen", "pairs_total", now, 1, 0)
+	query("stored since: its own screen, then the full probe", "certs_total", now, 2, 1)
+	// certs_total's own screen took renamed_total along, in a read of
+	// its own that found nothing.
+	query("stored nowhere, renewed along by certs_total's screen", "renamed_total", now, 0, 0)
+
+	now = now.Add(time.Minute)
+	query("a past range's screen (a name nothing is known of)", "retired_total", present.Add(-time.Hour), 1, 0)
+	screens.take()
+	query("not taken along by a past range's screen", "renamed_total", now, 1, 0)
+	if n := screens.take(); n != 1 {
+		t.Errorf("renamed_total after a past range's screen: %d screens, want 1 (its own)", n)
+	}
+}

@@ -77,3 +77,19 @@ func (k *kept[K, V]) putNow(key K, v V, weight int) {
 	}
 	k.put(key, v, k.now(), weight)
 }
+
+// each calls f with every entry not ttl old, under the lock: f must not
+// call k.
+func (k *kept[K, V]) each(f func(key K, v V)) {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	for key, e := range k.entries {
+		if now.Sub(e.at) < k.ttl {
+			f(key, e.v)
+		}
+	}
+}
