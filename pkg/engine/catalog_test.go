@@ -39,6 +39,53 @@ func (c *countingConn) take() int {
 	return n
 }
 
+// probeEnv is an engine over a fresh fixture on a clock the test sets,
+// counting the catalog's statements: probes ("AS delta", all of them)
+// and screens ("MetricName IN (").
+type probeEnv struct {
+	t               *testing.T
+	conn            driver.Conn
+	now             time.Time
+	probes, screens *countingConn
+	eng             *engine.Engine
+}
+
+func newProbeEnv(t *testing.T, now time.Time) *probeEnv {
+	_, conn := otelfixture.Start(t)
+	p := &probeEnv{t: t, conn: conn, now: now}
+	p.screens = &countingConn{Conn: conn, marker: "MetricName IN ("}
+	p.probes = &countingConn{Conn: p.screens, marker: "AS delta"}
+	p.eng = engine.New(p.probes, engine.Config{Strategy: engine.StrategyPortable,
+		Cache: engine.CacheConfig{TTL: time.Minute, Freshness: time.Minute, MaxPoints: 1000, Now: func() time.Time { return p.now }}})
+	return p
+}
+
+// insert stores a counter of the name, a point every 15 s for 15 minutes
+// from t0.
+func (p *probeEnv) insert(name string) {
+	var pts []otelfixture.Point
+	for s := 0; s <= 900; s += 15 {
+		pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: float64(s)})
+	}
+	otelfixture.Insert(p.t, p.conn, "otel_metrics_sum", name, map[string]string{"service": "api"}, pts)
+}
+
+// query runs expr at at and checks the probes it ran and the series it
+// answered.
+func (p *probeEnv) query(what, expr string, at time.Time, wantProbes, wantSeries int) {
+	p.t.Helper()
+	res, err := p.eng.InstantQuery(context.Background(), expr, at)
+	if err != nil {
+		p.t.Fatalf("%s: %v", what, err)
+	}
+	if n := p.probes.take(); n != wantProbes {
+		p.t.Errorf("%s: %d probes, want %d", what, n, wantProbes)
+	}
+	if len(res.Series) != wantSeries {
+		p.t.Errorf("%s: %d series, want %d", what, len(res.Series), wantSeries)
+	}
+}
+
 // TestProbeAnswers: queries over the same names share the catalog's
 // probes for five minutes, over the same range, a range within it holding
 // one of the points found, and the range of the next auto-refresh; a
@@ -51,39 +98,14 @@ func (c *countingConn) take() int {
 // renews the answer, and a table holding the name gets the full probe. A
 // name nothing is known of is screened by that read too.
 func TestProbeAnswers(t *testing.T) {
-	_, conn := otelfixture.Start(t)
-	insert := func(name string) {
-		var pts []otelfixture.Point
-		for s := 0; s <= 900; s += 15 {
-			pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: float64(s)})
-		}
-		otelfixture.Insert(t, conn, "otel_metrics_sum", name, map[string]string{"service": "api"}, pts)
-	}
-	insert("requests_total")
 	// The present: the newest point's time, as on a live dashboard.
 	present := t0.Add(15 * time.Minute)
-	now := present
-	renewals := &countingConn{Conn: conn, marker: "MetricName IN ("}
-	rec := &countingConn{Conn: renewals, marker: "AS delta"}
-	eng := engine.New(rec, engine.Config{Strategy: engine.StrategyPortable,
-		Cache: engine.CacheConfig{TTL: time.Minute, Freshness: time.Minute, MaxPoints: 1000, Now: func() time.Time { return now }}})
-	ctx := context.Background()
-	query := func(what, expr string, at time.Time, wantProbes, wantSeries int) {
-		t.Helper()
-		res, err := eng.InstantQuery(ctx, expr, at)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if n := rec.take(); n != wantProbes {
-			t.Errorf("%s: %d probes, want %d", what, n, wantProbes)
-		}
-		if len(res.Series) != wantSeries {
-			t.Errorf("%s: %d series, want %d", what, len(res.Series), wantSeries)
-		}
-	}
+	p := newProbeEnv(t, present)
+	insert, query := p.insert, p.query
+	insert("requests_total")
 	wantRenewals := func(what string, want int) {
 		t.Helper()
-		if n := renewals.take(); n != want {
+		if n := p.screens.take(); n != want {
 			t.Errorf("%s: %d renewal reads, want %d", what, n, want)
 		}
 	}
@@ -100,18 +122,18 @@ func TestProbeAnswers(t *testing.T) {
 	wantRenewals("two names not stored", 2)
 	insert("late_total")
 	query("stored since, same range", `rate(late_total[5m])`, present, 0, 0)
-	now = present.Add(10 * time.Second)
+	p.now = present.Add(10 * time.Second)
 	query("stored since, same range, within the 10 seconds", `rate(late_total[5m])`, present, 0, 0)
-	now = now.Add(time.Millisecond)
+	p.now = p.now.Add(time.Millisecond)
 	wantRenewals("before the 10 seconds passed", 0)
 	query("still not stored, the 10 seconds passed", `rate(never_total[5m])`, present, 1, 0)
 	wantRenewals("still not stored: the renewal read only", 1)
 	query("still not stored, renewed", `rate(never_total[5m])`, present, 0, 0)
 	query("stored since, same range, the 10 seconds passed", `rate(late_total[5m])`, present, 2, 1)
 	wantRenewals("stored since: the renewal read, then the full probe", 1)
-	now = present.Add(time.Minute)
-	query("the refresh a minute on", `rate(requests_total[5m])`, now, 0, 1)
-	query("stored since, the refresh a minute on", `rate(late_total[5m])`, now, 0, 1)
+	p.now = present.Add(time.Minute)
+	query("the refresh a minute on", `rate(requests_total[5m])`, p.now, 0, 1)
+	query("stored since, the refresh a minute on", `rate(late_total[5m])`, p.now, 0, 1)
 	query("stored since, a range reaching further back", `rate(late_total[5m])`, present.Add(-time.Minute), 1, 1)
 	query("a range past the points found", `rate(requests_total[1m])`, present.Add(10*time.Minute), 1, 0)
 
@@ -125,9 +147,9 @@ func TestProbeAnswers(t *testing.T) {
 	// the five minutes have passed.
 	query("another name not stored, a past range", `rate(later_total[1m])`, old, 1, 0)
 	insert("later_total")
-	now = now.Add(5*time.Minute - time.Second)
+	p.now = p.now.Add(5*time.Minute - time.Second)
 	query("stored since, within the five minutes", `rate(later_total[1m])`, old, 0, 0)
-	now = now.Add(time.Second)
+	p.now = p.now.Add(time.Second)
 	// Its answer gone, the name is screened again, and its table probed.
 	query("stored since, the five minutes passed", `rate(later_total[1m])`, old, 2, 1)
 }
@@ -138,54 +160,33 @@ func TestProbeAnswers(t *testing.T) {
 // to its own query, which finds it; a screen of a past range takes no
 // other names along.
 func TestScreensRenewTogether(t *testing.T) {
-	_, conn := otelfixture.Start(t)
-	insert := func(name string) {
-		var pts []otelfixture.Point
-		for s := 0; s <= 900; s += 15 {
-			pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: float64(s)})
-		}
-		otelfixture.Insert(t, conn, "otel_metrics_sum", name, map[string]string{"service": "api"}, pts)
-	}
 	present := t0.Add(15 * time.Minute)
-	now := present
-	screens := &countingConn{Conn: conn, marker: "MetricName IN ("}
-	rec := &countingConn{Conn: screens, marker: "AS delta"}
-	eng := engine.New(rec, engine.Config{Strategy: engine.StrategyPortable,
-		Cache: engine.CacheConfig{TTL: time.Minute, Freshness: time.Minute, MaxPoints: 1000, Now: func() time.Time { return now }}})
+	p := newProbeEnv(t, present)
 	query := func(what, name string, at time.Time, wantProbes, wantSeries int) {
 		t.Helper()
-		res, err := eng.InstantQuery(context.Background(), "rate("+name+"[5m])", at)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if n := rec.take(); n != wantProbes {
-			t.Errorf("%s: %d probes, want %d", what, n, wantProbes)
-		}
-		if len(res.Series) != wantSeries {
-			t.Errorf("%s: %d series, want %d", what, len(res.Series), wantSeries)
-		}
+		p.query(what, "rate("+name+"[5m])", at, wantProbes, wantSeries)
 	}
 	for _, name := range []string{"pairs_total", "certs_total", "renamed_total"} {
-		query("load: "+name+" screened", name, now, 1, 0)
+		query("load: "+name+" screened", name, p.now, 1, 0)
 	}
-	now = now.Add(time.Minute)
-	query("refresh: the first screen", "pairs_total", now, 1, 0)
-	query("refresh: renewed along", "certs_total", now, 0, 0)
-	query("refresh: renewed along too", "renamed_total", now, 0, 0)
+	p.now = p.now.Add(time.Minute)
+	query("refresh: the first screen", "pairs_total", p.now, 1, 0)
+	query("refresh: renewed along", "certs_total", p.now, 0, 0)
+	query("refresh: renewed along too", "renamed_total", p.now, 0, 0)
 
-	insert("certs_total")
-	now = now.Add(time.Minute)
-	query("next refresh: the first screen", "pairs_total", now, 1, 0)
-	query("stored since: its own screen, then the full probe", "certs_total", now, 2, 1)
+	p.insert("certs_total")
+	p.now = p.now.Add(time.Minute)
+	query("next refresh: the first screen", "pairs_total", p.now, 1, 0)
+	query("stored since: its own screen, then the full probe", "certs_total", p.now, 2, 1)
 	// certs_total's own screen took renamed_total along, in a read of
 	// its own that found nothing.
-	query("stored nowhere, renewed along by certs_total's screen", "renamed_total", now, 0, 0)
+	query("stored nowhere, renewed along by certs_total's screen", "renamed_total", p.now, 0, 0)
 
-	now = now.Add(time.Minute)
+	p.now = p.now.Add(time.Minute)
 	query("a past range's screen (a name nothing is known of)", "retired_total", present.Add(-time.Hour), 1, 0)
-	screens.take()
-	query("not taken along by a past range's screen", "renamed_total", now, 1, 0)
-	if n := screens.take(); n != 1 {
+	p.screens.take()
+	query("not taken along by a past range's screen", "renamed_total", p.now, 1, 0)
+	if n := p.screens.take(); n != 1 {
 		t.Errorf("renamed_total after a past range's screen: %d screens, want 1 (its own)", n)
 	}
 }
