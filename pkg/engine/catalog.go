@@ -113,7 +113,7 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 			// Only a row of the query's own names: the other names' rows
 			// come from their own reads.
 			if slices.ContainsFunc(held, func(n storedName) bool {
-				return n.table == key.Table && slices.ContainsFunc(screen, func(s plan.Source) bool { return s.Table == n.table && s.Metric == n.metric })
+				return n.table == key.Table && listed(screen, n.table, n.metric)
 			}) {
 				ask = append(ask, key)
 				continue

@@ -31,9 +31,7 @@ func (c *catalog) absentAlong(nowMs int64, candidates []plan.Source) []keptAbsen
 	}
 	var along []keptAbsence
 	c.answers.each(func(key plan.Source, a probeAnswer) {
-		if a.screened && a.expiredAbsence(nowMs) && !slices.ContainsFunc(candidates, func(cand plan.Source) bool {
-			return cand.Table == key.Table && cand.Metric == key.Metric
-		}) {
+		if a.screened && a.expiredAbsence(nowMs) && !listed(candidates, key.Table, key.Metric) {
 			along = append(along, keptAbsence{key: key, fromMs: a.fromMs})
 		}
 	})
@@ -80,12 +78,15 @@ func (c *catalog) alongParts(along []keptAbsence) []string {
 func (c *catalog) renewAlong(along []keptAbsence, held storedNames, screened []plan.Source, asOfMs int64) {
 	for _, a := range along {
 		found := slices.ContainsFunc(held, func(n storedName) bool {
-			return n.table == a.key.Table && !slices.ContainsFunc(screened, func(key plan.Source) bool {
-				return key.Table == n.table && key.Metric == n.metric
-			})
+			return n.table == a.key.Table && !listed(screened, n.table, n.metric)
 		})
 		if !found {
 			c.answers.putNow(a.key, probeAnswer{fromMs: a.fromMs, toMs: c.toMs, asOfMs: asOfMs, screened: true}, 1)
 		}
 	}
+}
+
+// listed says whether keys hold the table's metric.
+func listed(keys []plan.Source, table plan.TableKind, metric string) bool {
+	return slices.ContainsFunc(keys, func(k plan.Source) bool { return k.Table == table && k.Metric == metric })
 }
