@@ -308,3 +308,33 @@ func generatedLabelSets(s shape) []labels.Labels {
 	}
 	return out
 }
+
+func TestDashboardGoals(t *testing.T) {
+	for _, c := range []struct {
+		expr string
+		one  bool
+	}{
+		{`sum by (code) (rate(x{service="$service"}[5m]))`, true},
+		{`x{service="${service}"}`, true},
+		{`x{service=~"${service:regex}"}`, true},
+		{`x{source_workload="$service_name"}`, true},
+		{`x{destination_service=~"$services"}`, false},
+		{`x{destination_namespace=~"$namespace"}`, false},
+	} {
+		if got := serviceVariable.MatchString(c.expr); got != c.one {
+			t.Errorf("%s: on one service %v, want %v", c.expr, got, c.one)
+		}
+	}
+	ms := time.Millisecond
+	g := goalsOf([]queryLine{
+		{name: "empty fast", ours: 20 * ms},
+		{name: "empty slow", ours: 21 * ms},
+		{name: "one", ours: 90 * ms, series: 3, oneService: true},
+		{name: "one slower", ours: 120 * ms, series: 3, oneService: true},
+		{name: "many", ours: 900 * ms, series: 30},
+	})
+	want := dashboardGoals{empty: 2, emptyFast: 1, slowestEmpty: 21 * ms, slowestOne: 120 * ms, slowestOneName: "one slower"}
+	if g != want {
+		t.Errorf("goals %+v, want %+v", g, want)
+	}
+}
