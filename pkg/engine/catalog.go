@@ -105,7 +105,7 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 		// one of them now gets the full probe.
 		asOfMs := c.answers.clock().UnixMilli()
 		along := c.absentAlong(nowMs, candidates)
-		held, err := c.readNames(ctx, strings.Join(append(c.renewalParts(screen), c.alongParts(along)...), "\nUNION ALL\n"))
+		held, err := c.readNames(ctx, strings.Join(append(c.renewalParts(screen, func(int) int64 { return c.fromMs }), c.alongParts(along)...), "\nUNION ALL\n"))
 		if err != nil {
 			return nil, err
 		}
@@ -396,22 +396,26 @@ func (c *catalog) listQuery() string {
 }
 
 // renewalParts ask, per table, whether it holds a point of any of the
-// keys' metrics in the range: one LIMIT 1 read per table (7–8 ms at 20
-// services), where the full probe makes two or three per metric (18–25
-// ms). A row names one metric held, not the others: its table's keys get
-// the full probe.
-func (c *catalog) renewalParts(keys []plan.Source) []string {
+// keys' metrics in the range from fromMs(k), key k's, to the catalog's
+// end (a table's read starts at the earliest of its keys'): one LIMIT 1
+// read per table (7–8 ms at 20 services), where the full probe makes two
+// or three per metric (18–25 ms). A row names one metric held, not the
+// others: its table's keys get the full probe.
+func (c *catalog) renewalParts(keys []plan.Source, fromMs func(k int) int64) []string {
 	var kinds []plan.TableKind
 	metrics := map[plan.TableKind][]string{}
-	for _, key := range keys {
+	from := map[plan.TableKind]int64{}
+	for k, key := range keys {
 		if _, ok := metrics[key.Table]; !ok {
 			kinds = append(kinds, key.Table)
+			from[key.Table] = fromMs(k)
 		}
 		metrics[key.Table] = append(metrics[key.Table], sqlgen.QuoteString(key.Metric))
+		from[key.Table] = min(from[key.Table], fromMs(k))
 	}
 	var parts []string
 	for _, kind := range kinds {
-		where := "MetricName IN (" + strings.Join(metrics[kind], ", ") + ") AND " + c.schema.TimeRange(c.fromMs, c.toMs)
+		where := "MetricName IN (" + strings.Join(metrics[kind], ", ") + ") AND " + c.schema.TimeRange(from[kind], c.toMs)
 		parts = append(parts, c.pointRead(kind, "false", where))
 	}
 	return parts

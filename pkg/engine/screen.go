@@ -3,10 +3,8 @@ package engine
 import (
 	"cmp"
 	"slices"
-	"strings"
 
 	"github.com/forma3d/meshmetrics/pkg/plan"
-	"github.com/forma3d/meshmetrics/pkg/sqlgen"
 )
 
 // maxScreenedAlong bounds the other names one screen renews.
@@ -51,23 +49,11 @@ type keptAbsence struct {
 // alongParts are the screen's reads for the other names: one LIMIT 1 read
 // per table from the earliest of their ranges to the screen's end.
 func (c *catalog) alongParts(along []keptAbsence) []string {
-	var kinds []plan.TableKind
-	metrics := map[plan.TableKind][]string{}
-	fromMs := map[plan.TableKind]int64{}
-	for _, a := range along {
-		if _, ok := metrics[a.key.Table]; !ok {
-			kinds = append(kinds, a.key.Table)
-			fromMs[a.key.Table] = a.fromMs
-		}
-		metrics[a.key.Table] = append(metrics[a.key.Table], sqlgen.QuoteString(a.key.Metric))
-		fromMs[a.key.Table] = min(fromMs[a.key.Table], a.fromMs)
+	keys := make([]plan.Source, len(along))
+	for k, a := range along {
+		keys[k] = a.key
 	}
-	var parts []string
-	for _, kind := range kinds {
-		where := "MetricName IN (" + strings.Join(metrics[kind], ", ") + ") AND " + c.schema.TimeRange(fromMs[kind], c.toMs)
-		parts = append(parts, c.pointRead(kind, "false", where))
-	}
-	return parts
+	return c.renewalParts(keys, func(k int) int64 { return along[k].fromMs })
 }
 
 // renewAlong keeps the other names' absence as of asOfMs, for their
