@@ -21,6 +21,31 @@ import (
 type leafStorage struct {
 	grid   plan.Grid
 	leaves [][]Series
+	// grids holds a shared leaf's series as read from the cache, whose
+	// points (leaves[i], nil until then) are made only when a selector
+	// other than a folded sum reads them.
+	grids [][]gridSeries
+}
+
+// add makes series or grid the next leaf's answer.
+func (s *leafStorage) add(series []Series, grid []gridSeries) {
+	s.leaves, s.grids = append(s.leaves, series), append(s.grids, grid)
+}
+
+// gridOf is leaf i's series on the grid.
+func (s *leafStorage) gridOf(i int) []gridSeries {
+	if s.grids[i] == nil {
+		s.grids[i] = gridSeriesOf(s.leaves[i], s.grid)
+	}
+	return s.grids[i]
+}
+
+// seriesOf is leaf i's series as points.
+func (s *leafStorage) seriesOf(i int) []Series {
+	if s.leaves[i] == nil && s.grids[i] != nil {
+		s.leaves[i] = seriesOfGrid(s.grids[i], s.grid)
+	}
+	return s.leaves[i]
 }
 
 func (s *leafStorage) Querier(_, _ int64) (storage.Querier, error) { return s, nil }
@@ -44,10 +69,11 @@ func (s *leafStorage) Select(_ context.Context, _ bool, _ *storage.SelectHints, 
 	if i < 0 {
 		return storage.ErrSeriesSet(fmt.Errorf("a selector above the leaves names no leaf"))
 	}
-	series := s.leaves[i]
+	all := s.seriesOf(i)
+	series := all
 	if len(others) > 0 {
 		series = nil
-		for _, ls := range s.leaves[i] {
+		for _, ls := range all {
 			if matchesLabels(others, ls.Labels) {
 				series = append(series, ls)
 			}

@@ -31,7 +31,7 @@ func foldSharedSums(upper parser.Expr, leaves []leaf, store *leafStorage) parser
 		switch n := e.(type) {
 		case *parser.AggregateExpr:
 			if i, ms, ok := sharedStandIn(n, leaves); ok && n.Op == parser.SUM && n.Param == nil {
-				store.leaves = append(store.leaves, sumSeries(store.leaves[i], ms, n.Grouping, n.Without, store.grid))
+				store.add(sumSeries(store.gridOf(i), ms, n.Grouping, n.Without, store.grid), nil)
 				return &parser.VectorSelector{LabelMatchers: []*labels.Matcher{
 					labels.MustNewMatcher(labels.MatchEqual, leafLabel, strconv.Itoa(len(store.leaves)-1))}}
 			}
@@ -81,7 +81,7 @@ func sharedStandIn(a *parser.AggregateExpr, leaves []leaf) (int, []*labels.Match
 // promql/engine.go): a group's first value at a grid point starts its
 // sum, later ones are added with kahansum.Inc, and the compensation is
 // added last.
-func sumSeries(in []Series, ms []*labels.Matcher, grouping []string, without bool, grid plan.Grid) []Series {
+func sumSeries(in []gridSeries, ms []*labels.Matcher, grouping []string, without bool, grid plan.Grid) []Series {
 	type group struct {
 		labels Labels
 		sum, c []float64
@@ -90,10 +90,10 @@ func sumSeries(in []Series, ms []*labels.Matcher, grouping []string, without boo
 	var groups []*group
 	byKey := map[string]*group{}
 	for _, s := range in {
-		if !matchesLabels(ms, s.Labels) {
+		if !matchesLabels(ms, s.labels) {
 			continue
 		}
-		ls := groupingLabels(s.Labels, grouping, without)
+		ls := groupingLabels(s.labels, grouping, without)
 		key := ls.String()
 		g := byKey[key]
 		if g == nil {
@@ -101,13 +101,14 @@ func sumSeries(in []Series, ms []*labels.Matcher, grouping []string, without boo
 			byKey[key] = g
 			groups = append(groups, g)
 		}
-		for _, p := range s.Points {
-			k := grid.Index(p.T)
-			if !g.has[k] {
-				g.has[k], g.sum[k] = true, p.V
-				continue
+		for k, ok := range s.has {
+			switch {
+			case !ok:
+			case !g.has[k]:
+				g.has[k], g.sum[k] = true, s.values[k]
+			default:
+				g.sum[k], g.c[k] = kahansum.Inc(s.values[k], g.sum[k], g.c[k])
 			}
-			g.sum[k], g.c[k] = kahansum.Inc(p.V, g.sum[k], g.c[k])
 		}
 	}
 	out := make([]Series, 0, len(groups))

@@ -61,8 +61,15 @@ func TestSharedSumsInGo(t *testing.T) {
 		{`avg by (service) ({__meshmetrics_leaf__="0"})`, 0},
 		{`sum by (service) ({__meshmetrics_leaf__="1"})`, 0}, // not a shared leaf
 	} {
-		eval := func(fold bool) (string, int) {
-			store := &leafStorage{grid: grid, leaves: [][]Series{in, in}}
+		eval := func(fold, asGrid bool) (string, int) {
+			store := &leafStorage{grid: grid}
+			if asGrid {
+				// Leaf 0 as the cache serves a shared leaf (servedGrid).
+				store.add(nil, gridSeriesOf(in, grid))
+			} else {
+				store.add(in, nil)
+			}
+			store.add(in, nil)
 			upper, err := parser.NewParser(parser.Options{}).ParseExpr(c.upper)
 			if err != nil {
 				t.Fatal(err)
@@ -84,13 +91,15 @@ func TestSharedSumsInGo(t *testing.T) {
 			// Rendered before Close, which returns the points to a pool.
 			return bits(out.Value.(promql.Matrix)), len(store.leaves) - 2
 		}
-		want, _ := eval(false)
-		got, folds := eval(true)
-		if folds != c.folds {
-			t.Errorf("%s: %d sums computed in Go, want %d", c.upper, folds, c.folds)
-		}
-		if got != want {
-			t.Errorf("%s: differs from Prometheus' engine:\n got %s\nwant %s", c.upper, got, want)
+		want, _ := eval(false, false)
+		for _, asGrid := range []bool{false, true} {
+			got, folds := eval(true, asGrid)
+			if folds != c.folds {
+				t.Errorf("%s: %d sums computed in Go, want %d", c.upper, folds, c.folds)
+			}
+			if got != want {
+				t.Errorf("%s (leaf as grid %v): differs from Prometheus' engine:\n got %s\nwant %s", c.upper, asGrid, got, want)
+			}
 		}
 	}
 }

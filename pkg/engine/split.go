@@ -153,12 +153,20 @@ func (e *Engine) runSplit(ctx context.Context, expr string, c *compiled, grid pl
 	// What ran: each leaf's statement, or what of it the cache answered.
 	ran := make([]string, 0, len(c.stmts)+1)
 	for i := range c.stmts {
+		// A shared leaf the cache serves whole is read as the cache keeps it.
+		if c.leaves[i].shared && want == ValueMatrix {
+			if gs, sql, ok := e.cache.servedGrid(leafKey(c, i, grid), grid); ok {
+				ran = append(ran, leafText(i, len(c.stmts), c.leaves[i].expr, sql))
+				store.add(nil, gs)
+				continue
+			}
+		}
 		lr, err := e.runLeaf(ctx, expr, c, i, grid, want)
 		if err != nil {
 			return nil, err
 		}
 		ran = append(ran, leafText(i, len(c.stmts), c.leaves[i].expr, lr.SQL))
-		store.leaves = append(store.leaves, lr.Series)
+		store.add(lr.Series, nil)
 		res.Stats.RowsRead += lr.Stats.RowsRead
 		res.Stats.BytesRead += lr.Stats.BytesRead
 		res.Stats.Elapsed += lr.Stats.Elapsed
@@ -239,8 +247,7 @@ func (e *Engine) runLeaf(ctx context.Context, expr string, c *compiled, i int, g
 	}
 	l := c.leaves[i]
 	_, ahead := reach(l.node)
-	key := cacheKey{expr: l.expr, stepMs: grid.StepMs, phaseMs: grid.StartMs % grid.StepMs, strategy: c.strategy}
-	return e.cache.cachedRange(ctx, key, grid, ahead, e.cfg.MaxSeries, func(ctx context.Context, g plan.Grid) (*Result, error) {
+	return e.cache.cachedRange(ctx, leafKey(c, i, grid), grid, ahead, e.cfg.MaxSeries, func(ctx context.Context, g plan.Grid) (*Result, error) {
 		if g == grid {
 			return e.runStatement(ctx, st, false, g, ValueMatrix)
 		}
@@ -250,6 +257,11 @@ func (e *Engine) runLeaf(ctx context.Context, expr string, c *compiled, i int, g
 		}
 		return e.runStatement(ctx, rest, false, g, ValueMatrix)
 	})
+}
+
+// leafKey is leaf i's result cache key on grid.
+func leafKey(c *compiled, i int, grid plan.Grid) cacheKey {
+	return cacheKey{expr: c.leaves[i].expr, stepMs: grid.StepMs, phaseMs: grid.StartMs % grid.StepMs, strategy: c.strategy}
 }
 
 // upperError turns an error of Prometheus' engine into the plugin's

@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/forma3d/meshmetrics/pkg/plan"
+)
+
+// TestServedGrid: a cached leaf read in place serves a grid within what
+// the entry serves now, as its points would, and nothing beyond it.
+func TestServedGrid(t *testing.T) {
+	const step = 60_000
+	t0 := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
+	now := t0.Add(3 * time.Hour)
+	c := newResultCache(CacheConfig{TTL: 10 * time.Minute, Freshness: 10 * time.Minute, Recent: 5 * time.Second, MaxPoints: 1e6, Now: func() time.Time { return now }})
+	computed := plan.Grid{StartMs: t0.UnixMilli(), StepMs: step, N: 171} // to now − 10 min
+	var in []Series
+	for k, svc := range []string{"web", "api", "db"} {
+		s := Series{Labels: Labels{{Name: "service", Value: svc}}}
+		for i := range computed.N {
+			if (i+k)%4 != 0 { // holes, at different times per series
+				s.Points = append(s.Points, Point{T: computed.Time(i), V: float64(i*10 + k)})
+			}
+		}
+		in = append(in, s)
+	}
+	key := cacheKey{expr: "leaf", stepMs: step, phaseMs: 0}
+	if _, err := c.cachedRange(context.Background(), key, computed, 0, 100, func(context.Context, plan.Grid) (*Result, error) {
+		return &Result{Type: ValueMatrix, Series: in}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		grid plan.Grid
+		ok   bool
+	}{
+		{computed, true},
+		{plan.Grid{StartMs: computed.StartMs + 5*step, StepMs: step, N: 100}, true},
+		{plan.Grid{StartMs: computed.StartMs + 5*step, StepMs: step, N: 200}, false}, // past the entry
+		{plan.Grid{StartMs: computed.StartMs - step, StepMs: step, N: 10}, false},    // before it
+	} {
+		gs, _, ok := c.servedGrid(key, tc.grid)
+		if ok != tc.ok {
+			t.Fatalf("grid from +%d steps, %d times: served %v, want %v", (tc.grid.StartMs-computed.StartMs)/step, tc.grid.N, ok, tc.ok)
+		}
+		if !ok {
+			continue
+		}
+		want := answer(&Result{}, map[string]*Series{"1": &in[1], "2": &in[2], "0": &in[0]}, tc.grid, false).Series
+		if got, w := fmt.Sprint(seriesOfGrid(gs, tc.grid)), fmt.Sprint(sortedByLabels(want)); got != w {
+			t.Errorf("grid from +%d steps: got\n%s\nwant\n%s", (tc.grid.StartMs-computed.StartMs)/step, got, w)
+		}
+	}
+}
+
+func sortedByLabels(ss []Series) []Series {
+	out := append([]Series(nil), ss...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j].Labels.String() < out[i].Labels.String() {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
