@@ -94,3 +94,73 @@ func TestSharedSeriesLeaves(t *testing.T) {
 		}
 	}
 }
+
+// TestScopedLeaves: a view at one value of a variable (one namespace)
+// reads one leaf over that namespace's series: the first query starts it
+// with its matchers on labels it does not group by, later ones whose
+// matchers include those read it kept; a namespace nothing was kept for
+// starts its own. Every answer is the uncached engine's.
+func TestScopedLeaves(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	for i, svc := range []string{"api", "web", "db"} {
+		for j, code := range []string{"200", "500"} {
+			for k, ns := range []string{"shop", "shop-dev"} {
+				var pts []otelfixture.Point
+				for s := 0; s <= 3600; s += 15 {
+					v := float64(s * (i + 1) * (j + 2) * (k + 1) / 15)
+					if svc == "web" && s > 1800 {
+						v -= 1000 // a counter reset
+					}
+					pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: v})
+				}
+				otelfixture.Insert(t, conn, "otel_metrics_sum", "requests_total", map[string]string{"service": svc, "code": code, "ns": ns}, pts)
+			}
+		}
+	}
+	now := t0.Add(time.Hour)
+	rec := &recordingConn{Conn: conn}
+	cache := engine.DefaultCache
+	cache.Now = func() time.Time { return now }
+	cached := engine.New(rec, engine.Config{Strategy: engine.StrategyNative, Cache: cache})
+	plain := engine.New(conn, engine.Config{Strategy: engine.StrategyNative})
+	ctx := context.Background()
+	from, to, step := t0.Add(10*time.Minute), t0.Add(time.Hour), 30*time.Second
+	shop := `sum without () (rate(requests_total{ns=~"shop"}[5m]))`
+	cases := []struct {
+		what, expr string
+		leaf       string // the leaf read, "" for none
+		statements int    // statements that return series
+	}{
+		{"the view's first panel", `sum by (service) (rate(requests_total{ns=~"shop", service!~"readiness"}[5m]))`, shop, 1},
+		{"by two labels, one filtered", `sum by (service, code) (rate(requests_total{ns=~"shop", code=~"5.."}[5m]))`, shop, 0},
+		{"a ratio with a filter not grouped", `sum by (service) (rate(requests_total{ns=~"shop", code=~"5.."}[5m])) / sum by (service) (rate(requests_total{ns=~"shop"}[5m]))`, shop, 0},
+		{"another namespace, a filter", `sum by (service) (rate(requests_total{ns=~"shop-dev", code=~"5.."}[5m]))`, `sum without () (rate(requests_total{code=~"5..",ns=~"shop-dev"}[5m]))`, 1},
+		{"that namespace, no filter", `sum by (code) (rate(requests_total{ns=~"shop-dev"}[5m]))`, `sum without () (rate(requests_total{ns=~"shop-dev"}[5m]))`, 1},
+		{"every matcher grouped", `sum by (ns) (rate(requests_total{ns=~"shop.*"}[5m]))`, "", 1},
+		{"without", `sum without (code) (rate(requests_total{ns=~"shop"}[5m]))`, shop, 0},
+	}
+	for _, c := range cases {
+		got, err := cached.RangeQuery(ctx, c.expr, from, to, step)
+		if err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		want, err := plain.RangeQuery(ctx, c.expr, from, to, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := renderValues(got, "%.12g"), renderValues(want, "%.12g"); g != w || len(want.Series) == 0 {
+			t.Errorf("%s: answer differs from the uncached engine's (or is empty):\n got %s\nwant %s", c.what, g, w)
+		}
+		read := ""
+		if _, rest, ok := strings.Cut(got.SQL, "-- leaf 1 of "); ok {
+			_, read, _ = strings.Cut(rest, ": ")
+			read, _, _ = strings.Cut(read, "\n")
+		}
+		if read != c.leaf {
+			t.Errorf("%s: read the leaf %q, want %q:\n%s", c.what, read, c.leaf, got.SQL)
+		}
+		if n := len(rec.take()); n != c.statements {
+			t.Errorf("%s: %d statements, want %d", c.what, n, c.statements)
+		}
+	}
+}

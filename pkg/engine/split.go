@@ -153,8 +153,10 @@ func (e *Engine) runSplit(ctx context.Context, expr string, c *compiled, grid pl
 	// What ran: each leaf's statement, or what of it the cache answered.
 	ran := make([]string, 0, len(c.stmts)+1)
 	for i := range c.stmts {
-		// A shared leaf the cache serves whole is read as the cache keeps it.
-		if c.leaves[i].shared && want == ValueMatrix {
+		// A shared leaf is read as the cache keeps it: served whole, or
+		// just computed (and kept).
+		inPlace := c.leaves[i].shared && want == ValueMatrix
+		if inPlace {
 			if gs, sql, ok := e.cache.servedGrid(leafKey(c, i, grid), grid); ok {
 				ran = append(ran, leafText(i, len(c.stmts), c.leaves[i].expr, sql))
 				store.add(nil, gs)
@@ -166,10 +168,16 @@ func (e *Engine) runSplit(ctx context.Context, expr string, c *compiled, grid pl
 			return nil, err
 		}
 		ran = append(ran, leafText(i, len(c.stmts), c.leaves[i].expr, lr.SQL))
-		store.add(lr.Series, nil)
 		res.Stats.RowsRead += lr.Stats.RowsRead
 		res.Stats.BytesRead += lr.Stats.BytesRead
 		res.Stats.Elapsed += lr.Stats.Elapsed
+		if inPlace {
+			if gs, _, ok := e.cache.servedGrid(leafKey(c, i, grid), grid); ok {
+				store.add(nil, gs)
+				continue
+			}
+		}
+		store.add(lr.Series, nil)
 	}
 	res.SQL = strings.Join(append(ran, upperText(c.upper)), "\n\n")
 	upper := foldSharedSums(c.upper, c.leaves, store)
