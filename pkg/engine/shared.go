@@ -30,12 +30,14 @@ import (
 // only __name__).
 //
 // When: the selector's other matchers only exclude (!=, !~, or =~".*"),
-// so the leaf reads about what the query would; or the leaf is in the
-// cache already for this step and phase, so the query reads at most its
-// newest minutes, and no matcher names one value (service="x": a few
-// series, cheaper on their own). Otherwise the query keeps its own
-// statement; a leaf over more series than the max series limit makes the
-// query run unshared (run).
+// so the leaf reads about what the query would; or, when no matcher names
+// one value (service="x": a few series, cheaper on their own), a leaf
+// over some of its matchers is in the cache already for this step and
+// phase, so the query reads at most its newest minutes, or the query
+// starts one over its matchers on labels it does not group by (scoped
+// leaves, below). Otherwise the query keeps its own statement; a leaf
+// over more series than the max series limit makes the query run
+// unshared (run).
 
 // sharedFuncs are the range functions whose leaves are shared: those
 // ClickHouse evaluates with timeSeries*ToGrid per series.
@@ -101,29 +103,18 @@ func sharedShapeOf(a *parser.AggregateExpr) (sh sharedShape, ok bool) {
 	return sh, sh.name != nil && !strings.HasSuffix(sh.name.Value, "_bucket")
 }
 
-// leafText is the text of the shared leaf over the metric's series that
+// leafExpr is the text of the shared leaf over the metric's series that
 // scope accepts (every series when scope is empty). sum without () of the
 // function is the function, series by series (it drops only __name__,
 // which the function drops too), and runs as a flat sum: a lookup and one
 // statement of per-series grids.
-func (sh sharedShape) leafText(scope []*labels.Matcher) string {
+func (sh sharedShape) leafExpr(scope []*labels.Matcher) string {
 	vs := sh.ms.VectorSelector.(*parser.VectorSelector)
 	leaf := &parser.AggregateExpr{Op: parser.SUM, Without: true, Expr: &parser.Call{Func: sh.call.Func, Args: parser.Expressions{&parser.MatrixSelector{
 		VectorSelector: &parser.VectorSelector{Name: sh.name.Value, LabelMatchers: append([]*labels.Matcher{sh.name}, scope...), OriginalOffset: vs.OriginalOffset},
 		Range:          sh.ms.Range,
 	}}}}
 	return leaf.String()
-}
-
-// sharedLeafOf returns the text of the shared leaf over every series a
-// would read, and the matchers that select a's series among its series;
-// ok is false when a is not of the shape.
-func sharedLeafOf(a *parser.AggregateExpr) (text string, matchers []*labels.Matcher, ok bool) {
-	sh, ok := sharedShapeOf(a)
-	if !ok {
-		return "", nil, false
-	}
-	return sh.leafText(nil), sh.matchers, true
 }
 
 // excludesOnly says whether matchers only leave series out: a query with
@@ -163,18 +154,18 @@ func (e *Engine) sharer(grid plan.Grid, strategy string) func(*parser.AggregateE
 			return "", nil, false
 		}
 		if excludesOnly(sh.matchers) {
-			return sh.leafText(nil), sh.matchers, true
+			return sh.leafExpr(nil), sh.matchers, true
 		}
 		if namesOne(sh.matchers) {
 			return "", nil, false
 		}
 		for _, scope := range scopesOf(selecting(sh.matchers)) {
-			if text := sh.leafText(scope); kept(text) {
+			if text := sh.leafExpr(scope); kept(text) {
 				return text, sh.matchers, true
 			}
 		}
 		if scope := viewScope(a, sh.matchers); len(scope) > 0 {
-			return sh.leafText(scope), sh.matchers, true
+			return sh.leafExpr(scope), sh.matchers, true
 		}
 		return "", nil, false
 	}
