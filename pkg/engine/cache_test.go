@@ -322,7 +322,6 @@ func TestRecentEvaluations(t *testing.T) {
 	cached := engine.New(rec, engine.Config{Strategy: engine.StrategyPortable,
 		Cache: engine.CacheConfig{TTL: 10 * time.Minute, Freshness: 10 * time.Minute, Recent: 5 * time.Second, MaxPoints: 100000, Now: func() time.Time { return now }}})
 	plain := engine.New(conn, engine.Config{Strategy: engine.StrategyPortable})
-	ctx := context.Background()
 	const leaf = `sum(rate(requests_total[5m]))`
 	from, to, step := t0.Add(2*time.Hour), t0.Add(3*time.Hour), time.Minute
 	cases := []struct {
@@ -345,14 +344,7 @@ func TestRecentEvaluations(t *testing.T) {
 	for _, c := range cases {
 		now = now.Add(c.later)
 		rec.ran = func() { now = now.Add(c.runs) }
-		got, err := cached.RangeQuery(ctx, c.expr, from, to, step)
-		if err != nil {
-			t.Fatalf("%s: %v", c.what, err)
-		}
-		want, err := plain.RangeQuery(ctx, c.expr, from, to, step)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, want := rangeBoth(t, c.what, cached, plain, c.expr, from, to, step)
 		if g, w := render(got), render(want); g != w || len(want.Series) == 0 {
 			t.Errorf("%s: answer differs from the engine's (or is empty):\n got %s\nwant %s", c.what, g, w)
 		}

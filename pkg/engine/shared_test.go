@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/forma3d/meshmetrics/pkg/engine"
 	"github.com/forma3d/meshmetrics/tests/otelfixture"
 )
@@ -118,12 +120,7 @@ func TestScopedLeaves(t *testing.T) {
 		}
 	}
 	now := t0.Add(time.Hour)
-	rec := &recordingConn{Conn: conn}
-	cache := engine.DefaultCache
-	cache.Now = func() time.Time { return now }
-	cached := engine.New(rec, engine.Config{Strategy: engine.StrategyNative, Cache: cache})
-	plain := engine.New(conn, engine.Config{Strategy: engine.StrategyNative})
-	ctx := context.Background()
+	rec, cached, plain := cachedAndPlain(conn, &now)
 	from, to, step := t0.Add(10*time.Minute), t0.Add(time.Hour), 30*time.Second
 	shop := `sum without () (rate(requests_total{ns=~"shop"}[5m]))`
 	cases := []struct {
@@ -140,14 +137,7 @@ func TestScopedLeaves(t *testing.T) {
 		{"without", `sum without (code) (rate(requests_total{ns=~"shop"}[5m]))`, shop, 0},
 	}
 	for _, c := range cases {
-		got, err := cached.RangeQuery(ctx, c.expr, from, to, step)
-		if err != nil {
-			t.Fatalf("%s: %v", c.what, err)
-		}
-		want, err := plain.RangeQuery(ctx, c.expr, from, to, step)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, want := rangeBoth(t, c.what, cached, plain, c.expr, from, to, step)
 		if g, w := renderValues(got, "%.12g"), renderValues(want, "%.12g"); g != w || len(want.Series) == 0 {
 			t.Errorf("%s: answer differs from the uncached engine's (or is empty):\n got %s\nwant %s", c.what, g, w)
 		}
@@ -163,4 +153,26 @@ func TestScopedLeaves(t *testing.T) {
 			t.Errorf("%s: %d statements, want %d", c.what, n, c.statements)
 		}
 	}
+}
+
+// cachedAndPlain are an engine with the default result cache on a clock
+// reading *now, whose statements rec records, and one without a cache.
+func cachedAndPlain(conn driver.Conn, now *time.Time) (rec *recordingConn, cached, plain *engine.Engine) {
+	rec = &recordingConn{Conn: conn}
+	cache := engine.DefaultCache
+	cache.Now = func() time.Time { return *now }
+	return rec, engine.New(rec, engine.Config{Strategy: engine.StrategyNative, Cache: cache}), engine.New(conn, engine.Config{Strategy: engine.StrategyNative})
+}
+
+// rangeBoth runs a range query on both engines; an error fails the test.
+func rangeBoth(t *testing.T, what string, cached, plain *engine.Engine, expr string, from, to time.Time, step time.Duration) (got, want *engine.Result) {
+	t.Helper()
+	got, err := cached.RangeQuery(context.Background(), expr, from, to, step)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if want, err = plain.RangeQuery(context.Background(), expr, from, to, step); err != nil {
+		t.Fatal(err)
+	}
+	return got, want
 }

@@ -51,11 +51,7 @@ func TestWindowSummaries(t *testing.T) {
 	insert("db", "500", func(s int) (float64, bool) { return float64(s - 3*3600), s >= 3*3600+20 })
 
 	now := t0.Add(hours * time.Hour)
-	rec := &recordingConn{Conn: conn}
-	cache := engine.DefaultCache
-	cache.Now = func() time.Time { return now }
-	cached := engine.New(rec, engine.Config{Strategy: engine.StrategyNative, Cache: cache})
-	plain := engine.New(conn, engine.Config{Strategy: engine.StrategyNative})
+	_, cached, plain := cachedAndPlain(conn, &now)
 	ctx := context.Background()
 	check := func(what, expr string, at time.Time, kept bool) string {
 		t.Helper()
@@ -93,6 +89,8 @@ func TestWindowSummaries(t *testing.T) {
 
 	// Over many series a call runs in slices of them, each statement
 	// reading a slice's points.
+	cache := engine.DefaultCache
+	cache.Now = func() time.Time { return now }
 	sliced := engine.New(conn, engine.Config{Strategy: engine.StrategyNative, Cache: cache, SliceSeriesSeconds: 1000})
 	got, err := sliced.InstantQuery(ctx, byService, at)
 	if err != nil {
@@ -123,7 +121,7 @@ func TestWindowSummaries(t *testing.T) {
 	if renderValues(got, "%.10g") == renderValues(want, "%.10g") {
 		t.Errorf("a late point was seen within the bound: the kept summaries were not used")
 	}
-	now = now.Add(cache.TTL)
+	now = now.Add(engine.DefaultCache.TTL)
 	check("the late point, the store TTL old", byService, at.Add(time.Minute), false)
 
 	// Blocks and points newer than Freshness are read at every call: a
