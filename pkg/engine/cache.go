@@ -90,21 +90,9 @@ type keptSeries struct {
 func (e *cacheEntry) expand(toMs int64) map[string]*Series {
 	out := make(map[string]*Series, len(e.series))
 	cells := int((toMs-e.fromMs)/e.key.stepMs) + 1
+	grid := plan.Grid{StartMs: e.fromMs, StepMs: e.key.stepMs, N: cells}
 	for k, ks := range e.series {
-		has := ks.has[:min(cells, len(ks.has))]
-		n := 0
-		for _, ok := range has {
-			if ok {
-				n++
-			}
-		}
-		s := &Series{Labels: ks.labels, Points: make([]Point, 0, n)}
-		for i, ok := range has {
-			if ok {
-				s.Points = append(s.Points, Point{T: time.UnixMilli(e.fromMs + int64(i)*e.key.stepMs).UTC(), V: ks.values[i]})
-			}
-		}
-		out[k] = s
+		out[k] = &Series{Labels: ks.labels, Points: gridPoints(grid, ks.values, ks.has[:min(cells, len(ks.has))])}
 	}
 	return out
 }

@@ -66,15 +66,27 @@ func gridSeriesOf(series []Series, grid plan.Grid) []gridSeries {
 func seriesOfGrid(gs []gridSeries, grid plan.Grid) []Series {
 	out := make([]Series, 0, len(gs))
 	for _, g := range gs {
-		s := Series{Labels: g.labels}
-		for k, ok := range g.has {
-			if ok {
-				s.Points = append(s.Points, Point{T: grid.Time(k), V: g.values[k]})
-			}
-		}
-		if len(s.Points) > 0 {
-			out = append(out, s)
+		if pts := gridPoints(grid, g.values, g.has); len(pts) > 0 {
+			out = append(out, Series{Labels: g.labels, Points: pts})
 		}
 	}
 	return out
+}
+
+// gridPoints is the points of values on grid where has says so: values[k]
+// at grid time k.
+func gridPoints(grid plan.Grid, values []float64, has []bool) []Point {
+	n := 0
+	for _, ok := range has {
+		if ok {
+			n++
+		}
+	}
+	pts := make([]Point, 0, n)
+	for k, ok := range has {
+		if ok {
+			pts = append(pts, Point{T: grid.Time(k), V: values[k]})
+		}
+	}
+	return pts
 }

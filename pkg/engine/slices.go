@@ -67,17 +67,5 @@ func (p *partialSums) add(g int, cells []*float64) {
 
 // series is group g's sums as a series of labels ls.
 func (p *partialSums) series(g int, ls Labels) Series {
-	n := 0
-	for _, ok := range p.has[g] {
-		if ok {
-			n++
-		}
-	}
-	s := Series{Labels: ls, Points: make([]Point, 0, n)}
-	for k, ok := range p.has[g] {
-		if ok {
-			s.Points = append(s.Points, Point{T: p.grid.Time(k), V: p.values[g][k]})
-		}
-	}
-	return s
+	return Series{Labels: ls, Points: gridPoints(p.grid, p.values[g], p.has[g])}
 }
