@@ -33,6 +33,9 @@ type catalog struct {
 	known  storedNames
 	// answers keeps probes' answers across queries; nil: none kept.
 	answers *probeAnswers
+	// held keeps listings of the names held on days (held.go); nil: none
+	// kept, and none read.
+	held *kept[daySpan, heldNames]
 }
 
 // Prefetch asks about the exact metric names of all of a query's
@@ -98,6 +101,10 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 		default:
 			screen = append(screen, absent...)
 		}
+	}
+	screen, ask, err := c.dropUnheld(ctx, screen, ask)
+	if err != nil {
+		return nil, err
 	}
 	if len(screen) > 0 {
 		// Names stored nowhere a moment ago are most likely still so:

@@ -54,7 +54,7 @@ func (e *Engine) renderer(ctx context.Context) (renderer, error) {
 // metric names of n's selectors asked about in one round trip.
 func (e *Engine) catalog(ctx context.Context, r renderer, n parser.Expr, grid plan.Grid) (*catalog, error) {
 	behind, ahead := reach(n)
-	cat := &catalog{conn: e.conn, schema: r.schema, answers: e.probeAnswers,
+	cat := &catalog{conn: e.conn, schema: r.schema, answers: e.probeAnswers, held: e.heldNames,
 		fromMs: grid.StartMs - (behind + e.cfg.Lookback).Milliseconds(), toMs: grid.EndMs() + ahead.Milliseconds()}
 	if err := cat.Prefetch(ctx, exactNames(n)); err != nil {
 		return nil, err

@@ -102,8 +102,10 @@ type Engine struct {
 	upperEngine *promql.Engine
 	// seriesLists keeps flat sums' series lookups (flat.go).
 	seriesLists *kept[string, *seriesList]
-	// probeAnswers keeps the catalog's name probes (catalog.go).
+	// probeAnswers keeps the catalog's name probes (catalog.go), and
+	// heldNames the listings of names held on days (held.go).
 	probeAnswers *probeAnswers
+	heldNames    *kept[daySpan, heldNames]
 	// metadataAnswers keeps label names and values by statement
 	// (metadata.go).
 	metadataAnswers *kept[string, []string]
@@ -176,6 +178,7 @@ func New(conn driver.Conn, cfg Config) *Engine {
 	e := &Engine{conn: conn, cfg: cfg, now: clock, cache: newResultCache(cfg.Cache), upperEngine: newUpperEngine(cfg),
 		seriesLists:     newKept[string, *seriesList](seriesListTTL, maxListedSeries, time.Now),
 		probeAnswers:    newKept[plan.Source, probeAnswer](probeAnswerTTL, maxProbeAnswers, clock),
+		heldNames:       newKept[daySpan, heldNames](probeAbsentKeep, maxProbeAnswers, clock),
 		metadataAnswers: newKept[string, []string](metadataAnswerTTL, maxMetadataAnswers, clock)}
 	if e.cache != nil {
 		e.summaries = newKept[string, *summaryStore](e.cache.cfg.TTL, maxSummaryCells, clock)

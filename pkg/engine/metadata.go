@@ -142,7 +142,7 @@ func (e *Engine) metadata(ctx context.Context, selector string, from, to time.Ti
 	if err != nil {
 		return nil, err
 	}
-	cat := &catalog{conn: e.conn, schema: schema, answers: e.probeAnswers, fromMs: from.UnixMilli(), toMs: to.UnixMilli()}
+	cat := &catalog{conn: e.conn, schema: schema, answers: e.probeAnswers, held: e.heldNames, fromMs: from.UnixMilli(), toMs: to.UnixMilli()}
 	p, err := plan.Build(ctx, vs, plan.NewInstantGrid(to), plan.Options{}, cat)
 	if err != nil {
 		return nil, err

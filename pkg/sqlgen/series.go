@@ -164,6 +164,23 @@ func (b *builder) source(src plan.Source, matchers []*labels.Matcher, loMs, hiMs
 	return b.bucketSource(src, hash, t, from, layouts, leConds)
 }
 
+// seriesDays is the series table's condition on the days of points in
+// (loMs, hiMs], as the views that fill it take a point's day (toDate, in
+// the server's time zone).
+func seriesDays(loMs, hiMs int64) string {
+	// toDateTime wraps a negative second count around: windows that
+	// reach before 1970 start at its first day.
+	return fmt.Sprintf("Day >= toDate(toDateTime(%d)) AND Day <= toDate(toDateTime(%d))", max(0, floorDiv(loMs, 1000)), max(0, floorDiv(hiMs, 1000)))
+}
+
+// HeldNamesSQL lists the metric names the series table holds on the days
+// of points in (loMs, hiMs], at most limit of them: a name it does not
+// list has no point there in the series extension's tables, which are
+// what the plugin reads when they are in use.
+func (s Schema) HeldNamesSQL(loMs, hiMs int64, limit int) string {
+	return fmt.Sprintf("SELECT DISTINCT MetricName AS name\nFROM %s\nWHERE %s\nLIMIT %d", s.Table(SeriesTable), seriesDays(loMs, hiMs), limit)
+}
+
 // narrowSource reads one source from the series extension's tables
 // (provisioning/clickhouse/002): the selector's series from the series
 // table, by name, day and label matchers, and only their numbers from the
@@ -175,9 +192,7 @@ func (b *builder) source(src plan.Source, matchers []*labels.Matcher, loMs, hiMs
 func (b *builder) narrowSource(src plan.Source, value string, labelConds []string, loMs, hiMs int64, withStale bool, leConds []*labels.Matcher) (rows, series string, ok bool, err error) {
 	seriesWhere := append([]string{
 		"MetricName = " + quote(src.Metric),
-		// toDateTime wraps a negative second count around: windows that
-		// reach before 1970 start at its first day.
-		fmt.Sprintf("Day >= toDate(toDateTime(%d)) AND Day <= toDate(toDateTime(%d))", max(0, floorDiv(loMs, 1000)), max(0, floorDiv(hiMs, 1000))),
+		seriesDays(loMs, hiMs),
 	}, labelConds...)
 	seriesFrom := fmt.Sprintf("FROM %s.%s\nWHERE %s", ident(b.schema.Database), ident(SeriesTable), strings.Join(seriesWhere, "\n  AND "))
 	t := b.timeMs()
