@@ -109,6 +109,8 @@ type Engine struct {
 	// metadataAnswers keeps label names and values by statement
 	// (metadata.go).
 	metadataAnswers *kept[string, []string]
+	// labelSets keeps metrics' label sets for metadata (labelsets.go).
+	labelSets *kept[string, *labelSets]
 	// summaries keeps window summaries by selector (summaries.go); nil
 	// without a result cache.
 	summaries *kept[string, *summaryStore]
@@ -179,7 +181,8 @@ func New(conn driver.Conn, cfg Config) *Engine {
 		seriesLists:     newKept[string, *seriesList](seriesListTTL, maxListedSeries, time.Now),
 		probeAnswers:    newKept[plan.Source, probeAnswer](probeAnswerTTL, maxProbeAnswers, clock),
 		heldNames:       newKept[daySpan, heldNames](probeAbsentKeep, maxProbeAnswers, clock),
-		metadataAnswers: newKept[string, []string](metadataAnswerTTL, maxMetadataAnswers, clock)}
+		metadataAnswers: newKept[string, []string](metadataAnswerTTL, maxMetadataAnswers, clock),
+		labelSets:       newKept[string, *labelSets](metadataAnswerTTL, maxMetadataAnswers, clock)}
 	if e.cache != nil {
 		e.summaries = newKept[string, *summaryStore](e.cache.cfg.TTL, maxSummaryCells, clock)
 	}

@@ -81,7 +81,7 @@ func (e *Engine) Metrics(ctx context.Context, regex string, from, to time.Time) 
 func (e *Engine) LabelNames(ctx context.Context, selector string, from, to time.Time) ([]string, error) {
 	return e.metadata(ctx, selector, from, to, func(s sqlgen.Schema, sel plan.Selector, fromMs, toMs int64) (string, error) {
 		return sqlgen.LabelNamesSQL(s, sel, fromMs, toMs, MaxMetadata)
-	})
+	}, func(names, _ []string) []string { return names })
 }
 
 // LabelValues lists the values of label on a selector's series in [from, to].
@@ -91,6 +91,11 @@ func (e *Engine) LabelValues(ctx context.Context, label, selector string, from, 
 	}
 	return e.metadata(ctx, selector, from, to, func(s sqlgen.Schema, sel plan.Selector, fromMs, toMs int64) (string, error) {
 		return sqlgen.LabelValuesSQL(s, sel, label, fromMs, toMs, MaxMetadata)
+	}, func(names, values []string) []string {
+		if i := slices.Index(names, label); i >= 0 {
+			return values[i : i+1]
+		}
+		return nil
 	})
 }
 
@@ -122,7 +127,9 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-func (e *Engine) metadata(ctx context.Context, selector string, from, to time.Time, render func(s sqlgen.Schema, sel plan.Selector, fromMs, toMs int64) (string, error)) ([]string, error) {
+// metadata answers a metadata call: render is its statement, fromSet
+// what one label set (names, values) gives of its answer.
+func (e *Engine) metadata(ctx context.Context, selector string, from, to time.Time, render func(s sqlgen.Schema, sel plan.Selector, fromMs, toMs int64) (string, error), fromSet func(names, values []string) []string) ([]string, error) {
 	if !to.After(from) {
 		return nil, fmt.Errorf("the time range is empty: end %s is not after start %s", to.Format(time.RFC3339), from.Format(time.RFC3339))
 	}
@@ -151,12 +158,16 @@ func (e *Engine) metadata(ctx context.Context, selector string, from, to time.Ti
 	if schema.SeriesTables {
 		fromMs, toMs = dayStartMs(fromMs), dayStartMs(toMs)
 	}
-	sql, err := render(schema, p.Root.(*plan.InstantSelector).Selector, fromMs, toMs)
+	sel := p.Root.(*plan.InstantSelector).Selector
+	sql, err := render(schema, sel, fromMs, toMs)
 	if err != nil {
 		return nil, err
 	}
 	if !schema.SeriesTables {
 		return e.runMetadata(ctx, sql)
+	}
+	if out, ok, err := e.fromLabelSets(ctx, schema, sel, fromMs, toMs, fromSet); err != nil || ok {
+		return out, err
 	}
 	if kept, ok := e.metadataAnswers.get(sql); ok {
 		return slices.Clone(kept), nil

@@ -63,3 +63,63 @@ func TestMetadataAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestLabelSets: with the series tables, a dashboard's variables over one
+// metric (values of one label, then of another among the series of the
+// first's choice, then label names) share one listing of the metric's
+// label sets, each filtered by its own matchers, and answer as the
+// statements over the exporter's tables do.
+func TestLabelSets(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	chtest.InstallSeriesTables(t, conn, "otel", false)
+	for _, s := range []map[string]string{
+		{"service": "api", "code": "200"},
+		{"service": "web", "code": "200"},
+		{"service": "web", "code": "500", "method": "POST"},
+	} {
+		var pts []otelfixture.Point
+		for sec := 0; sec <= 900; sec += 15 {
+			pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(sec) * time.Second), Value: float64(sec)})
+		}
+		otelfixture.Insert(t, conn, "otel_metrics_sum", "requests_total", s, pts)
+	}
+	// Every statement of the series-table engine: the label sets listing
+	// and the statements it replaces both name their columns so.
+	sets := &countingConn{Conn: conn, marker: " AS value"}
+	onSets := engine.New(sets, engine.Config{Strategy: engine.StrategyPortable})
+	onExporter := engine.New(conn, engine.Config{Strategy: engine.StrategyPortable, IgnoreSeriesTables: true})
+	ctx := context.Background()
+	from, to := t0, t0.Add(15*time.Minute)
+	for _, c := range []struct {
+		what, label, selector string
+		want                  []string
+	}{
+		{"the services", "service", `requests_total`, []string{"api", "web"}},
+		{"the codes of one service", "code", `requests_total{service="web"}`, []string{"200", "500"}},
+		{"the services with 5xx", "service", `requests_total{code=~"5.."}`, []string{"web"}},
+		{"a label only some series have", "method", `requests_total`, []string{"POST"}},
+		{"the label names of one service", "", `requests_total{service="api"}`, nil},
+		{"no series match", "service", `requests_total{code="404"}`, []string{}},
+	} {
+		call := func(e *engine.Engine) ([]string, error) {
+			if c.label == "" {
+				return e.LabelNames(ctx, c.selector, from, to)
+			}
+			return e.LabelValues(ctx, c.label, c.selector, from, to)
+		}
+		got, err := call(onSets)
+		if err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		want, err := call(onExporter)
+		if err != nil {
+			t.Fatalf("%s, the exporter's tables: %v", c.what, err)
+		}
+		if !slices.Equal(got, want) || (c.want != nil && !slices.Equal(got, c.want)) {
+			t.Errorf("%s: %q; the exporter's tables %q, want %q", c.what, got, want, c.want)
+		}
+	}
+	if n := sets.take(); n != 1 {
+		t.Errorf("%d metadata statements, want 1: the label sets, listed once", n)
+	}
+}
