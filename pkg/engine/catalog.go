@@ -59,6 +59,8 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 	// ask: keys for the full probe; screen: keys of names whose absence
 	// from the present has expired, or that nothing is known of yet.
 	var ask, screen []plan.Source
+	// ofFound: the keys of names one of whose forms is known stored.
+	ofFound := map[plan.Source]bool{}
 	for _, forms := range byName(candidates) {
 		// need: the name's forms to probe; absent: those kept as not
 		// stored; renew: one of them answered so for the present longer
@@ -86,6 +88,11 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 				renew = renew || a.expiredAbsence(nowMs)
 			}
 		}
+		if found {
+			for _, key := range need {
+				ofFound[key] = true
+			}
+		}
 		switch {
 		case !heard:
 			// Nothing known of the name: screened first, as a name stored
@@ -102,7 +109,7 @@ func (c *catalog) probe(ctx context.Context, candidates []plan.Source) (storedNa
 			screen = append(screen, absent...)
 		}
 	}
-	screen, ask, err := c.dropUnheld(ctx, screen, ask)
+	screen, ask, err := c.dropUnheld(ctx, screen, ask, ofFound)
 	if err != nil {
 		return nil, err
 	}

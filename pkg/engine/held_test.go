@@ -44,9 +44,9 @@ func TestHeldNames(t *testing.T) {
 	}
 	otelfixture.InsertHistogram(t, conn, "lat", map[string]string{"service": "api"}, hist)
 
-	query := func(what, expr string, wantListings, wantProbes, wantSeries int) {
+	queryAt := func(what, expr string, at time.Time, wantListings, wantProbes, wantSeries int) {
 		t.Helper()
-		res, err := eng.InstantQuery(context.Background(), expr, present)
+		res, err := eng.InstantQuery(context.Background(), expr, at)
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
@@ -60,6 +60,10 @@ func TestHeldNames(t *testing.T) {
 			t.Errorf("%s: %d series, want %d", what, len(res.Series), wantSeries)
 		}
 	}
+	query := func(what, expr string, wantListings, wantProbes, wantSeries int) {
+		t.Helper()
+		queryAt(what, expr, present, wantListings, wantProbes, wantSeries)
+	}
 	query("first query: the listing, then the probe alone", `rate(requests_total[5m])`, 1, 1, 1)
 	query("a name held nowhere: neither screen nor probe", `rate(pairs_total[5m])`, 0, 0, 0)
 	query("a histogram's _sum: its histogram form probed", `rate(lat_sum[5m])`, 0, 1, 1)
@@ -67,6 +71,7 @@ func TestHeldNames(t *testing.T) {
 		t.Errorf("%d reads of the exporter's sum table, want 1 (requests_total's probe): lat_sum, a form the series table does not hold, is not read", n)
 	}
 	query("another name held nowhere, over a day", `rate(certs_total[1d])`, 0, 0, 0)
+	queryAt("a range on days the listing does not cover: its own listing", `rate(requests_total[5m])`, present.Add(-10*24*time.Hour), 1, 0, 0)
 
 	insertCounter("pairs_total")
 	now = present.Add(10 * time.Second)
@@ -74,4 +79,9 @@ func TestHeldNames(t *testing.T) {
 	now = now.Add(time.Millisecond)
 	query("stored since, the 10 seconds passed: a new listing, then its probe", `rate(pairs_total[5m])`, 1, 1, 1)
 	query("still held nowhere, the new listing", `rate(certs_total[5m])`, 0, 0, 0)
+
+	// With no listing kept, a form of a name found stored is probed
+	// without one: the probe is one statement whatever it would say.
+	now = now.Add(11 * time.Second)
+	query("a form of a name found, no listing kept: the probe alone", `rate(lat_count[5m])`, 0, 1, 1)
 }

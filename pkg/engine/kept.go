@@ -93,3 +93,13 @@ func (k *kept[K, V]) each(f func(key K, v V)) {
 		}
 	}
 }
+
+// clear forgets every entry.
+func (k *kept[K, V]) clear() {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.entries, k.weight = map[K]keptEntry[V]{}, 0
+}

@@ -43,12 +43,17 @@ func (e *Engine) fromLabelSets(ctx context.Context, schema sqlgen.Schema, sel pl
 	if err != nil {
 		return nil, false, err
 	}
-	sets, kept := e.labelSets.get(sql)
-	if !kept {
-		if sets, err = e.listLabelSets(ctx, sql); err != nil {
+	sets, listed := e.labelSets.get(sql)
+	if !listed {
+		if sets, err = e.listLabelSets(ctx, sql, sel.Sources[0].Name); err != nil {
 			return nil, false, err
 		}
-		e.labelSets.putNow(sql, sets, len(sets.names)+1)
+		// Weighed by the label pairs kept, as metadata answers by values.
+		weight := 1
+		for _, names := range sets.names {
+			weight += len(names)
+		}
+		e.labelSets.putNow(sql, sets, weight)
 	}
 	if !sets.complete {
 		return nil, false, nil
@@ -70,8 +75,8 @@ func (e *Engine) fromLabelSets(ctx context.Context, schema sqlgen.Schema, sel pl
 	return out[:min(len(out), MaxMetadata)], true, nil
 }
 
-// listLabelSets runs a label sets statement.
-func (e *Engine) listLabelSets(ctx context.Context, sql string) (*labelSets, error) {
+// listLabelSets runs the label sets statement of the metric named name.
+func (e *Engine) listLabelSets(ctx context.Context, sql, name string) (*labelSets, error) {
 	rows, err := e.conn.Query(ctx, sql)
 	if err != nil {
 		return nil, queryError(err)
@@ -81,7 +86,7 @@ func (e *Engine) listLabelSets(ctx context.Context, sql string) (*labelSets, err
 	for rows.Next() {
 		var names, values []string
 		if err := rows.Scan(&names, &values); err != nil {
-			return nil, fmt.Errorf("list the label sets of a metric's series: %w", err)
+			return nil, fmt.Errorf("list the label sets of %s's series: %w", name, err)
 		}
 		sets.names, sets.values = append(sets.names, names), append(sets.values, values)
 	}

@@ -93,7 +93,7 @@ func (e *Engine) LabelValues(ctx context.Context, label, selector string, from, 
 		return sqlgen.LabelValuesSQL(s, sel, label, fromMs, toMs, MaxMetadata)
 	}, func(names, values []string) []string {
 		if i := slices.Index(names, label); i >= 0 {
-			return values[i : i+1]
+			return values[i : i+1 : i+1]
 		}
 		return nil
 	})
@@ -115,7 +115,6 @@ const (
 
 // dayStartMs is the start of ms's UTC day.
 func dayStartMs(ms int64) int64 {
-	const dayMs = 24 * 60 * 60 * 1000
 	return floorDiv(ms, dayMs) * dayMs
 }
 
@@ -156,7 +155,10 @@ func (e *Engine) metadata(ctx context.Context, selector string, from, to time.Ti
 	}
 	fromMs, toMs := from.UnixMilli(), to.UnixMilli()
 	if schema.SeriesTables {
-		fromMs, toMs = dayStartMs(fromMs), dayStartMs(toMs)
+		// Whole UTC days: the series table's days are the server's
+		// (toDate), and the last UTC day's end, not its start, keeps the
+		// server's present day in on a server west of UTC.
+		fromMs, toMs = dayStartMs(fromMs), dayStartMs(toMs)+dayMs-1
 	}
 	sel := p.Root.(*plan.InstantSelector).Selector
 	sql, err := render(schema, sel, fromMs, toMs)

@@ -83,9 +83,9 @@ func TestLabelSets(t *testing.T) {
 		}
 		otelfixture.Insert(t, conn, "otel_metrics_sum", "requests_total", s, pts)
 	}
-	// Every statement of the series-table engine: the label sets listing
-	// and the statements it replaces both name their columns so.
-	sets := &countingConn{Conn: conn, marker: " AS value"}
+	// Every metadata statement of the series-table engine: the label
+	// sets listing and the statements it replaces read the label sets so.
+	sets := &countingConn{Conn: conn, marker: "SELECT slabels AS labels"}
 	onSets := engine.New(sets, engine.Config{Strategy: engine.StrategyPortable})
 	onExporter := engine.New(conn, engine.Config{Strategy: engine.StrategyPortable, IgnoreSeriesTables: true})
 	ctx := context.Background()
@@ -121,5 +121,21 @@ func TestLabelSets(t *testing.T) {
 	}
 	if n := sets.take(); n != 1 {
 		t.Errorf("%d metadata statements, want 1: the label sets, listed once", n)
+	}
+	// A selector of two metrics keeps to its own statement, whose answer
+	// is kept.
+	otelfixture.Insert(t, conn, "otel_metrics_sum", "errors_total", map[string]string{"service": "db"},
+		[]otelfixture.Point{{At: t0.Add(time.Minute), Value: 1}})
+	for i, wantStatements := range []int{1, 0} {
+		got, err := onSets.LabelValues(ctx, "service", `{__name__=~"requests_total|errors_total"}`, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"api", "db", "web"}; !slices.Equal(got, want) {
+			t.Errorf("two metrics, call %d: %q, want %q", i+1, got, want)
+		}
+		if n := sets.take(); n != wantStatements {
+			t.Errorf("two metrics, call %d: %d statements, want %d", i+1, n, wantStatements)
+		}
 	}
 }

@@ -66,6 +66,14 @@ func (e *Engine) detectSchema(ctx context.Context) (sqlgen.Schema, error) {
 	}
 	s.SeriesTables = state == seriesTablesInUse
 	e.seriesTables = state
+	if e.schema != nil && e.schema.SeriesTables != s.SeriesTables {
+		// Reads move between the exporter's tables and the extension's:
+		// what probes and listings found of one is not the other's
+		// (names held.go answered absent may be in the exporter's rows,
+		// not backfilled).
+		e.probeAnswers.clear()
+		e.heldNames.clear()
+	}
 	if e.recentTables, e.recentInUse, err = e.detectRecentTables(ctx, s); err != nil {
 		return s, err
 	}

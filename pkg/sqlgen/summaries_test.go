@@ -60,14 +60,3 @@ func TestSummarized(t *testing.T) {
 	got := "-- " + cases[0].expr + ": the points of the block where the range starts, and its last 30 minutes\n" + sql + "\n"
 	compareGolden(t, filepath.Join("testdata", "golden", "series-native", "summaries.sql"), got)
 }
-
-// TestHeldNamesSQL pins the listing of the names held on a range's days
-// (the engine's held.go): the days of the range's points, as the series
-// views take them.
-func TestHeldNamesSQL(t *testing.T) {
-	s := schema
-	s.SeriesTables = true
-	// Eight days, the last one 2023-11-14 (UTC), as the engine asks.
-	got := s.HeldNamesSQL(1699315200000, 1700006400000-1, 10001)
-	compareGolden(t, filepath.Join("testdata", "golden", "series", "held_names.sql"), "-- the names held on 2023-11-07 to 2023-11-14\n"+got+"\n")
-}
