@@ -67,8 +67,9 @@ func TestMetadataAnswers(t *testing.T) {
 // TestLabelSets: with the series tables, a dashboard's variables over one
 // metric (values of one label, then of another among the series of the
 // first's choice, then label names) share one listing of the metric's
-// label sets, each filtered by its own matchers, and answer as the
-// statements over the exporter's tables do.
+// label sets, each filtered by its own matchers (equality, regex, their
+// negations, a label absent or present, a histogram's le), and answer as
+// the statements over the exporter's tables do.
 func TestLabelSets(t *testing.T) {
 	_, conn := otelfixture.Start(t)
 	chtest.InstallSeriesTables(t, conn, "otel", false)
@@ -83,6 +84,12 @@ func TestLabelSets(t *testing.T) {
 		}
 		otelfixture.Insert(t, conn, "otel_metrics_sum", "requests_total", s, pts)
 	}
+	var hist []otelfixture.HistogramPoint
+	for sec := 0; sec <= 900; sec += 15 {
+		hist = append(hist, otelfixture.HistogramPoint{At: t0.Add(time.Duration(sec) * time.Second),
+			Bounds: []float64{0.1, 5}, Counts: []uint64{uint64(sec), 1, 0}, Sum: float64(sec)})
+	}
+	otelfixture.InsertHistogram(t, conn, "lat", map[string]string{"service": "api"}, hist)
 	// Every metadata statement of the series-table engine: the label
 	// sets listing and the statements it replaces read the label sets so.
 	sets := &countingConn{Conn: conn, marker: "SELECT slabels AS labels"}
@@ -100,6 +107,12 @@ func TestLabelSets(t *testing.T) {
 		{"a label only some series have", "method", `requests_total`, []string{"POST"}},
 		{"the label names of one service", "", `requests_total{service="api"}`, nil},
 		{"no series match", "service", `requests_total{code="404"}`, []string{}},
+		{"a negative matcher", "code", `requests_total{service!="api"}`, []string{"200", "500"}},
+		{"a negative regex", "service", `requests_total{code!~"5.."}`, []string{"api", "web"}},
+		{"a label absent", "service", `requests_total{method=""}`, []string{"api", "web"}},
+		{"a label present", "service", `requests_total{method!=""}`, []string{"web"}},
+		{"a histogram's bucket bounds", "le", `lat_bucket`, []string{"+Inf", "0.1", "5.0"}},
+		{"the buckets up to a bound", "le", `lat_bucket{le=~"0.1|5.0"}`, []string{"0.1", "5.0"}},
 	} {
 		call := func(e *engine.Engine) ([]string, error) {
 			if c.label == "" {
@@ -119,8 +132,8 @@ func TestLabelSets(t *testing.T) {
 			t.Errorf("%s: %q; the exporter's tables %q, want %q", c.what, got, want, c.want)
 		}
 	}
-	if n := sets.take(); n != 1 {
-		t.Errorf("%d metadata statements, want 1: the label sets, listed once", n)
+	if n := sets.take(); n != 2 {
+		t.Errorf("%d metadata statements, want 2: the label sets of each metric, listed once", n)
 	}
 	// A selector of two metrics keeps to its own statement, whose answer
 	// is kept.
