@@ -161,15 +161,17 @@ func (e *Engine) metadata(ctx context.Context, selector string, from, to time.Ti
 		fromMs, toMs = dayStartMs(fromMs), dayStartMs(toMs)+dayMs-1
 	}
 	sel := p.Root.(*plan.InstantSelector).Selector
+	if schema.SeriesTables {
+		if out, ok, err := e.fromLabelSets(ctx, schema, sel, fromMs, toMs, fromSet); err != nil || ok {
+			return out, err
+		}
+	}
 	sql, err := render(schema, sel, fromMs, toMs)
 	if err != nil {
 		return nil, err
 	}
 	if !schema.SeriesTables {
 		return e.runMetadata(ctx, sql)
-	}
-	if out, ok, err := e.fromLabelSets(ctx, schema, sel, fromMs, toMs, fromSet); err != nil || ok {
-		return out, err
 	}
 	if kept, ok := e.metadataAnswers.get(sql); ok {
 		return slices.Clone(kept), nil
