@@ -114,6 +114,10 @@ type Engine struct {
 	// summaries keeps window summaries by selector (summaries.go); nil
 	// without a result cache.
 	summaries *kept[string, *summaryStore]
+	// recentPoints keeps sources' recent points by source, pointsReads
+	// the reads in flight (points.go).
+	recentPoints *kept[string, *recentPoints]
+	pointsReads  *pointsReads
 }
 
 // strategy is the SQL strategy in force: the configured one, or for auto
@@ -182,7 +186,9 @@ func New(conn driver.Conn, cfg Config) *Engine {
 		probeAnswers:    newKept[plan.Source, probeAnswer](probeAnswerTTL, maxProbeAnswers, clock),
 		heldNames:       newKept[daySpan, heldNames](probeAbsentKeep, maxProbeAnswers, clock),
 		metadataAnswers: newKept[string, []string](metadataAnswerTTL, maxMetadataAnswers, clock),
-		labelSets:       newKept[string, *labelSets](metadataAnswerTTL, maxMetadataAnswers, clock)}
+		labelSets:       newKept[string, *labelSets](metadataAnswerTTL, maxMetadataAnswers, clock),
+		recentPoints:    newKept[string, *recentPoints](cfg.Cache.Recent, maxKeptPoints, clock),
+		pointsReads:     &pointsReads{calls: map[string]*pointsCall{}}}
 	if e.cache != nil {
 		e.summaries = newKept[string, *summaryStore](e.cache.cfg.TTL, maxSummaryCells, clock)
 	}

@@ -65,6 +65,9 @@ func (st statement) flatExplain() string {
 // in slices of the series when they are many; or, over flatMaxSeries
 // series that fit one statement, the nested statement.
 func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, want ValueType) (*Result, error) {
+	if res, ok, err := e.pointsSum(ctx, st, grid, want); ok || err != nil {
+		return res, err
+	}
 	began := time.Now()
 	f := st.flat
 	key := f.LookupKey()
@@ -130,9 +133,14 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 
 // lookupSeries runs a flat sum's series lookup.
 func (e *Engine) lookupSeries(ctx context.Context, f *sqlgen.FlatSum) (*seriesList, error) {
+	return e.listSeries(ctx, f.LookupSQL())
+}
+
+// listSeries runs a series lookup (sqlgen.FlatSum.LookupSQL's columns).
+func (e *Engine) listSeries(ctx context.Context, sql string) (*seriesList, error) {
 	stmtCtx, release := e.statementContext(ctx, nil)
 	defer release()
-	rows, err := e.conn.Query(stmtCtx, f.LookupSQL())
+	rows, err := e.conn.Query(stmtCtx, sql)
 	if err != nil {
 		return nil, e.timeoutError(queryError(err))
 	}

@@ -73,6 +73,7 @@ func (e *Engine) detectSchema(ctx context.Context) (sqlgen.Schema, error) {
 		// not backfilled).
 		e.probeAnswers.clear()
 		e.heldNames.clear()
+		e.recentPoints.clear()
 	}
 	if e.recentTables, e.recentInUse, err = e.detectRecentTables(ctx, s); err != nil {
 		return s, err

@@ -65,6 +65,15 @@ func (p *partialSums) add(g int, cells []*float64) {
 	}
 }
 
+// addAt adds v to group g's sum at grid index k.
+func (p *partialSums) addAt(g, k int, v float64) {
+	if p.values[g] == nil {
+		p.values[g], p.has[g] = make([]float64, p.grid.N), make([]bool, p.grid.N)
+	}
+	p.values[g][k] += v
+	p.has[g][k] = true
+}
+
 // series is group g's sums as a series of labels ls.
 func (p *partialSums) series(g int, ls Labels) Series {
 	return Series{Labels: ls, Points: gridPoints(p.grid, p.values[g], p.has[g])}

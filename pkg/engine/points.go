@@ -1,0 +1,316 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/forma3d/meshmetrics/pkg/plan"
+	"github.com/forma3d/meshmetrics/pkg/sqlgen"
+)
+
+// Recent points (sqlgen/points.go): a flat sum over a short window near
+// now is evaluated here, from every point of its source in the last
+// sqlgen.RecentMaxSpan, read in one statement that the dashboard's other
+// panels over the same metric share: a dashboard load or refresh reads
+// each metric's recent points once instead of running a statement per
+// panel. The functions are Prometheus' own (extrapolated, in
+// summaries.go; the newest point of the lookback window unless it is a
+// stale marker), over the same rows the statements read.
+//
+// The bound on late rows is the result cache's for recent evaluations: a
+// read is served for CacheConfig.Recent after it ended, so an answer may
+// miss rows stored since the read began, at most its run time plus
+// Recent.
+
+// recentPoints is every point of one source in (loMs, hiMs], by series.
+type recentPoints struct {
+	loMs, hiMs int64
+	series     map[uint64]seriesPoints
+	// all lists every series of the source on the window's days, and
+	// every series series holds.
+	all *seriesList
+	sql string // the statements that read them, for Result.SQL
+}
+
+// seriesPoints are one series' points in time order.
+type seriesPoints struct {
+	ts    []int64 // Unix ms
+	vs    []float64
+	stale []bool
+}
+
+const (
+	// maxPointsSeries is the most series a source may have for its
+	// points to be read whole: 200 services' request counters (2,400
+	// series, about 190,000 points in 20 minutes) are; their bucket
+	// series (14,400) are not, and read through statements as before.
+	maxPointsSeries = 4000
+	// maxKeptPoints bounds the points all kept reads hold (about 24
+	// bytes each).
+	maxKeptPoints = 4_000_000
+)
+
+// pointsReads are the reads of recent points in flight, by source, so
+// that panels started together read once.
+type pointsReads struct {
+	mu    sync.Mutex
+	calls map[string]*pointsCall
+}
+
+type pointsCall struct {
+	loMs, hiMs int64
+	done       chan struct{}
+	pts        *recentPoints
+	err        error
+}
+
+// pointsSum answers a flat sum from its source's recent points; ok is
+// false when it cannot (sqlgen.FlatSum.Points, or a source of too many
+// series), and the sum runs its statements instead.
+func (e *Engine) pointsSum(ctx context.Context, st statement, grid plan.Grid, want ValueType) (res *Result, ok bool, err error) {
+	began := time.Now()
+	f := st.flat
+	sh, ok := f.Points()
+	if !ok || e.recentPoints == nil {
+		return nil, false, nil
+	}
+	pts, kept, err := e.pointsOf(ctx, f, sh)
+	if err != nil || pts == nil {
+		return nil, false, err
+	}
+	list := &seriesList{at: pts.all.at}
+	ms := f.Matchers()
+	for k := range pts.all.sids {
+		if matchesNamed(ms, pts.all.names[k], pts.all.values[k]) {
+			list.sids = append(list.sids, pts.all.sids[k])
+			list.names = append(list.names, pts.all.names[k])
+			list.values = append(list.values, pts.all.values[k])
+		}
+	}
+	groups, named, err := e.flatGroups(f, list)
+	if err != nil {
+		return nil, false, err
+	}
+	sums := newPartialSums(grid, len(named))
+	for k, sid := range list.sids {
+		if p, ok := pts.series[sid]; ok {
+			p.evaluate(sh, grid, func(i int, v float64) { sums.addAt(int(groups[k]-1), i, v) })
+		}
+	}
+	res = &Result{Type: want}
+	for gi, g := range named {
+		if s := sums.series(gi, g); len(s.Points) > 0 {
+			res.Series = append(res.Series, s)
+		}
+	}
+	res.SQL = "-- evaluated in the plugin (pkg/engine/points.go) over every point of the source in the window, read by:\n" + pts.sql
+	if kept {
+		res.SQL = "-- the points from a read kept for a moment (the recent points, docs/dialect.md)\n" + res.SQL
+	}
+	res.Stats.Elapsed = time.Since(began)
+	return res, true, nil
+}
+
+// pointsOf returns the recent points of f's source covering sh's window:
+// a kept read, one in flight, or a new one; nil when the source has too
+// many series.
+func (e *Engine) pointsOf(ctx context.Context, f *sqlgen.FlatSum, sh sqlgen.PointsShape) (pts *recentPoints, kept bool, err error) {
+	covers := func(lo, hi int64) bool { return lo <= sh.LoMs && sh.HiMs <= hi }
+	if p, ok := e.recentPoints.get(sh.Source); ok && covers(p.loMs, p.hiMs) {
+		return p, true, nil
+	}
+	r := e.pointsReads
+	r.mu.Lock()
+	if c, ok := r.calls[sh.Source]; ok && covers(c.loMs, c.hiMs) {
+		r.mu.Unlock()
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+		if c.err == nil {
+			return c.pts, true, nil
+		}
+		// That read failed (or gave up): read again.
+		r.mu.Lock()
+	}
+	// Up to what a query may ask while the read is served (now and
+	// Recent after), when that covers the sum: the instants at a
+	// dashboard's "to" share the read of its range queries, which end a
+	// step before it, and the queries of a panel that arrive a moment
+	// later share it too. A point stored after the read is missed while
+	// it is served, which is the bound.
+	hi := sh.HiMs
+	if ahead := e.now().Add(e.cfg.Cache.Recent).UnixMilli(); ahead >= hi && f.PointsWindow(ahead) <= sh.LoMs {
+		hi = ahead
+	}
+	c := &pointsCall{hiMs: hi, loMs: f.PointsWindow(hi), done: make(chan struct{})}
+	r.calls[sh.Source] = c
+	r.mu.Unlock()
+	c.pts, c.err = e.readPoints(ctx, f, c.loMs, c.hiMs)
+	r.mu.Lock()
+	if r.calls[sh.Source] == c {
+		delete(r.calls, sh.Source)
+	}
+	r.mu.Unlock()
+	close(c.done)
+	if c.err == nil && c.pts != nil {
+		e.recentPoints.putNow(sh.Source, c.pts, len(c.pts.all.sids)+c.pts.size())
+	}
+	return c.pts, false, c.err
+}
+
+// size is how many points p holds.
+func (p *recentPoints) size() int {
+	n := 0
+	for _, s := range p.series {
+		n += len(s.ts)
+	}
+	return n
+}
+
+// readPoints reads every series of f's source on the days of (loMs,
+// hiMs] (a kept list when there is one) and every point in it. A series
+// with points that a kept list lacks makes the list be read again; one a
+// fresh list lacks was stored after it and is left out, as flat sums do.
+func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, loMs, hiMs int64) (*recentPoints, error) {
+	lookup, points, err := f.PointsSQL(loMs, hiMs)
+	if err != nil {
+		return nil, err
+	}
+	key := f.PointsLookupKey(loMs, hiMs)
+	all, cached := e.seriesLists.get(key)
+	if !cached {
+		if all, err = e.listSeries(ctx, lookup); err != nil {
+			return nil, err
+		}
+		e.seriesLists.put(key, all, all.at, len(all.sids))
+	}
+	if len(all.sids) > maxPointsSeries {
+		return nil, nil
+	}
+	series, err := e.readSeriesPoints(ctx, points)
+	if err != nil {
+		return nil, err
+	}
+	if cached && !listsAll(all, series) {
+		if all, err = e.listSeries(ctx, lookup); err != nil {
+			return nil, err
+		}
+		e.seriesLists.put(key, all, all.at, len(all.sids))
+		if len(all.sids) > maxPointsSeries {
+			return nil, nil
+		}
+	}
+	return &recentPoints{loMs: loMs, hiMs: hiMs, series: series, all: all, sql: lookup + "\n\n-- and\n" + points}, nil
+}
+
+// listsAll says whether list holds every series of series.
+func listsAll(list *seriesList, series map[uint64]seriesPoints) bool {
+	listed := make(map[uint64]bool, len(list.sids))
+	for _, sid := range list.sids {
+		listed[sid] = true
+	}
+	for sid := range series {
+		if !listed[sid] {
+			return false
+		}
+	}
+	return true
+}
+
+// readSeriesPoints runs a points statement (sqlgen.FlatSum.PointsSQL).
+func (e *Engine) readSeriesPoints(ctx context.Context, sql string) (map[uint64]seriesPoints, error) {
+	stmtCtx, release := e.statementContext(ctx, nil)
+	defer release()
+	rows, err := e.conn.Query(stmtCtx, sql)
+	if err != nil {
+		return nil, e.timeoutError(queryError(err))
+	}
+	defer rows.Close()
+	series := map[uint64]seriesPoints{}
+	for rows.Next() {
+		var (
+			sid uint64
+			pts string
+		)
+		if err := rows.Scan(&sid, &pts); err != nil {
+			return nil, fmt.Errorf("read the recent points of a sum: %w", err)
+		}
+		if len(pts)%sqlgen.PointBytes != 0 {
+			return nil, fmt.Errorf("read the recent points of a sum: series %d has %d bytes of points, not a multiple of %d", sid, len(pts), sqlgen.PointBytes)
+		}
+		series[sid] = decodePoints(pts)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, e.timeoutError(queryError(err))
+	}
+	return series, nil
+}
+
+// decodePoints reads a series' points (sqlgen.FlatSum.PointsSQL's bytes)
+// and puts them in time order.
+func decodePoints(raw string) seriesPoints {
+	n := len(raw) / sqlgen.PointBytes
+	p := seriesPoints{ts: make([]int64, n), vs: make([]float64, n), stale: make([]bool, n)}
+	for i := range n {
+		b := raw[i*sqlgen.PointBytes:]
+		p.ts[i] = int64(leUint64(b))
+		p.vs[i] = math.Float64frombits(leUint64(b[8:]))
+		p.stale[i] = b[16] != 0
+	}
+	if slices.IsSorted(p.ts) {
+		return p
+	}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return p.ts[order[a]] < p.ts[order[b]] })
+	sorted := seriesPoints{ts: make([]int64, n), vs: make([]float64, n), stale: make([]bool, n)}
+	for i, o := range order {
+		sorted.ts[i], sorted.vs[i], sorted.stale[i] = p.ts[o], p.vs[o], p.stale[o]
+	}
+	return sorted
+}
+
+// leUint64 reads 8 little-endian bytes.
+func leUint64(b string) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// evaluate calls put with the series' value at each grid index where it
+// has one: sh.Func of its points in each window (t-offset-width,
+// t-offset], stale markers left out, or with no Func the newest point of
+// the window unless it is a stale marker, as the statements compute them.
+func (p seriesPoints) evaluate(sh sqlgen.PointsShape, grid plan.Grid, put func(i int, v float64)) {
+	width, off := sh.Width.Milliseconds(), sh.Offset.Milliseconds()
+	for i := range grid.N {
+		end := grid.StartMs + int64(i)*grid.StepMs - off
+		lo := sort.Search(len(p.ts), func(k int) bool { return p.ts[k] > end-width })
+		hi := sort.Search(len(p.ts), func(k int) bool { return p.ts[k] > end })
+		if sh.Func == "" {
+			if hi > lo && !p.stale[hi-1] {
+				put(i, p.vs[hi-1])
+			}
+			continue
+		}
+		var s pointSummary
+		for k := lo; k < hi; k++ {
+			if p.stale[k] {
+				continue
+			}
+			s = s.then(pointSummary{n: 1, firstT: p.ts[k], lastT: p.ts[k], firstV: p.vs[k], lastV: p.vs[k]})
+		}
+		if v, ok := extrapolated(s, end-width, end, sh.Width, sh.Func == "rate"); ok {
+			put(i, v)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package sqlgen
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/forma3d/meshmetrics/pkg/plan"
+)
+
+// Recent points: a flat sum over a short window near now (a dashboard's
+// instant panels over [5m], a refresh's newest minutes) reads a few
+// thousand rows, yet each statement costs 10–60 ms to plan and run, and a
+// dashboard's panels read the same metric through different matchers in a
+// statement each. So the plugin may instead read every point of the sum's
+// source in the last RecentMaxSpan once (PointsSQL, from the recent
+// tables), and evaluate each panel's selector and function over them
+// itself (pkg/engine/points.go).
+
+// PointsShape is what the plugin evaluates per series of a flat sum from
+// its source's points: Func ("rate" or "increase", or "" for an instant
+// selector) over Width (the range, or the lookback), Offset before each
+// grid time; the sum reads points in (LoMs, HiMs].
+type PointsShape struct {
+	Func          string
+	Width, Offset time.Duration
+	LoMs, HiMs    int64
+	// Source names the one source the points are read from.
+	Source string
+}
+
+// Points says whether the plugin can evaluate f from its source's recent
+// points: one source, rate or increase of it or the selector itself, and
+// a window the recent tables serve (Schema.RecentFromMs, RecentMaxSpan).
+func (f *FlatSum) Points() (PointsShape, bool) {
+	sh := PointsShape{Offset: f.sel.Offset, Width: f.width}
+	switch in := f.agg.Input.(type) {
+	case *plan.RangeFunction:
+		if in.Func != "rate" && in.Func != "increase" {
+			return PointsShape{}, false
+		}
+		sh.Func = in.Func
+	case *plan.InstantSelector:
+	default:
+		return PointsShape{}, false
+	}
+	// Not a histogram's parts: a row of the histogram table is a series
+	// per bucket, and the dashboard's bucket panels read them through
+	// sums by service and le, a few rows each. Read whole, the 20-service
+	// buckets (1,890 series, 150,000 points in 20 minutes) took 105–135
+	// ms, more than the statements of the panels sharing the read
+	// (docs/dialect.md, "Recent points").
+	if len(f.sel.Sources) != 1 || f.sel.Sources[0].Table == plan.TableHistogram || !f.schema.SeriesTables || f.schema.RecentFromMs <= 0 {
+		return PointsShape{}, false
+	}
+	sh.LoMs = f.grid.StartMs - (f.sel.Offset + f.width).Milliseconds()
+	sh.HiMs = f.grid.EndMs() - f.sel.Offset.Milliseconds()
+	if sh.LoMs < f.schema.RecentFromMs || sh.HiMs-sh.LoMs > RecentMaxSpan.Milliseconds() {
+		return PointsShape{}, false
+	}
+	src := f.sel.Sources[0]
+	sh.Source = fmt.Sprintf("%v", src)
+	return sh, true
+}
+
+// PointBytes is the size of a point in PointsSQL's pts.
+const PointBytes = 17
+
+// PointsWindow is the window the plugin reads for a sum reading up to
+// hiMs: the RecentMaxSpan before it, within the recent tables' reach.
+func (f *FlatSum) PointsWindow(hiMs int64) (loMs int64) {
+	return max(hiMs-RecentMaxSpan.Milliseconds(), f.schema.RecentFromMs)
+}
+
+// PointsLookupKey is the key (LookupKey's) of the lookup of every series
+// of f's source on the days of (loMs, hiMs].
+func (f *FlatSum) PointsLookupKey(loMs, hiMs int64) string {
+	return f.LookupKeyWith(nil, floorDiv(loMs, dayMs), floorDiv(hiMs, dayMs))
+}
+
+// PointsSQL renders the reads of f's source in (loMs, hiMs], without
+// f's matchers: lookup lists every series as LookupSQL does; points gives
+// each series' points, a row per series: sid UInt64 and pts String, each
+// point PointBytes bytes in no particular order (the recent tables are
+// ordered by time, so mostly in order): t Int64 (Unix ms), v Float64,
+// stale UInt8, little-endian. Bytes, not arrays: the client library
+// reads an array element by element through reflection, 120 of 300 ms of
+// a refresh's samples; and one value per point, since ClickHouse 26.5
+// puts a groupArray of a sparse column (the stale flag is 0 on almost
+// every row) out of row order, so separate arrays would not line up.
+func (f *FlatSum) PointsSQL(loMs, hiMs int64) (lookup, points string, err error) {
+	b := &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
+	all, err := b.samples(plan.Selector{Sources: f.sel.Sources, Pos: f.sel.Pos}, loMs, hiMs, true)
+	if err != nil {
+		return "", "", err
+	}
+	points = fmt.Sprintf(`SELECT sid, arrayStringConcat(groupArray(concat(reinterpretAsFixedString(toInt64(t)), reinterpretAsFixedString(toFloat64(v)), reinterpretAsFixedString(toUInt8(stale))))) AS pts
+FROM (
+%s
+)
+GROUP BY sid
+SETTINGS allow_experimental_analyzer = 0`, indent(all.rows))
+	return lookupOf(all.series), points, nil
+}

@@ -1,0 +1,78 @@
+package sqlgen_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/forma3d/meshmetrics/pkg/plan"
+	"github.com/forma3d/meshmetrics/pkg/sqlgen"
+)
+
+// TestPoints: which flat sums the plugin evaluates from their source's
+// recent points (rate, increase or the selector itself, of one source not
+// a histogram's, over at most RecentMaxSpan the recent tables serve), and
+// the golden SQL of the reads, over a counter and a histogram's count.
+func TestPoints(t *testing.T) {
+	end := time.Unix(1700003600, 0)
+	withRecent := schema
+	withRecent.SeriesTables = true
+	withRecent.RecentFromMs = end.Add(-20 * time.Hour).UnixMilli()
+	withoutRecent := withRecent
+	withoutRecent.RecentFromMs = 0
+	flat := func(expr string, grid plan.Grid, s sqlgen.Schema) *sqlgen.FlatSum {
+		t.Helper()
+		f, ok, err := sqlgen.FlatSumOf(offlinePlan(t, expr, grid), s, sqlgen.Options{MaxSeries: 10000, Native: true})
+		if err != nil || !ok {
+			t.Fatalf("%s: not a flat sum (%v)", expr, err)
+		}
+		return f
+	}
+	grid := func(span time.Duration) plan.Grid {
+		g, err := plan.NewRangeGrid(end.Add(-span), end, 20*time.Second, 11000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	instant := plan.NewInstantGrid(end)
+	cases := []struct {
+		name, expr string
+		grid       plan.Grid
+		schema     sqlgen.Schema
+		want       bool
+	}{
+		{"an instant rate", `sum(rate(traefik_service_requests_total{code=~"5.."}[5m]))`, instant, withRecent, true},
+		{"a range query's newest 10 minutes", `sum by (service) (increase(traefik_service_requests_total[5m]))`, grid(10 * time.Minute), withRecent, true},
+		{"a gauge with an offset", `sum(traefik_service_open_connections offset 1m)`, instant, withRecent, true},
+		{"a read of over 20 minutes", `sum by (service) (rate(traefik_service_requests_total[5m]))`, grid(16 * time.Minute), withRecent, false},
+		{"without the recent tables", `sum(rate(traefik_service_requests_total[5m]))`, instant, withoutRecent, false},
+		{"before the recent tables' reach", `sum(rate(traefik_service_requests_total[5m] offset 21h))`, instant, withRecent, false},
+		{"another function", `sum(irate(traefik_service_requests_total[5m]))`, instant, withRecent, false},
+		{"a histogram's count", `sum(rate(traefik_service_request_duration_seconds_count[5m]))`, instant, withRecent, false},
+		{"buckets", `sum by (le) (rate(traefik_service_request_duration_seconds_bucket[5m]))`, instant, withRecent, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, ok := flat(c.expr, c.grid, c.schema).Points(); ok != c.want {
+				t.Errorf("evaluated from the recent points: %v, want %v", ok, c.want)
+			}
+		})
+	}
+
+	f := flat(cases[0].expr, instant, withRecent)
+	sh, _ := f.Points()
+	if sh.Func != "rate" || sh.Width != 5*time.Minute || sh.HiMs != end.UnixMilli() || sh.LoMs != end.Add(-5*time.Minute).UnixMilli() {
+		t.Errorf("shape %+v, want rate over 5m in the 5 minutes before %d", sh, end.UnixMilli())
+	}
+	lo := f.PointsWindow(end.UnixMilli())
+	if want := end.Add(-sqlgen.RecentMaxSpan).UnixMilli(); lo != want {
+		t.Errorf("window from %d, want %d (RecentMaxSpan before its end)", lo, want)
+	}
+	lookup, points, err := f.PointsSQL(lo, end.UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := "-- " + cases[0].expr + ": every series of the metric, then their points of the last 20 minutes\n" + lookup + ";\n\n" + points + "\n"
+	compareGolden(t, filepath.Join("testdata", "golden", "series", "recent_points.sql"), got)
+}
