@@ -216,7 +216,7 @@ func (e *Engine) RangeQuery(ctx context.Context, expr string, start, end time.Ti
 	// must be old enough too.
 	_, ahead := reach(ast)
 	key := cacheKey{expr: expr, stepMs: grid.StepMs, phaseMs: grid.StartMs % grid.StepMs, strategy: r.strategy}
-	return e.cache.cachedRange(ctx, key, grid, ahead, e.cfg.MaxSeries, func(ctx context.Context, g plan.Grid) (*Result, error) {
+	return e.cache.cachedRange(ctx, key, grid, ahead, e.cfg.MaxSeries, false, func(ctx context.Context, g plan.Grid) (*Result, error) {
 		return e.run(ctx, expr, g, ValueMatrix)
 	})
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/forma3d/meshmetrics/pkg/plan"
@@ -32,19 +31,7 @@ func (c *resultCache) servedGrid(key cacheKey, grid plan.Grid) ([]gridSeries, st
 	if e == nil || servedTo < grid.EndMs() || e.scalar {
 		return nil, "", false
 	}
-	off := int((grid.StartMs - e.fromMs) / grid.StepMs)
-	keys := make([]string, 0, len(e.series))
-	for k := range e.series {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]gridSeries, 0, len(keys))
-	for _, k := range keys {
-		ks := e.series[k]
-		// The entry's arrays reach its last grid time, at or after servedTo.
-		out = append(out, gridSeries{labels: ks.labels, values: ks.values[off : off+grid.N], has: ks.has[off : off+grid.N]})
-	}
-	return out, fmt.Sprintf("-- every evaluation from the result cache (computed %s ago)", now.Sub(e.computed).Round(time.Second)), true
+	return e.on(grid), fmt.Sprintf("-- every evaluation from the result cache (computed %s ago)", now.Sub(e.computed).Round(time.Second)), true
 }
 
 // gridSeriesOf is series (points on grid) as gridSeries.

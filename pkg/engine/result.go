@@ -85,6 +85,9 @@ type Result struct {
 	// scalar: the expression is a scalar, whose answer has its one series
 	// even without points.
 	scalar bool
+	// gridded, instead of Series: a cached leaf's series as its entry
+	// keeps them (resultCache.cachedRange, inPlace).
+	gridded []gridSeries
 }
 
 // Stats describe the work ClickHouse did for a query.

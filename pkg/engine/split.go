@@ -163,7 +163,7 @@ func (e *Engine) runSplit(ctx context.Context, expr string, c *compiled, grid pl
 				continue
 			}
 		}
-		lr, err := e.runLeaf(ctx, expr, c, i, grid, want)
+		lr, err := e.runLeaf(ctx, expr, c, i, grid, want, inPlace)
 		if err != nil {
 			return nil, err
 		}
@@ -171,11 +171,9 @@ func (e *Engine) runSplit(ctx context.Context, expr string, c *compiled, grid pl
 		res.Stats.RowsRead += lr.Stats.RowsRead
 		res.Stats.BytesRead += lr.Stats.BytesRead
 		res.Stats.Elapsed += lr.Stats.Elapsed
-		if inPlace {
-			if gs, _, ok := e.cache.servedGrid(leafKey(c, i, grid), grid); ok {
-				store.add(nil, gs)
-				continue
-			}
+		if lr.gridded != nil {
+			store.add(nil, lr.gridded)
+			continue
 		}
 		store.add(lr.Series, nil)
 	}
@@ -247,15 +245,17 @@ func upperText(upper parser.Expr) string {
 // (a panel's p50, p95 and p99 of one sum of buckets; a ratio whose
 // denominator is another panel's query) share its immutable past, and a
 // query arriving while the same leaf runs for another waits for that
-// answer (cachedRange). An instant query's leaves always run.
-func (e *Engine) runLeaf(ctx context.Context, expr string, c *compiled, i int, grid plan.Grid, want ValueType) (*Result, error) {
+// answer (cachedRange). An instant query's leaves always run. inPlace:
+// a cached leaf's answer is its series as the cache keeps them
+// (Result.gridded).
+func (e *Engine) runLeaf(ctx context.Context, expr string, c *compiled, i int, grid plan.Grid, want ValueType, inPlace bool) (*Result, error) {
 	st := c.stmts[i]
 	if e.cache == nil || want != ValueMatrix || st.sql == noStatement {
 		return e.runStatement(ctx, st, false, grid, ValueMatrix)
 	}
 	l := c.leaves[i]
 	_, ahead := reach(l.node)
-	return e.cache.cachedRange(ctx, leafKey(c, i, grid), grid, ahead, e.cfg.MaxSeries, func(ctx context.Context, g plan.Grid) (*Result, error) {
+	return e.cache.cachedRange(ctx, leafKey(c, i, grid), grid, ahead, e.cfg.MaxSeries, inPlace, func(ctx context.Context, g plan.Grid) (*Result, error) {
 		if g == grid {
 			return e.runStatement(ctx, st, false, g, ValueMatrix)
 		}
