@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
+
 	"github.com/forma3d/meshmetrics/pkg/plan"
 	"github.com/forma3d/meshmetrics/pkg/sqlgen"
 )
@@ -83,15 +85,7 @@ func (e *Engine) pointsSum(ctx context.Context, st statement, grid plan.Grid, wa
 	if err != nil || pts == nil {
 		return nil, false, err
 	}
-	list := &seriesList{at: pts.all.at}
-	ms := f.Matchers()
-	for k := range pts.all.sids {
-		if matchesNamed(ms, pts.all.names[k], pts.all.values[k]) {
-			list.sids = append(list.sids, pts.all.sids[k])
-			list.names = append(list.names, pts.all.names[k])
-			list.values = append(list.values, pts.all.values[k])
-		}
-	}
+	list := pts.matching(f.Matchers())
 	groups, named, err := e.flatGroups(f, list)
 	if err != nil {
 		return nil, false, err
@@ -163,6 +157,65 @@ func (e *Engine) pointsOf(ctx context.Context, f *sqlgen.FlatSum, sh sqlgen.Poin
 		e.recentPoints.putNow(sh.Source, c.pts, len(c.pts.all.sids)+c.pts.size())
 	}
 	return c.pts, false, c.err
+}
+
+// matching lists the series of p's source that the matchers select
+// (p.all is every series with points in p).
+func (p *recentPoints) matching(ms []*labels.Matcher) *seriesList {
+	list := &seriesList{at: p.all.at}
+	for k := range p.all.sids {
+		if matchesNamed(ms, p.all.names[k], p.all.values[k]) {
+			list.sids = append(list.sids, p.all.sids[k])
+			list.names = append(list.names, p.all.names[k])
+			list.values = append(list.values, p.all.values[k])
+		}
+	}
+	return list
+}
+
+// summarize adds to blocks the window summaries (summaries.go) of the
+// points in (r.LoMs, r.HiMs] of the series the matchers select, stale
+// markers left out, as the summaries statement reads them: block k holds
+// (k × blockMs, (k+1) × blockMs].
+func (p *recentPoints) summarize(ms []*labels.Matcher, r sqlgen.SummaryRange, blockMs int64, blocks map[int64]map[uint64]pointSummary) {
+	for _, sid := range p.matching(ms).sids {
+		sp, ok := p.series[sid]
+		if !ok {
+			continue
+		}
+		for i, t := range sp.ts {
+			if sp.stale[i] || t <= r.LoMs || t > r.HiMs {
+				continue
+			}
+			k := floorDiv(t-1, blockMs)
+			if blocks[k] == nil {
+				blocks[k] = map[uint64]pointSummary{}
+			}
+			blocks[k][sid] = blocks[k][sid].then(pointSummary{n: 1, firstT: t, lastT: t, firstV: sp.vs[i], lastV: sp.vs[i]})
+		}
+	}
+}
+
+// pointsBlocks summarizes a refresh's newest blocks (summaries.go) from
+// f's source's recent points, which the dashboard's other panels over the
+// metric share: ok is false when the call reads more than one range or
+// raw points (the block where the range starts), or the source's points
+// are not read whole; sql says what read them.
+func (e *Engine) pointsBlocks(ctx context.Context, f *sqlgen.FlatSum, ranges []sqlgen.SummaryRange, rawTo int64, blocks map[int64]map[uint64]pointSummary) (sql string, ok bool, err error) {
+	if len(ranges) != 1 || rawTo > ranges[0].LoMs || e.recentPoints == nil {
+		return "", false, nil
+	}
+	r := ranges[0]
+	src, ok := f.PointsSource(r.LoMs, r.HiMs)
+	if !ok {
+		return "", false, nil
+	}
+	pts, _, err := e.pointsOf(ctx, f, sqlgen.PointsShape{Source: src, LoMs: r.LoMs, HiMs: r.HiMs})
+	if err != nil || pts == nil {
+		return "", false, err
+	}
+	pts.summarize(f.Matchers(), r, sqlgen.SummaryBlock.Milliseconds(), blocks)
+	return "-- the newest blocks summarized in the plugin from the recent points (pkg/engine/points.go), read by:\n" + pts.sql, true, nil
 }
 
 // size is how many points p holds.

@@ -47,8 +47,9 @@ func (c *pointsConn) take() (reads, lookups int) {
 // each answer equals the exporter-table statement's, a read is served for
 // CacheConfig.Recent after it ended (a point stored since shows after
 // that, not before), a series stored after the kept list shows at once,
-// and what the plugin does not evaluate (a histogram's buckets, a longer
-// window) reads nothing.
+// what the plugin does not evaluate (a histogram's buckets, a longer
+// window) reads nothing, and a window summary's refresh takes its newest
+// blocks from the points.
 func TestRecentPoints(t *testing.T) {
 	_, conn := otelfixture.Start(t)
 	chtest.InstallSeriesTables(t, conn, "otel", false)
@@ -96,9 +97,11 @@ func TestRecentPoints(t *testing.T) {
 		later          time.Duration
 		before         func()
 		rangeOf        time.Duration // 0: an instant query at at
+		atLater        time.Duration // the instant query after at
 		reads, lookups int
 		series         int
 		inPlugin       bool
+		sqlHas         string
 	}{
 		{what: "the first query reads the list and the points", expr: `sum(rate(requests_total{code="500"}[5m]))`, reads: 1, lookups: 1, series: 1, inPlugin: true},
 		{what: "another selector of the metric reads neither", expr: `sum by (service) (increase(requests_total[2m]))`, later: time.Second, series: 2, inPlugin: true},
@@ -114,6 +117,12 @@ func TestRecentPoints(t *testing.T) {
 		{what: "not a histogram's buckets", expr: `sum by (le) (rate(duration_seconds_bucket[5m]))`, lookups: 1, series: 3},
 		// Its list is the kept list of every series, filtered.
 		{what: "not over more than 20 minutes", expr: `sum(rate(requests_total[25m]))`, series: 1},
+		// A window summary (summaries.go): cold, by its statement; a
+		// minute on, its newest blocks from the recent points.
+		{what: "a window summary, cold", expr: `sum by (code) (increase(requests_total{service="api"}[1h]))`, later: 10 * time.Second, series: 2,
+			sqlHas: "SELECT sid, toUInt8(run[1].1"},
+		{what: "a window summary a minute on", expr: `sum by (code) (increase(requests_total{service="api"}[1h]))`, later: time.Minute, atLater: time.Minute, reads: 1, series: 2,
+			sqlHas: "the newest blocks summarized in the plugin from the recent points"},
 	}
 	var first string
 	for _, c := range cases {
@@ -126,10 +135,10 @@ func TestRecentPoints(t *testing.T) {
 		if c.rangeOf > 0 {
 			got, want = rangeBoth(t, c.what, eng, plain, c.expr, at.Add(-c.rangeOf), at, 30*time.Second)
 		} else {
-			if got, err = eng.InstantQuery(ctx, c.expr, at); err != nil {
+			if got, err = eng.InstantQuery(ctx, c.expr, at.Add(c.atLater)); err != nil {
 				t.Fatalf("%s: %v", c.what, err)
 			}
-			if want, err = plain.InstantQuery(ctx, c.expr, at); err != nil {
+			if want, err = plain.InstantQuery(ctx, c.expr, at.Add(c.atLater)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -151,6 +160,9 @@ func TestRecentPoints(t *testing.T) {
 		}
 		if inPlugin := strings.Contains(got.SQL, "evaluated in the plugin"); inPlugin != c.inPlugin {
 			t.Errorf("%s: evaluated in the plugin %v, want %v:\n%.300s", c.what, inPlugin, c.inPlugin, got.SQL)
+		}
+		if !strings.Contains(got.SQL, c.sqlHas) {
+			t.Errorf("%s: the SQL does not say %q:\n%.300s", c.what, c.sqlHas, got.SQL)
 		}
 		if reads, lookups := rec.take(); reads != c.reads || lookups != c.lookups {
 			t.Errorf("%s: %d reads of points and %d series lookups, want %d and %d", c.what, reads, lookups, c.reads, c.lookups)

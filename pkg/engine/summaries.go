@@ -156,15 +156,22 @@ func (e *Engine) summarizedSum(ctx context.Context, st statement, shape sqlgen.S
 	case !headKept:
 		rawTo, ranges = (head+1)*blockMs, append([]sqlgen.SummaryRange{{LoMs: startMs, HiMs: (head + 1) * blockMs}}, ranges...)
 	}
+	readRaw, read := map[uint64][]pointSummary{}, map[int64]map[uint64]pointSummary{}
+	sql, fromPoints, err := e.pointsBlocks(ctx, f, ranges, rawTo, read)
+	if err != nil {
+		return nil, "", false, err
+	}
 	// Over many series, in slices (slices.go) by what this call reads.
 	var span time.Duration
 	for _, r := range ranges {
 		span += time.Duration(r.HiMs-r.LoMs) * time.Millisecond
 	}
-	readRaw, read := map[uint64][]pointSummary{}, map[int64]map[uint64]pointSummary{}
 	slices := e.slicesFor(len(list.sids), span)
 	statements := []*sqlgen.FlatSum{f}
-	if slices > 1 {
+	switch {
+	case fromPoints:
+		statements = nil
+	case slices > 1:
 		statements = nil
 		for _, s := range sqlgen.SidSlices(slices) {
 			sliced, err := st.slice(s)
@@ -186,7 +193,7 @@ func (e *Engine) summarizedSum(ctx context.Context, st statement, shape sqlgen.S
 			return nil, "", false, err
 		}
 	}
-	if slices > 1 {
+	if slices > 1 && !fromPoints {
 		sql = fmt.Sprintf("-- the summaries statement ran %d times, each over a slice of the series (sid ranges)\n%s", slices, sql)
 	}
 

@@ -43,23 +43,29 @@ func (f *FlatSum) Points() (PointsShape, bool) {
 	default:
 		return PointsShape{}, false
 	}
-	// Not a histogram's parts: a row of the histogram table is a series
-	// per bucket, and the dashboard's bucket panels read them through
-	// sums by service and le, a few rows each. Read whole, the 20-service
-	// buckets (1,890 series, 150,000 points in 20 minutes) took 105–135
-	// ms, more than the statements of the panels sharing the read
-	// (docs/dialect.md, "Recent points").
-	if len(f.sel.Sources) != 1 || f.sel.Sources[0].Table == plan.TableHistogram || !f.schema.SeriesTables || f.schema.RecentFromMs <= 0 {
-		return PointsShape{}, false
-	}
 	sh.LoMs = f.grid.StartMs - (f.sel.Offset + f.width).Milliseconds()
 	sh.HiMs = f.grid.EndMs() - f.sel.Offset.Milliseconds()
-	if sh.LoMs < f.schema.RecentFromMs || sh.HiMs-sh.LoMs > RecentMaxSpan.Milliseconds() {
-		return PointsShape{}, false
+	var ok bool
+	sh.Source, ok = f.PointsSource(sh.LoMs, sh.HiMs)
+	return sh, ok
+}
+
+// PointsSource names f's one source when the plugin may read its points
+// in (loMs, hiMs] whole: the recent tables in use and serving that
+// window, and not a histogram's parts. A row of the histogram table is
+// a series per bucket, and the dashboard's bucket panels read them
+// through sums by service and le, a few rows each: read whole, the
+// 20-service buckets (1,890 series, 150,000 points in 20 minutes) took
+// 105–135 ms, more than the statements of the panels sharing the read
+// (docs/dialect.md, "Recent points").
+func (f *FlatSum) PointsSource(loMs, hiMs int64) (string, bool) {
+	if len(f.sel.Sources) != 1 || f.sel.Sources[0].Table == plan.TableHistogram || !f.schema.SeriesTables || f.schema.RecentFromMs <= 0 {
+		return "", false
 	}
-	src := f.sel.Sources[0]
-	sh.Source = fmt.Sprintf("%v", src)
-	return sh, true
+	if loMs < f.schema.RecentFromMs || hiMs-loMs > RecentMaxSpan.Milliseconds() {
+		return "", false
+	}
+	return fmt.Sprintf("%v", f.sel.Sources[0]), true
 }
 
 // PointBytes is the size of a point in PointsSQL's pts.
