@@ -151,6 +151,9 @@ func (e *cacheEntry) on(grid plan.Grid) []gridSeries {
 // or, inPlace, the series as e holds them (Result.gridded).
 func (e *cacheEntry) answer(res *Result, grid plan.Grid, inPlace bool) *Result {
 	res.scalar = e.scalar
+	if grid.EndMs() > e.toMs {
+		res.dataAt = e.recentAt
+	}
 	if inPlace {
 		res.gridded = e.on(grid)
 		return res
@@ -225,6 +228,13 @@ func (c *resultCache) cachedRange(ctx context.Context, key cacheKey, grid plan.G
 		if servedTo > e.toMs {
 			recentAt = e.recentAt
 		}
+	}
+	// Evaluations from rows read earlier (recent points shared by the
+	// queries of a moment, a leaf's recent evaluations) are as old as
+	// that read.
+	recentAt = earlier(recentAt, fresh.dataAt)
+	if e == nil {
+		computed = earlier(computed, fresh.dataAt)
 	}
 	// What is old enough now is kept: up to the last grid time at or
 	// before now − Freshness whose samples (up to ahead after it) are too.

@@ -118,6 +118,8 @@ type Engine struct {
 	// the reads in flight (points.go).
 	recentPoints *kept[string, *recentPoints]
 	pointsReads  *pointsReads
+	// pointsRefused: the sources not read whole for a while (readPoints).
+	pointsRefused *kept[string, struct{}]
 }
 
 // strategy is the SQL strategy in force: the configured one, or for auto
@@ -187,11 +189,16 @@ func New(conn driver.Conn, cfg Config) *Engine {
 		heldNames:       newKept[daySpan, heldNames](probeAbsentKeep, maxProbeAnswers, clock),
 		metadataAnswers: newKept[string, []string](metadataAnswerTTL, maxMetadataAnswers, clock),
 		labelSets:       newKept[string, *labelSets](metadataAnswerTTL, maxMetadataAnswers, clock),
-		recentPoints:    newKept[string, *recentPoints](cfg.Cache.Recent, maxKeptPoints, clock),
-		pointsReads:     &pointsReads{calls: map[string]*pointsCall{}}}
+		pointsReads:     &pointsReads{calls: map[string]*pointsCall{}},
+		pointsRefused:   newKept[string, struct{}](seriesListTTL, maxProbeAnswers, clock)}
+	// Reads of recent points are kept as the recent evaluations are, and
+	// not without a result cache (each query then reads its own).
+	keepPoints := time.Duration(0)
 	if e.cache != nil {
 		e.summaries = newKept[string, *summaryStore](e.cache.cfg.TTL, maxSummaryCells, clock)
+		keepPoints = e.cache.cfg.Recent
 	}
+	e.recentPoints = newKept[string, *recentPoints](keepPoints, maxKeptPoints, clock)
 	return e
 }
 

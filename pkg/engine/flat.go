@@ -47,6 +47,9 @@ func (st statement) explain() string {
 		return st.sql
 	}
 	text := st.flatExplain()
+	if _, ok := st.flat.Points(); ok {
+		text += "\n\n-- with the recent tables in use, evaluated in the plugin from every point of the source in the last 20 minutes instead (recent points, docs/dialect.md)"
+	}
 	if _, ok := st.flat.Summarized(); ok {
 		text += "\n\n-- with the result cache on, the listed series' points summarized per block instead (window summaries, docs/dialect.md)"
 	}
@@ -363,19 +366,24 @@ func (e *Engine) derivedList(f *sqlgen.FlatSum) (list *seriesList, ok bool) {
 			if !kept {
 				continue
 			}
-			list = &seriesList{at: broad.at}
-			for k := range broad.sids {
-				if matchesNamed(ms, broad.names[k], broad.values[k]) {
-					list.sids = append(list.sids, broad.sids[k])
-					list.stored = append(list.stored, broad.stored[k])
-					list.names = append(list.names, broad.names[k])
-					list.values = append(list.values, broad.values[k])
-				}
-			}
-			return list, true
+			return broad.filtered(ms), true
 		}
 	}
 	return nil, false
+}
+
+// filtered is the list of l's series that every matcher accepts.
+func (l *seriesList) filtered(ms []*labels.Matcher) *seriesList {
+	out := &seriesList{at: l.at}
+	for k := range l.sids {
+		if matchesNamed(ms, l.names[k], l.values[k]) {
+			out.sids = append(out.sids, l.sids[k])
+			out.stored = append(out.stored, l.stored[k])
+			out.names = append(out.names, l.names[k])
+			out.values = append(out.values, l.values[k])
+		}
+	}
+	return out
 }
 
 // matchesNamed says whether every matcher accepts its label's value ("" when

@@ -20,18 +20,20 @@ type gridSeries struct {
 	has    []bool
 }
 
-// servedGrid is key's entry's series on grid, sorted by labels, when it
-// serves all of grid now, and the text saying so in a leaf's SQL.
-func (c *resultCache) servedGrid(key cacheKey, grid plan.Grid) ([]gridSeries, string, bool) {
+// servedGrid is key's entry's series on grid when it serves all of grid
+// now: a Result with its series in place (gridded) and the text saying
+// so in a leaf's SQL.
+func (c *resultCache) servedGrid(key cacheKey, grid plan.Grid) (*Result, bool) {
 	if c == nil {
-		return nil, "", false
+		return nil, false
 	}
 	now := c.cfg.Now()
 	e, servedTo := c.lookup(key, grid, now)
 	if e == nil || servedTo < grid.EndMs() || e.scalar {
-		return nil, "", false
+		return nil, false
 	}
-	return e.on(grid), fmt.Sprintf("-- every evaluation from the result cache (computed %s ago)", now.Sub(e.computed).Round(time.Second)), true
+	sql := fmt.Sprintf("-- every evaluation from the result cache (computed %s ago)", now.Sub(e.computed).Round(time.Second))
+	return e.answer(&Result{Type: ValueMatrix, SQL: sql}, grid, true), true
 }
 
 // gridSeriesOf is series (points on grid) as gridSeries.

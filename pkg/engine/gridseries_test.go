@@ -43,7 +43,7 @@ func TestServedGrid(t *testing.T) {
 		{plan.Grid{StartMs: computed.StartMs + 5*step, StepMs: step, N: 200}, false}, // past the entry
 		{plan.Grid{StartMs: computed.StartMs - step, StepMs: step, N: 10}, false},    // before it
 	} {
-		gs, _, ok := c.servedGrid(key, tc.grid)
+		served, ok := c.servedGrid(key, tc.grid)
 		if ok != tc.ok {
 			t.Fatalf("grid from +%d steps, %d times: served %v, want %v", (tc.grid.StartMs-computed.StartMs)/step, tc.grid.N, ok, tc.ok)
 		}
@@ -56,7 +56,7 @@ func TestServedGrid(t *testing.T) {
 			byLabels[in[i].Labels.String()] = &in[i]
 		}
 		want := clip(byLabels, tc.grid.StartMs, tc.grid.EndMs())
-		if got, w := fmt.Sprint(seriesOfGrid(gs, tc.grid)), fmt.Sprint(want); got != w {
+		if got, w := fmt.Sprint(seriesOfGrid(served.gridded, tc.grid)), fmt.Sprint(want); got != w {
 			t.Errorf("grid from +%d steps: got\n%s\nwant\n%s", (tc.grid.StartMs-computed.StartMs)/step, got, w)
 		}
 	}

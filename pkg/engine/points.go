@@ -2,9 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -33,10 +33,13 @@ import (
 type recentPoints struct {
 	loMs, hiMs int64
 	series     map[uint64]seriesPoints
-	// all lists every series of the source on the window's days, and
-	// every series series holds.
+	// all lists the series of the source on the window's days: every
+	// series with points in series but those stored after it was read.
 	all *seriesList
-	sql string // the statements that read them, for Result.SQL
+	// began is when the read began: an answer from it may miss rows
+	// stored since (Result.dataAt).
+	began time.Time
+	sql   string // the statements that read them, for Result.SQL
 }
 
 // seriesPoints are one series' points in time order.
@@ -48,12 +51,13 @@ type seriesPoints struct {
 
 const (
 	// maxPointsSeries is the most series a source may have for its
-	// points to be read whole: 200 services' request counters (2,400
-	// series, about 190,000 points in 20 minutes) are; their bucket
-	// series (14,400) are not, and read through statements as before.
+	// points to be read whole: 200 services' request counters (2,412
+	// series, about 190,000 points in 20 minutes) are. The lookup reads
+	// one more at most.
 	maxPointsSeries = 4000
-	// maxKeptPoints bounds the points all kept reads hold (about 24
-	// bytes each).
+	// maxKeptPoints bounds the points of one read and of all kept reads
+	// (about 24 bytes each): a read of more is dropped, and its source's
+	// sums run their statements.
 	maxKeptPoints = 4_000_000
 )
 
@@ -66,7 +70,7 @@ type pointsReads struct {
 
 type pointsCall struct {
 	loMs, hiMs int64
-	done       chan struct{}
+	done       chan struct{} // closed when pts and err are set
 	pts        *recentPoints
 	err        error
 }
@@ -78,10 +82,10 @@ func (e *Engine) pointsSum(ctx context.Context, st statement, grid plan.Grid, wa
 	began := time.Now()
 	f := st.flat
 	sh, ok := f.Points()
-	if !ok || e.recentPoints == nil {
+	if !ok {
 		return nil, false, nil
 	}
-	pts, kept, err := e.pointsOf(ctx, f, sh)
+	pts, shared, err := e.pointsOf(ctx, f, sh)
 	if err != nil || pts == nil {
 		return nil, false, err
 	}
@@ -103,75 +107,78 @@ func (e *Engine) pointsSum(ctx context.Context, st statement, grid plan.Grid, wa
 		}
 	}
 	res.SQL = "-- evaluated in the plugin (pkg/engine/points.go) over every point of the source in the window, read by:\n" + pts.sql
-	if kept {
-		res.SQL = "-- the points from a read kept for a moment (the recent points, docs/dialect.md)\n" + res.SQL
+	if shared {
+		res.SQL = "-- the points from a read shared with the queries of the moment (the recent points, docs/dialect.md)\n" + res.SQL
 	}
+	res.dataAt = pts.began
 	res.Stats.Elapsed = time.Since(began)
 	return res, true, nil
 }
 
 // pointsOf returns the recent points of f's source covering sh's window:
-// a kept read, one in flight, or a new one; nil when the source has too
-// many series.
-func (e *Engine) pointsOf(ctx context.Context, f *sqlgen.FlatSum, sh sqlgen.PointsShape) (pts *recentPoints, kept bool, err error) {
+// a kept read, one in flight (shared says which of those), or a new one;
+// nil when the source's points are not read whole (too many series or
+// points, or two series of one label set).
+func (e *Engine) pointsOf(ctx context.Context, f *sqlgen.FlatSum, sh sqlgen.PointsShape) (pts *recentPoints, shared bool, err error) {
 	covers := func(lo, hi int64) bool { return lo <= sh.LoMs && sh.HiMs <= hi }
-	if p, ok := e.recentPoints.get(sh.Source); ok && covers(p.loMs, p.hiMs) {
-		return p, true, nil
+	if _, refused := e.pointsRefused.get(sh.Source); refused {
+		return nil, false, nil
 	}
 	r := e.pointsReads
-	r.mu.Lock()
-	if c, ok := r.calls[sh.Source]; ok && covers(c.loMs, c.hiMs) {
+	for {
+		if p, ok := e.recentPoints.get(sh.Source); ok && covers(p.loMs, p.hiMs) {
+			return p, true, nil
+		}
+		r.mu.Lock()
+		c, ok := r.calls[sh.Source]
+		if !ok || !covers(c.loMs, c.hiMs) {
+			break // with r.mu held
+		}
 		r.mu.Unlock()
 		select {
 		case <-c.done:
 		case <-ctx.Done():
 			return nil, false, ctx.Err()
 		}
-		if c.err == nil {
-			return c.pts, true, nil
+		if c.err != nil && ctx.Err() == nil && (errors.Is(c.err, context.Canceled) || errors.Is(c.err, context.DeadlineExceeded)) {
+			continue // its reader gave up; this one has not: look again
 		}
-		// That read failed (or gave up): read again.
-		r.mu.Lock()
+		return c.pts, true, c.err
 	}
 	// Up to what a query may ask while the read is served (now and
 	// Recent after), when that covers the sum: the instants at a
 	// dashboard's "to" share the read of its range queries, which end a
 	// step before it, and the queries of a panel that arrive a moment
-	// later share it too. A point stored after the read is missed while
-	// it is served, which is the bound.
+	// later share it too. A point stored after the read began is missed
+	// while it is served, which is the bound.
 	hi := sh.HiMs
 	if ahead := e.now().Add(e.cfg.Cache.Recent).UnixMilli(); ahead >= hi && f.PointsWindow(ahead) <= sh.LoMs {
 		hi = ahead
 	}
-	c := &pointsCall{hiMs: hi, loMs: f.PointsWindow(hi), done: make(chan struct{})}
+	// Should the read panic, its waiters get this error, not nothing.
+	c := &pointsCall{hiMs: hi, loMs: f.PointsWindow(hi), done: make(chan struct{}),
+		err: fmt.Errorf("the read of recent points this query waited for did not finish")}
 	r.calls[sh.Source] = c
 	r.mu.Unlock()
-	c.pts, c.err = e.readPoints(ctx, f, c.loMs, c.hiMs)
-	r.mu.Lock()
-	if r.calls[sh.Source] == c {
-		delete(r.calls, sh.Source)
-	}
-	r.mu.Unlock()
-	close(c.done)
-	if c.err == nil && c.pts != nil {
-		e.recentPoints.putNow(sh.Source, c.pts, len(c.pts.all.sids)+c.pts.size())
+	defer func() {
+		r.mu.Lock()
+		if r.calls[sh.Source] == c {
+			delete(r.calls, sh.Source)
+		}
+		r.mu.Unlock()
+		close(c.done)
+	}()
+	c.pts, c.err = e.readPoints(ctx, f, sh.Source, c.loMs, c.hiMs)
+	if c.err == nil && c.pts != nil && e.recentPoints.ttl > 0 {
+		// Kept before the call is gone, so that no query in between
+		// reads again.
+		e.recentPoints.putNow(sh.Source, c.pts, c.pts.size())
 	}
 	return c.pts, false, c.err
 }
 
-// matching lists the series of p's source that the matchers select
-// (p.all is every series with points in p).
-func (p *recentPoints) matching(ms []*labels.Matcher) *seriesList {
-	list := &seriesList{at: p.all.at}
-	for k := range p.all.sids {
-		if matchesNamed(ms, p.all.names[k], p.all.values[k]) {
-			list.sids = append(list.sids, p.all.sids[k])
-			list.names = append(list.names, p.all.names[k])
-			list.values = append(list.values, p.all.values[k])
-		}
-	}
-	return list
-}
+// matching lists the series of p's source that the matchers select.
+func (p *recentPoints) matching(ms []*labels.Matcher) *seriesList { return p.all.filtered(ms) }
 
 // summarize adds to blocks the window summaries (summaries.go) of the
 // points in (r.LoMs, r.HiMs] of the series the matchers select, stale
@@ -198,24 +205,23 @@ func (p *recentPoints) summarize(ms []*labels.Matcher, r sqlgen.SummaryRange, bl
 
 // pointsBlocks summarizes a refresh's newest blocks (summaries.go) from
 // f's source's recent points, which the dashboard's other panels over the
-// metric share: ok is false when the call reads more than one range or
-// raw points (the block where the range starts), or the source's points
-// are not read whole; sql says what read them.
-func (e *Engine) pointsBlocks(ctx context.Context, f *sqlgen.FlatSum, ranges []sqlgen.SummaryRange, rawTo int64, blocks map[int64]map[uint64]pointSummary) (sql string, ok bool, err error) {
-	if len(ranges) != 1 || rawTo > ranges[0].LoMs || e.recentPoints == nil {
-		return "", false, nil
+// metric share: nil when the call reads more than one range or raw
+// points (the block where the range starts), or the source's points are
+// not read whole.
+func (e *Engine) pointsBlocks(ctx context.Context, f *sqlgen.FlatSum, ranges []sqlgen.SummaryRange, rawTo int64, blocks map[int64]map[uint64]pointSummary) (pts *recentPoints, err error) {
+	if len(ranges) != 1 || rawTo > ranges[0].LoMs {
+		return nil, nil
 	}
 	r := ranges[0]
 	src, ok := f.PointsSource(r.LoMs, r.HiMs)
 	if !ok {
-		return "", false, nil
+		return nil, nil
 	}
-	pts, _, err := e.pointsOf(ctx, f, sqlgen.PointsShape{Source: src, LoMs: r.LoMs, HiMs: r.HiMs})
-	if err != nil || pts == nil {
-		return "", false, err
+	if pts, _, err = e.pointsOf(ctx, f, sqlgen.PointsShape{Source: src, LoMs: r.LoMs, HiMs: r.HiMs}); err != nil || pts == nil {
+		return nil, err
 	}
 	pts.summarize(f.Matchers(), r, sqlgen.SummaryBlock.Milliseconds(), blocks)
-	return "-- the newest blocks summarized in the plugin from the recent points (pkg/engine/points.go), read by:\n" + pts.sql, true, nil
+	return pts, nil
 }
 
 // size is how many points p holds.
@@ -231,36 +237,63 @@ func (p *recentPoints) size() int {
 // hiMs] (a kept list when there is one) and every point in it. A series
 // with points that a kept list lacks makes the list be read again; one a
 // fresh list lacks was stored after it and is left out, as flat sums do.
-func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, loMs, hiMs int64) (*recentPoints, error) {
-	lookup, points, err := f.PointsSQL(loMs, hiMs)
+// A source of more than maxPointsSeries series or maxKeptPoints points,
+// or with two series of one label set (which only the selectors that
+// select both must refuse), is not read whole for a while
+// (pointsRefused): nil, and its sums run their statements.
+func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source string, loMs, hiMs int64) (*recentPoints, error) {
+	began := time.Now()
+	lookup, points, err := f.PointsSQL(loMs, hiMs, maxPointsSeries+1)
 	if err != nil {
 		return nil, err
 	}
 	key := f.PointsLookupKey(loMs, hiMs)
-	all, cached := e.seriesLists.get(key)
-	if !cached {
-		if all, err = e.listSeries(ctx, lookup); err != nil {
-			return nil, err
-		}
-		e.seriesLists.put(key, all, all.at, len(all.sids))
-	}
-	if len(all.sids) > maxPointsSeries {
+	refuse := func() (*recentPoints, error) {
+		e.pointsRefused.putNow(source, struct{}{}, 1)
 		return nil, nil
 	}
-	series, err := e.readSeriesPoints(ctx, points)
+	list := func() (*seriesList, bool, error) {
+		all, err := e.listSeries(ctx, lookup)
+		switch {
+		case err != nil && err.Error() == sqlgen.DuplicateSeries:
+			return nil, false, nil
+		case err != nil:
+			return nil, false, err
+		case len(all.sids) > maxPointsSeries:
+			return nil, false, nil
+		}
+		e.seriesLists.put(key, all, all.at, len(all.sids))
+		return all, true, nil
+	}
+	all, cached := e.seriesLists.get(key)
+	if !cached {
+		var ok bool
+		if all, ok, err = list(); err != nil || !ok {
+			if err != nil {
+				return nil, err
+			}
+			return refuse()
+		}
+	}
+	if len(all.sids) > maxPointsSeries {
+		return refuse()
+	}
+	series, ok, err := e.readSeriesPoints(ctx, points)
 	if err != nil {
 		return nil, err
 	}
+	if !ok {
+		return refuse()
+	}
 	if cached && !listsAll(all, series) {
-		if all, err = e.listSeries(ctx, lookup); err != nil {
-			return nil, err
-		}
-		e.seriesLists.put(key, all, all.at, len(all.sids))
-		if len(all.sids) > maxPointsSeries {
-			return nil, nil
+		if all, ok, err = list(); err != nil || !ok {
+			if err != nil {
+				return nil, err
+			}
+			return refuse()
 		}
 	}
-	return &recentPoints{loMs: loMs, hiMs: hiMs, series: series, all: all, sql: lookup + "\n\n-- and\n" + points}, nil
+	return &recentPoints{loMs: loMs, hiMs: hiMs, series: series, all: all, began: began, sql: lookup + "\n\n-- and\n" + points}, nil
 }
 
 // listsAll says whether list holds every series of series.
@@ -277,33 +310,38 @@ func listsAll(list *seriesList, series map[uint64]seriesPoints) bool {
 	return true
 }
 
-// readSeriesPoints runs a points statement (sqlgen.FlatSum.PointsSQL).
-func (e *Engine) readSeriesPoints(ctx context.Context, sql string) (map[uint64]seriesPoints, error) {
+// readSeriesPoints runs a points statement (sqlgen.FlatSum.PointsSQL);
+// ok is false when it holds more than maxKeptPoints points.
+func (e *Engine) readSeriesPoints(ctx context.Context, sql string) (series map[uint64]seriesPoints, ok bool, err error) {
 	stmtCtx, release := e.statementContext(ctx, nil)
 	defer release()
 	rows, err := e.conn.Query(stmtCtx, sql)
 	if err != nil {
-		return nil, e.timeoutError(queryError(err))
+		return nil, false, e.timeoutError(queryError(err))
 	}
 	defer rows.Close()
-	series := map[uint64]seriesPoints{}
+	series = map[uint64]seriesPoints{}
+	n := 0
 	for rows.Next() {
 		var (
 			sid uint64
 			pts string
 		)
 		if err := rows.Scan(&sid, &pts); err != nil {
-			return nil, fmt.Errorf("read the recent points of a sum: %w", err)
+			return nil, false, fmt.Errorf("read the recent points of a sum: %w", err)
 		}
 		if len(pts)%sqlgen.PointBytes != 0 {
-			return nil, fmt.Errorf("read the recent points of a sum: series %d has %d bytes of points, not a multiple of %d", sid, len(pts), sqlgen.PointBytes)
+			return nil, false, fmt.Errorf("read the recent points of a sum: series %d has %d bytes of points, not a multiple of %d", sid, len(pts), sqlgen.PointBytes)
+		}
+		if n += len(pts) / sqlgen.PointBytes; n > maxKeptPoints {
+			return nil, false, nil
 		}
 		series[sid] = decodePoints(pts)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, e.timeoutError(queryError(err))
+		return nil, false, e.timeoutError(queryError(err))
 	}
-	return series, nil
+	return series, true, nil
 }
 
 // decodePoints reads a series' points (sqlgen.FlatSum.PointsSQL's bytes)
@@ -317,19 +355,27 @@ func decodePoints(raw string) seriesPoints {
 		p.vs[i] = math.Float64frombits(leUint64(b[8:]))
 		p.stale[i] = b[16] != 0
 	}
-	if slices.IsSorted(p.ts) {
+	// In time order, then by value, as the summaries statement sorts
+	// them: two points of one time (a row stored twice) count the same
+	// resets either way.
+	less := func(a, b int) bool { return p.ts[a] < p.ts[b] || p.ts[a] == p.ts[b] && p.vs[a] < p.vs[b] }
+	sorted := true
+	for i := 1; i < n && sorted; i++ {
+		sorted = !less(i, i-1)
+	}
+	if sorted {
 		return p
 	}
 	order := make([]int, n)
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool { return p.ts[order[a]] < p.ts[order[b]] })
-	sorted := seriesPoints{ts: make([]int64, n), vs: make([]float64, n), stale: make([]bool, n)}
+	sort.SliceStable(order, func(a, b int) bool { return less(order[a], order[b]) })
+	out := seriesPoints{ts: make([]int64, n), vs: make([]float64, n), stale: make([]bool, n)}
 	for i, o := range order {
-		sorted.ts[i], sorted.vs[i], sorted.stale[i] = p.ts[o], p.vs[o], p.stale[o]
+		out.ts[i], out.vs[i], out.stale[i] = p.ts[o], p.vs[o], p.stale[o]
 	}
-	return sorted
+	return out
 }
 
 // leUint64 reads 8 little-endian bytes.

@@ -63,16 +63,22 @@ func TestRecentPoints(t *testing.T) {
 	}
 	for i, svc := range []string{"api", "web"} {
 		for j, code := range []string{"200", "500"} {
-			insert(svc, code, 0, 1800, func(s int) float64 { return float64(s * (i + 1) * (j + 1) / 15) })
+			insert(svc, code, 0, 1800, func(s int) float64 {
+				v := float64(s * (i + 1) * (j + 1) / 15)
+				if svc == "api" && code == "200" && s >= 1700 {
+					v -= 150 // a counter reset in the last 5 minutes
+				}
+				return v
+			})
 		}
 		var gs []otelfixture.Point
 		for s := 0; s <= 1800; s += 15 {
 			p := otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: float64(s/15%5 + i)}
-			if svc == "web" && s >= 1500 {
-				if s > 1500 {
+			if svc == "web" && s >= 1650 {
+				if s > 1650 {
 					continue
 				}
-				p.Stale = true // web's connections end at 25 min
+				p.Stale = true // web's connections end at 27.5 min, within the lookback
 			}
 			gs = append(gs, p)
 		}
@@ -83,6 +89,15 @@ func TestRecentPoints(t *testing.T) {
 			hs = append(hs, otelfixture.HistogramPoint{At: t0.Add(time.Duration(s) * time.Second), Bounds: []float64{0.1, 1}, Counts: []uint64{n, n, n}, Sum: float64(n)})
 		}
 		otelfixture.InsertHistogram(t, conn, "duration_seconds", map[string]string{"service": svc}, hs)
+	}
+	// Two series of one label set (an empty attribute value), beside one
+	// other series, in a metric of their own.
+	for _, attrs := range []map[string]string{{"service": "a"}, {"service": "b"}, {"service": "b", "pod": ""}} {
+		var pts []otelfixture.Point
+		for s := 1200; s <= 1800; s += 15 {
+			pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: float64(s)})
+		}
+		otelfixture.Insert(t, conn, "otel_metrics_sum", "twice_total", attrs, pts)
 	}
 	// The queries are at one time, as a dashboard's are; the clock moves.
 	at := t0.Add(30 * time.Minute)
@@ -102,6 +117,7 @@ func TestRecentPoints(t *testing.T) {
 		series         int
 		inPlugin       bool
 		sqlHas         string
+		err            string
 	}{
 		{what: "the first query reads the list and the points", expr: `sum(rate(requests_total{code="500"}[5m]))`, reads: 1, lookups: 1, series: 1, inPlugin: true},
 		{what: "another selector of the metric reads neither", expr: `sum by (service) (increase(requests_total[2m]))`, later: time.Second, series: 2, inPlugin: true},
@@ -117,6 +133,10 @@ func TestRecentPoints(t *testing.T) {
 		{what: "not a histogram's buckets", expr: `sum by (le) (rate(duration_seconds_bucket[5m]))`, lookups: 1, series: 3},
 		// Its list is the kept list of every series, filtered.
 		{what: "not over more than 20 minutes", expr: `sum(rate(requests_total[25m]))`, series: 1},
+		// A source with two series of one label set is not read whole:
+		// a selector of one other series answers, one of both fails.
+		{what: "a metric with two series of one label set", expr: `sum(rate(twice_total{service="a"}[5m]))`, lookups: 2, series: 1},
+		{what: "a selector of the two", expr: `sum(rate(twice_total[5m]))`, err: "two stored series have the same label set"},
 		// A window summary (summaries.go): cold, by its statement; a
 		// minute on, its newest blocks from the recent points.
 		{what: "a window summary, cold", expr: `sum by (code) (increase(requests_total{service="api"}[1h]))`, later: 10 * time.Second, series: 2,
@@ -125,6 +145,25 @@ func TestRecentPoints(t *testing.T) {
 			sqlHas: "the newest blocks summarized in the plugin from the recent points"},
 	}
 	var first string
+	defer func() {
+		// Queries of one moment started together read the points once,
+		// in flight or kept.
+		now = now.Add(6 * time.Second)
+		var wg sync.WaitGroup
+		for _, expr := range []string{`sum(rate(requests_total[5m]))`, `sum by (code) (rate(requests_total[5m]))`, `sum(increase(requests_total{service="web"}[5m]))`} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := eng.InstantQuery(ctx, expr, at); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if reads, _ := rec.take(); reads != 1 {
+			t.Errorf("three queries at once: %d reads of points, want 1", reads)
+		}
+	}()
 	for _, c := range cases {
 		now = now.Add(c.later)
 		if c.before != nil {
@@ -135,7 +174,15 @@ func TestRecentPoints(t *testing.T) {
 		if c.rangeOf > 0 {
 			got, want = rangeBoth(t, c.what, eng, plain, c.expr, at.Add(-c.rangeOf), at, 30*time.Second)
 		} else {
-			if got, err = eng.InstantQuery(ctx, c.expr, at.Add(c.atLater)); err != nil {
+			got, err = eng.InstantQuery(ctx, c.expr, at.Add(c.atLater))
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Errorf("%s: error %v, want one saying %q", c.what, err, c.err)
+				}
+				rec.take()
+				continue
+			}
+			if err != nil {
 				t.Fatalf("%s: %v", c.what, err)
 			}
 			if want, err = plain.InstantQuery(ctx, c.expr, at.Add(c.atLater)); err != nil {

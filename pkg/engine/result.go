@@ -88,6 +88,19 @@ type Result struct {
 	// gridded, instead of Series: a cached leaf's series as its entry
 	// keeps them (resultCache.cachedRange, inPlace).
 	gridded []gridSeries
+	// dataAt, when set, is when the rows of the answer's evaluations
+	// newer than the cache's Freshness were read, earlier than the
+	// answer (recent points read for several queries, a cached leaf): the
+	// result cache counts their Recent from it.
+	dataAt time.Time
+}
+
+// earlier is the earlier of two read times, zero meaning none.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // Stats describe the work ClickHouse did for a query.

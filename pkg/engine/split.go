@@ -156,21 +156,24 @@ func (e *Engine) runSplit(ctx context.Context, expr string, c *compiled, grid pl
 		// A shared leaf is read as the cache keeps it: served whole, or
 		// just computed (and kept).
 		inPlace := c.leaves[i].shared && want == ValueMatrix
+		var (
+			lr     *Result
+			served bool
+		)
 		if inPlace {
-			if gs, sql, ok := e.cache.servedGrid(leafKey(c, i, grid), grid); ok {
-				ran = append(ran, leafText(i, len(c.stmts), c.leaves[i].expr, sql))
-				store.add(nil, gs)
-				continue
-			}
+			lr, served = e.cache.servedGrid(leafKey(c, i, grid), grid)
 		}
-		lr, err := e.runLeaf(ctx, expr, c, i, grid, want, inPlace)
-		if err != nil {
-			return nil, err
+		if !served {
+			var err error
+			if lr, err = e.runLeaf(ctx, expr, c, i, grid, want, inPlace); err != nil {
+				return nil, err
+			}
 		}
 		ran = append(ran, leafText(i, len(c.stmts), c.leaves[i].expr, lr.SQL))
 		res.Stats.RowsRead += lr.Stats.RowsRead
 		res.Stats.BytesRead += lr.Stats.BytesRead
 		res.Stats.Elapsed += lr.Stats.Elapsed
+		res.dataAt = earlier(res.dataAt, lr.dataAt)
 		if lr.gridded != nil {
 			store.add(nil, lr.gridded)
 			continue

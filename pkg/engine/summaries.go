@@ -157,9 +157,12 @@ func (e *Engine) summarizedSum(ctx context.Context, st statement, shape sqlgen.S
 		rawTo, ranges = (head+1)*blockMs, append([]sqlgen.SummaryRange{{LoMs: startMs, HiMs: (head + 1) * blockMs}}, ranges...)
 	}
 	readRaw, read := map[uint64][]pointSummary{}, map[int64]map[uint64]pointSummary{}
-	sql, fromPoints, err := e.pointsBlocks(ctx, f, ranges, rawTo, read)
+	fromPoints, err := e.pointsBlocks(ctx, f, ranges, rawTo, read)
 	if err != nil {
 		return nil, "", false, err
+	}
+	if fromPoints != nil {
+		sql = "-- the newest blocks summarized in the plugin from the recent points (pkg/engine/points.go), read by:\n" + fromPoints.sql
 	}
 	// Over many series, in slices (slices.go) by what this call reads.
 	var span time.Duration
@@ -169,7 +172,7 @@ func (e *Engine) summarizedSum(ctx context.Context, st statement, shape sqlgen.S
 	slices := e.slicesFor(len(list.sids), span)
 	statements := []*sqlgen.FlatSum{f}
 	switch {
-	case fromPoints:
+	case fromPoints != nil:
 		statements = nil
 	case slices > 1:
 		statements = nil
@@ -193,7 +196,7 @@ func (e *Engine) summarizedSum(ctx context.Context, st statement, shape sqlgen.S
 			return nil, "", false, err
 		}
 	}
-	if slices > 1 && !fromPoints {
+	if slices > 1 && fromPoints == nil {
 		sql = fmt.Sprintf("-- the summaries statement ran %d times, each over a slice of the series (sid ranges)\n%s", slices, sql)
 	}
 
@@ -269,6 +272,9 @@ func (e *Engine) summarizedSum(ctx context.Context, st statement, shape sqlgen.S
 		}
 	}
 	res = &Result{Type: want}
+	if fromPoints != nil {
+		res.dataAt = fromPoints.began
+	}
 	at := time.UnixMilli(grid.StartMs).UTC()
 	for g, labels := range named {
 		if has[g] {

@@ -84,7 +84,8 @@ func (f *FlatSum) PointsLookupKey(loMs, hiMs int64) string {
 }
 
 // PointsSQL renders the reads of f's source in (loMs, hiMs], without
-// f's matchers: lookup lists every series as LookupSQL does; points gives
+// f's matchers: lookup lists every series as LookupSQL does, at most
+// maxSeries of them; points gives
 // each series' points, a row per series: sid UInt64 and pts String, each
 // point PointBytes bytes in no particular order (the recent tables are
 // ordered by time, so mostly in order): t Int64 (Unix ms), v Float64,
@@ -93,7 +94,7 @@ func (f *FlatSum) PointsLookupKey(loMs, hiMs int64) string {
 // a refresh's samples; and one value per point, since ClickHouse 26.5
 // puts a groupArray of a sparse column (the stale flag is 0 on almost
 // every row) out of row order, so separate arrays would not line up.
-func (f *FlatSum) PointsSQL(loMs, hiMs int64) (lookup, points string, err error) {
+func (f *FlatSum) PointsSQL(loMs, hiMs int64, maxSeries int) (lookup, points string, err error) {
 	b := &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
 	all, err := b.samples(plan.Selector{Sources: f.sel.Sources, Pos: f.sel.Pos}, loMs, hiMs, true)
 	if err != nil {
@@ -105,5 +106,5 @@ FROM (
 )
 GROUP BY sid
 SETTINGS allow_experimental_analyzer = 0`, indent(all.rows))
-	return lookupOf(all.series), points, nil
+	return lookupOf(all.series, maxSeries), points, nil
 }

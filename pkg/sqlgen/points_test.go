@@ -69,7 +69,7 @@ func TestPoints(t *testing.T) {
 	if want := end.Add(-sqlgen.RecentMaxSpan).UnixMilli(); lo != want {
 		t.Errorf("window from %d, want %d (RecentMaxSpan before its end)", lo, want)
 	}
-	lookup, points, err := f.PointsSQL(lo, end.UnixMilli())
+	lookup, points, err := f.PointsSQL(lo, end.UnixMilli(), 4001)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ FROM (
     AND Day >= toDate(toDateTime(1700002400)) AND Day <= toDate(toDateTime(1700003600))
   GROUP BY sid
 )
+LIMIT 4001
 SETTINGS allow_experimental_analyzer = 0;
 
 SELECT sid, arrayStringConcat(groupArray(concat(reinterpretAsFixedString(toInt64(t)), reinterpretAsFixedString(toFloat64(v)), reinterpretAsFixedString(toUInt8(stale))))) AS pts
