@@ -20,14 +20,6 @@ func TestPoints(t *testing.T) {
 	withRecent.RecentFromMs = end.Add(-20 * time.Hour).UnixMilli()
 	withoutRecent := withRecent
 	withoutRecent.RecentFromMs = 0
-	flat := func(expr string, grid plan.Grid, s sqlgen.Schema) *sqlgen.FlatSum {
-		t.Helper()
-		f, ok, err := sqlgen.FlatSumOf(offlinePlan(t, expr, grid), s, sqlgen.Options{MaxSeries: 10000, Native: true})
-		if err != nil || !ok {
-			t.Fatalf("%s: not a flat sum (%v)", expr, err)
-		}
-		return f
-	}
 	grid := func(span time.Duration) plan.Grid {
 		g, err := plan.NewRangeGrid(end.Add(-span), end, 20*time.Second, 11000)
 		if err != nil {
@@ -54,13 +46,13 @@ func TestPoints(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if _, ok := flat(c.expr, c.grid, c.schema).Points(); ok != c.want {
+			if _, ok := flatSumOf(t, c.expr, c.grid, c.schema).Points(); ok != c.want {
 				t.Errorf("evaluated from the recent points: %v, want %v", ok, c.want)
 			}
 		})
 	}
 
-	f := flat(cases[0].expr, instant, withRecent)
+	f := flatSumOf(t, cases[0].expr, instant, withRecent)
 	sh, _ := f.Points()
 	if sh.Func != "rate" || sh.Width != 5*time.Minute || sh.HiMs != end.UnixMilli() || sh.LoMs != end.Add(-5*time.Minute).UnixMilli() {
 		t.Errorf("shape %+v, want rate over 5m in the 5 minutes before %d", sh, end.UnixMilli())

@@ -16,14 +16,7 @@ func TestSummarized(t *testing.T) {
 	end := time.Unix(1700003600, 0)
 	s := schema
 	s.SeriesTables = true
-	flat := func(expr string, grid plan.Grid) *sqlgen.FlatSum {
-		t.Helper()
-		f, ok, err := sqlgen.FlatSumOf(offlinePlan(t, expr, grid), s, sqlgen.Options{MaxSeries: 10000, Native: true})
-		if err != nil || !ok {
-			t.Fatalf("%s: not a flat sum (%v)", expr, err)
-		}
-		return f
-	}
+	flat := func(expr string, grid plan.Grid) *sqlgen.FlatSum { return flatSumOf(t, expr, grid, s) }
 	rangeGrid, err := plan.NewRangeGrid(end.Add(-time.Hour), end, time.Minute, 11000)
 	if err != nil {
 		t.Fatal(err)
@@ -59,4 +52,15 @@ func TestSummarized(t *testing.T) {
 	}
 	got := "-- " + cases[0].expr + ": the points of the block where the range starts, and its last 30 minutes\n" + sql + "\n"
 	compareGolden(t, filepath.Join("testdata", "golden", "series-native", "summaries.sql"), got)
+}
+
+// flatSumOf plans expr on grid as a flat sum over schema s (native),
+// failing the test when it is not one.
+func flatSumOf(t *testing.T, expr string, grid plan.Grid, s sqlgen.Schema) *sqlgen.FlatSum {
+	t.Helper()
+	f, ok, err := sqlgen.FlatSumOf(offlinePlan(t, expr, grid), s, sqlgen.Options{MaxSeries: 10000, Native: true})
+	if err != nil || !ok {
+		t.Fatalf("%s: not a flat sum (%v)", expr, err)
+	}
+	return f
 }
