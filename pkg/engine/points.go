@@ -76,8 +76,8 @@ type pointsCall struct {
 }
 
 // pointsSum answers a flat sum from its source's recent points; ok is
-// false when it cannot (sqlgen.FlatSum.Points, or a source of too many
-// series), and the sum runs its statements instead.
+// false when it cannot (sqlgen.FlatSum.Points, or a source not read whole:
+// pointsOf), and the sum runs its statements instead.
 func (e *Engine) pointsSum(ctx context.Context, st statement, grid plan.Grid, want ValueType) (res *Result, ok bool, err error) {
 	began := time.Now()
 	f := st.flat
