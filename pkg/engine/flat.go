@@ -343,30 +343,38 @@ const (
 const maxDerivedMatchers = 4
 
 // derivedList is f's series list filtered from a kept list of f's
-// selector with fewer of its matchers, or over a day more either side;
-// ok is false when none is kept.
+// selector with fewer of its matchers, or over a day more either side, or
+// of a sibling part of its histogram (partlists.go); ok is false when
+// none is kept.
 func (e *Engine) derivedList(f *sqlgen.FlatSum) (list *seriesList, ok bool) {
 	ms := f.Matchers()
 	if len(ms) > maxDerivedMatchers {
 		return nil, false
 	}
 	lo, hi := f.LookupDays()
+	partName, siblings := f.PartSiblings()
 	for wider := range 4 {
 		for mask := range 1 << len(ms) { // every subset, none first
-			if wider == 0 && mask == 1<<len(ms)-1 {
-				continue // f's own key
-			}
 			var sub []*labels.Matcher
 			for i, m := range ms {
 				if mask&(1<<i) != 0 {
 					sub = append(sub, m)
 				}
 			}
-			broad, kept := e.seriesLists.get(f.LookupKeyWith(sub, lo-int64(wider&1), hi+int64(wider>>1)))
-			if !kept {
-				continue
+			from, to := lo-int64(wider&1), hi+int64(wider>>1)
+			own := wider == 0 && mask == 1<<len(ms)-1 // f's own key, not kept
+			if broad, kept := e.seriesLists.get(f.LookupKeyWith(sub, from, to)); kept && !own {
+				return broad.filtered(ms), true
 			}
-			return broad.filtered(ms), true
+			for _, sib := range siblings {
+				broad, kept := e.seriesLists.get(sqlgen.LookupKeyOf([]plan.Source{sib}, sub, from, to))
+				if !kept {
+					continue
+				}
+				if part, ok := broad.asPart(partName, sib.Part == plan.PartBucket); ok {
+					return part.filtered(ms), true
+				}
+			}
 		}
 	}
 	return nil, false

@@ -101,7 +101,38 @@ func (f *FlatSum) LookupDays() (lo, hi int64) {
 // series this lookup lists, and some more, which the selector's matchers
 // (Matchers) leave out.
 func (f *FlatSum) LookupKeyWith(ms []*labels.Matcher, lo, hi int64) string {
-	return fmt.Sprintf("%v %v days %d-%d", f.sel.Sources, ms, lo, hi)
+	return LookupKeyOf(f.sel.Sources, ms, lo, hi)
+}
+
+// LookupKeyOf is the key of the lookup of a selector of sources with the
+// matchers ms over the days lo to hi (LookupKeyWith of a flat sum over
+// sources).
+func LookupKeyOf(sources []plan.Source, ms []*labels.Matcher, lo, hi int64) string {
+	return fmt.Sprintf("%v %v days %d-%d", sources, ms, lo, hi)
+}
+
+// PartSiblings are, for a flat sum over one histogram's _count or _sum
+// alone, the sources whose lookups list the same stored series with the
+// same matchers: the histogram's buckets (one series per bound of each)
+// and its other part. A sibling's list gives this sum's, each stored
+// series once under its PartSid; name is the part's PromQL name. None
+// for other sums.
+func (f *FlatSum) PartSiblings() (name string, siblings []plan.Source) {
+	if len(f.sel.Sources) != 1 {
+		return "", nil
+	}
+	src := f.sel.Sources[0]
+	if src.Table != plan.TableHistogram || (src.Part != plan.PartCount && src.Part != plan.PartSum) || src.Name != src.Metric+"_"+string(src.Part) {
+		return "", nil
+	}
+	other := plan.PartSum
+	if src.Part == plan.PartSum {
+		other = plan.PartCount
+	}
+	sibling := func(p plan.Part) plan.Source {
+		return plan.Source{Name: src.Metric + "_" + string(p), Table: src.Table, Metric: src.Metric, Part: p}
+	}
+	return src.Name, []plan.Source{sibling(plan.PartBucket), sibling(other)}
 }
 
 // Matchers are the selector's label matchers, those of its metric name

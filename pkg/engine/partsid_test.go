@@ -1,0 +1,30 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/forma3d/meshmetrics/pkg/sqlgen"
+	"github.com/forma3d/meshmetrics/tests/otelfixture"
+)
+
+// sqlgen.PartSid computes in Go the sid ClickHouse gives a histogram
+// part's series (cityHash64(name, stored)): every pair below is asked of
+// the server and must agree.
+func TestPartSid(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	names := []string{"x_sum", "traefik_service_request_duration_seconds_sum", "traefik_service_request_duration_seconds_count",
+		"a_count", "a_very_long_histogram_name_that_is_longer_than_sixty_four_bytes_total_sum", "é_sum"}
+	storeds := []uint64{0, 1, 42, 1 << 32, 15048197714576382458, ^uint64(0)}
+	for _, name := range names {
+		for _, stored := range storeds {
+			var got uint64
+			if err := conn.QueryRow(context.Background(), "SELECT cityHash64(?, toUInt64(?))", name, stored).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if want := sqlgen.PartSid(name, stored); got != want {
+				t.Errorf("PartSid(%q, %d) = %d, ClickHouse's cityHash64 %d", name, stored, want, got)
+			}
+		}
+	}
+}
