@@ -270,10 +270,13 @@ func (e *Engine) flatSlice(ctx context.Context, f *sqlgen.FlatSum, sids []uint64
 		var (
 			gi    uint32
 			other uint64
-			cells []*float64
+			cells string
 		)
 		if err := rows.Scan(&gi, &other, &cells); err != nil {
 			return false, fmt.Errorf("read the sums of a sum: %w", err)
+		}
+		if len(cells)%sqlgen.CellBytes != 0 {
+			return false, fmt.Errorf("read the sums of a sum: group %d has %d bytes of sums, not a multiple of %d", gi, len(cells), sqlgen.CellBytes)
 		}
 		if gi == 0 {
 			unlisted = true

@@ -25,7 +25,7 @@ type pointsConn struct {
 func (c *pointsConn) Query(ctx context.Context, query string, args ...any) (driver.Rows, error) {
 	c.mu.Lock()
 	switch {
-	case strings.Contains(query, "reinterpretAsFixedString"):
+	case strings.Contains(query, "reinterpretAsFixedString(toUInt8(stale))"):
 		c.reads++
 	case strings.Contains(query, "arrayMap(x -> x.1, slabels) AS names"):
 		c.lookups++

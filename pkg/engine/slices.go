@@ -51,15 +51,17 @@ func newPartialSums(grid plan.Grid, groups int) *partialSums {
 	return &partialSums{grid: grid, values: make([][]float64, groups), has: make([][]bool, groups)}
 }
 
-// add adds group g's cells (nil: no value), one per grid index.
-func (p *partialSums) add(g int, cells []*float64) {
+// add adds group g's cells (sqlgen.FlatSum.ValuesSQL's sums), one per
+// grid index.
+func (p *partialSums) add(g int, cells string) {
 	if p.values[g] == nil {
 		p.values[g], p.has[g] = make([]float64, p.grid.N), make([]bool, p.grid.N)
 	}
 	v, has := p.values[g], p.has[g]
-	for k, c := range cells {
-		if c != nil && k < len(v) {
-			v[k] += *c
+	for k := 0; k < len(cells)/sqlgen.CellBytes && k < len(v); k++ {
+		c := cells[k*sqlgen.CellBytes:]
+		if c[0] != 0 {
+			v[k] += math.Float64frombits(leUint64(c[1:]))
 			has[k] = true
 		}
 	}

@@ -183,10 +183,16 @@ SETTINGS allow_experimental_analyzer = 0`, indent(series), limitSQL)
 // dayMs is a day in milliseconds: lookups are keyed by UTC days.
 const dayMs = 24 * 60 * 60 * 1000
 
+// CellBytes is the size of a cell in ValuesSQL's sums.
+const CellBytes = 9
+
 // ValuesSQL adds the grids of the series in sids per group, groups[k]
 // being sids[k]'s (1-based): one row per group with a value, gi UInt32,
-// unlisted 0 and sums Array(Nullable(Float64)), a cell per grid index,
-// NULL where no series has a value. A series with values that sids does
+// unlisted 0 and sums String, a cell of CellBytes per grid index: 1 when
+// a series has a value there, else 0, then the sum (Float64, 0 where
+// none), little-endian. Bytes, not an array: the client library reads an
+// array element by element through reflection (a 20-service leaf of 180
+// series over 6 hours is 194,000 cells). A series with values that sids does
 // not list (stored after the lookup, or missing from a cached one) comes
 // as a row of its own: gi 0, unlisted its sid.
 func (f *FlatSum) ValuesSQL(sids []uint64, groups []uint32) string {
@@ -199,7 +205,8 @@ func (f *FlatSum) ValuesSQL(sids []uint64, groups []uint32) string {
 		ks.WriteString(strconv.FormatUint(sid, 10))
 		gs.WriteString(strconv.FormatUint(uint64(groups[k]), 10))
 	}
-	return fmt.Sprintf(`SELECT transform(sid, CAST([%s], 'Array(UInt64)'), CAST([%s], 'Array(UInt32)'), toUInt32(0)) AS gi, if(gi = 0, sid, toUInt64(0)) AS unlisted, sumForEach(grid) AS sums
+	return fmt.Sprintf(`SELECT transform(sid, CAST([%s], 'Array(UInt64)'), CAST([%s], 'Array(UInt32)'), toUInt32(0)) AS gi, if(gi = 0, sid, toUInt64(0)) AS unlisted,
+  arrayStringConcat(arrayMap(x -> concat(reinterpretAsFixedString(toUInt8(isNotNull(x))), reinterpretAsFixedString(toFloat64(ifNull(x, 0)))), sumForEach(grid))) AS sums
 FROM (
 %s
 )
