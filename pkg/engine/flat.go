@@ -134,8 +134,12 @@ func (e *Engine) runFlatSum(ctx context.Context, st statement, grid plan.Grid, w
 	}
 }
 
-// lookupSeries runs a flat sum's series lookup.
+// lookupSeries runs a flat sum's series lookup: of every series of its
+// source when it may (wholeList), else of its selector's.
 func (e *Engine) lookupSeries(ctx context.Context, f *sqlgen.FlatSum) (*seriesList, error) {
+	if list, ok, err := e.wholeList(ctx, f); ok || err != nil {
+		return list, err
+	}
 	return e.listSeries(ctx, f.LookupSQL())
 }
 

@@ -265,7 +265,7 @@ func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source strin
 		e.seriesLists.put(key, all, all.at, len(all.sids))
 		return all, true, nil
 	}
-	all, cached := e.seriesLists.get(key)
+	all, cached := e.keptWhole(f, loMs, hiMs)
 	if !cached {
 		var ok bool
 		if all, ok, err = list(); err != nil || !ok {

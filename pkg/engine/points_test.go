@@ -122,7 +122,10 @@ func TestRecentPoints(t *testing.T) {
 		{what: "the first query reads the list and the points", expr: `sum(rate(requests_total{code="500"}[5m]))`, reads: 1, lookups: 1, series: 1, inPlugin: true},
 		{what: "another selector of the metric reads neither", expr: `sum by (service) (increase(requests_total[2m]))`, later: time.Second, series: 2, inPlugin: true},
 		{what: "a range query's 10 minutes from the same read", expr: `sum by (code) (rate(requests_total{service="web"}[5m]))`, rangeOf: 10 * time.Minute, series: 2, inPlugin: true},
-		{what: "a gauge: its own read, its stale marker ends a series", expr: `sum by (service) (open_connections)`, reads: 1, lookups: 1, series: 1, inPlugin: true},
+		// A sum beyond the recent points lists every series of its
+		// metric (wholeList), which the metric's read then uses.
+		{what: "a gauge listed whole by a sum out of reach", expr: `sum(max_over_time(open_connections[25m]))`, lookups: 1, series: 1},
+		{what: "a gauge: its own read, its stale marker ends a series", expr: `sum by (service) (open_connections)`, reads: 1, series: 1, inPlugin: true},
 		// A point stored now is not in the kept read.
 		{what: "a point stored since, within Recent", expr: `sum(rate(requests_total{code="500"}[5m]))`, later: 2 * time.Second, series: 1, inPlugin: true,
 			before: func() { insert("api", "500", 1795, 1795, func(int) float64 { return 1e6 }) }},

@@ -108,3 +108,28 @@ GROUP BY sid
 SETTINGS allow_experimental_analyzer = 0`, indent(all.rows))
 	return lookupOf(all.series, maxSeries), points, nil
 }
+
+// WholeSource names f's one source when its lookups may list every series
+// of it instead of its selector's: the series tables in use, and a sum or
+// gauge source (a histogram's buckets are several series per stored
+// one). A whole list serves every selector of the source, filtered by its
+// matchers in the plugin, and the source's recent points.
+func (f *FlatSum) WholeSource() (string, bool) {
+	if len(f.sel.Sources) != 1 || f.sel.Sources[0].Table == plan.TableHistogram || !f.schema.SeriesTables {
+		return "", false
+	}
+	return fmt.Sprintf("%v", f.sel.Sources[0]), true
+}
+
+// WholeLookupSQL lists every series of f's source on its lookup days
+// (LookupDays), at most maxSeries, as LookupSQL does without the
+// selector's matchers: the list kept under LookupKeyWith(nil, days).
+func (f *FlatSum) WholeLookupSQL(maxSeries int) (string, error) {
+	b := &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
+	loMs, hiMs := f.grid.StartMs-(f.sel.Offset+f.width).Milliseconds(), f.grid.EndMs()-f.sel.Offset.Milliseconds()
+	all, err := b.samples(plan.Selector{Sources: f.sel.Sources, Pos: f.sel.Pos}, loMs, hiMs, true)
+	if err != nil {
+		return "", err
+	}
+	return lookupOf(all.series, maxSeries), nil
+}

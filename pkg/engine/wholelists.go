@@ -1,0 +1,57 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/forma3d/meshmetrics/pkg/sqlgen"
+)
+
+// Whole lists: a dashboard's first selector of a metric lists every
+// series of the metric (sqlgen.FlatSum.WholeSource), which costs about
+// what its own lookup does (a noise filter leaves out a few), and its
+// other selectors, with other matchers, filter that list in the plugin
+// (derivedList) where each ran a lookup of 12–40 ms; the metric's recent
+// points use it too (readPoints). A source of more than maxPointsSeries
+// series, or with two series of one label set (which only the selectors
+// selecting both must refuse), is not listed whole for a while
+// (pointsRefused).
+
+// wholeList lists every series of f's source on f's days, keeps the list
+// and returns it filtered by f's matchers; ok is false when f's source
+// is not listed whole.
+func (e *Engine) wholeList(ctx context.Context, f *sqlgen.FlatSum) (list *seriesList, ok bool, err error) {
+	source, whole := f.WholeSource()
+	if !whole {
+		return nil, false, nil
+	}
+	if _, refused := e.pointsRefused.get(source); refused {
+		return nil, false, nil
+	}
+	sql, err := f.WholeLookupSQL(maxPointsSeries + 1)
+	if err != nil {
+		return nil, false, err
+	}
+	all, err := e.listSeries(ctx, sql)
+	switch {
+	case err != nil && err.Error() == sqlgen.DuplicateSeries, err == nil && len(all.sids) > maxPointsSeries:
+		e.pointsRefused.putNow(source, struct{}{}, 1)
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	lo, hi := f.LookupDays()
+	e.seriesLists.put(f.LookupKeyWith(nil, lo, hi), all, all.at, len(all.sids))
+	return all.filtered(f.Matchers()), true, nil
+}
+
+// keptWhole is a kept whole list of f's source over the days of (loMs,
+// hiMs], or over a day more either side; ok is false when none is kept.
+func (e *Engine) keptWhole(f *sqlgen.FlatSum, loMs, hiMs int64) (list *seriesList, ok bool) {
+	lo, hi := floorDiv(loMs, dayMs), floorDiv(hiMs, dayMs)
+	for wider := range 4 {
+		if list, ok = e.seriesLists.get(f.LookupKeyWith(nil, lo-int64(wider&1), hi+int64(wider>>1))); ok {
+			return list, true
+		}
+	}
+	return nil, false
+}
