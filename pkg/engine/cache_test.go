@@ -27,7 +27,7 @@ type recordingConn struct {
 
 func (c *recordingConn) Query(ctx context.Context, query string, args ...any) (driver.Rows, error) {
 	rows, err := c.Conn.Query(ctx, query, args...)
-	if strings.Contains(query, "AS names") {
+	if strings.Contains(query, "AS names") || strings.Contains(query, "AS label_pairs") {
 		c.mu.Lock()
 		c.statements = append(c.statements, query)
 		if c.ran != nil {
@@ -210,7 +210,7 @@ type delayingConn struct {
 }
 
 func (c *delayingConn) Query(ctx context.Context, query string, args ...any) (driver.Rows, error) {
-	if strings.Contains(query, "AS names") {
+	if strings.Contains(query, "AS names") || strings.Contains(query, "AS label_pairs") {
 		time.Sleep(c.delay)
 	}
 	return c.recordingConn.Query(ctx, query, args...)

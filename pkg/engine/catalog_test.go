@@ -17,13 +17,14 @@ import (
 // catalog's name probes.
 type countingConn struct {
 	driver.Conn
-	marker string
-	mu     sync.Mutex
-	n      int
+	// marker (or orMarker) is in each statement counted.
+	marker, orMarker string
+	mu               sync.Mutex
+	n                int
 }
 
 func (c *countingConn) Query(ctx context.Context, query string, args ...any) (driver.Rows, error) {
-	if strings.Contains(query, c.marker) {
+	if strings.Contains(query, c.marker) || c.orMarker != "" && strings.Contains(query, c.orMarker) {
 		c.mu.Lock()
 		c.n++
 		c.mu.Unlock()

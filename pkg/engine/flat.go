@@ -159,11 +159,15 @@ func (e *Engine) listSeries(ctx context.Context, sql string) (*seriesList, error
 	var key strings.Builder
 	for rows.Next() {
 		var (
-			sid, stored   uint64
-			names, values []string
+			sid, stored uint64
+			pairs       string
 		)
-		if err := rows.Scan(&sid, &stored, &names, &values); err != nil {
+		if err := rows.Scan(&sid, &stored, &pairs); err != nil {
 			return nil, fmt.Errorf("read the series of a sum: %w", err)
+		}
+		names, values, err := decodeLabelPairs(pairs)
+		if err != nil {
+			return nil, fmt.Errorf("read the series of a sum: series %d: %w", sid, err)
 		}
 		key.Reset()
 		for k := range names {

@@ -84,8 +84,12 @@ func (e *Engine) listLabelSets(ctx context.Context, sql, name string) (*labelSet
 	defer rows.Close()
 	sets := &labelSets{}
 	for rows.Next() {
-		var names, values []string
-		if err := rows.Scan(&names, &values); err != nil {
+		var pairs string
+		if err := rows.Scan(&pairs); err != nil {
+			return nil, fmt.Errorf("list the label sets of %s's series: %w", name, err)
+		}
+		names, values, err := decodeLabelPairs(pairs)
+		if err != nil {
 			return nil, fmt.Errorf("list the label sets of %s's series: %w", name, err)
 		}
 		sets.names, sets.values = append(sets.names, names), append(sets.values, values)
@@ -99,4 +103,32 @@ func (e *Engine) listLabelSets(ctx context.Context, sql, name string) (*labelSet
 		sets.names, sets.values = nil, nil
 	}
 	return sets, nil
+}
+
+// decodeLabelPairs reads a label set as sqlgen's label_pairs column
+// writes it: each name and value as its length (4 bytes, little-endian)
+// then its bytes.
+func decodeLabelPairs(b string) (names, values []string, err error) {
+	size := len(b)
+	next := func() (string, bool) {
+		if len(b) < 4 {
+			return "", false
+		}
+		n := int(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24)
+		if len(b)-4 < n {
+			return "", false
+		}
+		s := b[4 : 4+n]
+		b = b[4+n:]
+		return s, true
+	}
+	for len(b) > 0 {
+		name, ok := next()
+		value, ok2 := next()
+		if !ok || !ok2 {
+			return nil, nil, fmt.Errorf("a label set of %d bytes ends inside a label, %d bytes from its end", size, len(b))
+		}
+		names, values = append(names, name), append(values, value)
+	}
+	return names, values, nil
 }

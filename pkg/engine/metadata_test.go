@@ -32,7 +32,7 @@ func TestMetadataAnswers(t *testing.T) {
 			}
 			insert("api")
 			now := t0.Add(15 * time.Minute)
-			rec := &countingConn{Conn: conn, marker: "AS value"}
+			rec := &countingConn{Conn: conn, marker: "AS value", orMarker: "AS label_pairs"}
 			eng := engine.New(rec, engine.Config{Strategy: engine.StrategyPortable,
 				Cache: engine.CacheConfig{TTL: time.Minute, Freshness: time.Minute, MaxPoints: 1000, Now: func() time.Time { return now }}})
 			values := func(what string, from, to time.Time, wantStatements int, want ...string) {

@@ -27,7 +27,7 @@ func (c *pointsConn) Query(ctx context.Context, query string, args ...any) (driv
 	switch {
 	case strings.Contains(query, "reinterpretAsFixedString(toUInt8(stale))"):
 		c.reads++
-	case strings.Contains(query, "arrayMap(x -> x.1, slabels) AS names"):
+	case strings.HasPrefix(query, "SELECT sid, stored, "):
 		c.lookups++
 	}
 	c.mu.Unlock()

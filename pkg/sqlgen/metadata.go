@@ -32,15 +32,15 @@ func LabelValuesSQL(schema Schema, sel plan.Selector, label string, fromMs, toMs
 }
 
 // LabelSetsSQL lists the label sets of sel's series, at most limit, as
-// names and values: the plugin filters them by label matchers and reads
+// label_pairs (labelPairs): the plugin filters them by label matchers and reads
 // label names and values from them.
 func LabelSetsSQL(schema Schema, sel plan.Selector, fromMs, toMs int64, limit int) (string, error) {
 	rows, err := metadataRows(schema, sel, fromMs, toMs)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("SELECT arrayMap(x -> x.1, labels) AS names, arrayMap(x -> x.2, labels) AS values\nFROM (\n%s\n)\nLIMIT %d\nSETTINGS allow_experimental_analyzer = 0",
-		indent(rows), limit), nil
+	return fmt.Sprintf("SELECT %s\nFROM (\n%s\n)\nLIMIT %d\nSETTINGS allow_experimental_analyzer = 0",
+		labelPairs("labels"), indent(rows), limit), nil
 }
 
 // metadataRows are the label sets (labels) of sel's series, stale markers

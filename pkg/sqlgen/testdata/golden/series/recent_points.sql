@@ -1,5 +1,5 @@
 -- sum(rate(traefik_service_requests_total{code=~"5.."}[5m])): every series of the metric, then their points of the last 20 minutes
-SELECT sid, stored, arrayMap(x -> x.1, slabels) AS names, arrayMap(x -> x.2, slabels) AS values
+SELECT sid, stored, arrayStringConcat(arrayMap(x -> concat(reinterpretAsFixedString(toUInt32(length(x.1))), x.1, reinterpretAsFixedString(toUInt32(length(x.2))), x.2), slabels)) AS label_pairs
 FROM (
   SELECT sid, arraySort(arrayFilter(x -> x.2 != '', arrayConcat(
         arrayFilter(x -> NOT has(CAST(['__name__', 'job', 'instance'], 'Array(String)'), x.1), CAST(arrayZip(mapKeys(any(Attributes)), mapValues(any(Attributes))), 'Array(Tuple(String, String))')),
