@@ -35,9 +35,7 @@ import (
 // over some of its matchers is in the cache already for this step and
 // phase, so the query reads at most its newest minutes, or the query
 // starts one over its matchers on labels it does not group by (scoped
-// leaves, below); a query whose matcher names one value does either only
-// with a leaf scoped by such a matcher too (a service's inbound rate and
-// its methods, a few series). Otherwise the query keeps its own statement; a leaf
+// leaves, below). Otherwise the query keeps its own statement; a leaf
 // over more series than the max series limit makes the query run
 // unshared (run).
 
@@ -134,8 +132,7 @@ func excludesOnly(matchers []*labels.Matcher) bool {
 // (service="x"): such a query selects a few series, and its own statement
 // costs less than taking them from the leaf's every series (the cached
 // leaf is expanded whole: at 200 services a one-service panel took 0.97 s
-// from it against 62 ms on its own). It shares only a leaf scoped by such
-// a matcher too, a few series.
+// from it against 62 ms on its own).
 func namesOne(matchers []*labels.Matcher) bool {
 	for _, m := range matchers {
 		if m.Type == labels.MatchEqual && m.Value != "" {
@@ -160,16 +157,6 @@ func (e *Engine) sharer(grid plan.Grid, strategy string) func(*parser.AggregateE
 			return sh.leafExpr(nil), sh.matchers, true
 		}
 		if namesOne(sh.matchers) {
-			// Only a leaf that names one value itself: a few series
-			// (a service's inbound rate and its methods share one).
-			for _, scope := range scopesOf(selecting(sh.matchers)) {
-				if text := sh.leafExpr(scope); namesOne(scope) && kept(text) {
-					return text, sh.matchers, true
-				}
-			}
-			if scope := viewScope(a, sh.matchers); namesOne(scope) {
-				return sh.leafExpr(scope), sh.matchers, true
-			}
 			return "", nil, false
 		}
 		for _, scope := range scopesOf(selecting(sh.matchers)) {
