@@ -47,6 +47,9 @@ func TestPartLists(t *testing.T) {
 		{"the buckets listed", `histogram_quantile(0.9, sum by (service, le) (rate(duration_seconds_bucket{service!="x"}[5m])))`, buckets, 1, 3},
 		{"_sum from the buckets' list", `sum by (service) (rate(duration_seconds_sum{service!="x"}[5m]))`, buckets, 0, 3},
 		{"_count from it, one more matcher", `sum by (service) (rate(duration_seconds_count{service!="x", service!="web"}[5m]))`, buckets, 0, 2},
+		// Every label of the derived list as the part's own lookup gives it.
+		{"_sum's whole label sets", `sum by (__name__, le, job, instance, service) (last_over_time(duration_seconds_sum{service!="x"}[5m]))`, buckets, 0, 3},
+		{"not from a list of other matchers", `sum by (service) (rate(duration_seconds_sum{service=~"api|web"}[5m]))`, buckets, 1, 2},
 		{"_count listed", `sum(rate(duration_seconds_count[5m]))`, counts, 1, 1},
 		{"_sum from the _count list", `sum by (service) (rate(duration_seconds_sum{service=~"api|db"}[5m])) / sum by (service) (rate(duration_seconds_count{service=~"api|db"}[5m]))`, counts, 0, 2},
 		{"buckets not from a part's list", `sum by (le) (rate(duration_seconds_bucket[5m]))`, counts, 1, 3},

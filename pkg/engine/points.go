@@ -234,7 +234,8 @@ func (p *recentPoints) size() int {
 }
 
 // readPoints reads every series of f's source on the days of (loMs,
-// hiMs] (a kept list when there is one) and every point in it. A series
+// hiMs] (a kept whole list when there is one, over a day more either side
+// too: keptWhole) and every point in it. A series
 // with points that a kept list lacks makes the list be read again; one a
 // fresh list lacks was stored after it and is left out, as flat sums do.
 // A source of more than maxPointsSeries series or maxKeptPoints points,

@@ -12,19 +12,24 @@ import (
 // other selectors, with other matchers, filter that list in the plugin
 // (derivedList) where each ran a lookup of 12–40 ms; the metric's recent
 // points use it too (readPoints). A source of more than maxPointsSeries
-// series, or with two series of one label set (which only the selectors
-// selecting both must refuse), is not listed whole for a while
-// (pointsRefused).
+// series on those days, or with two series of one label set (which only
+// the selectors selecting both must refuse), is not listed whole over
+// those days for a while (pointsRefused, under its own key); a whole
+// lookup that fails otherwise leaves the selector's own to run.
 
 // wholeList lists every series of f's source on f's days, keeps the list
 // and returns it filtered by f's matchers; ok is false when f's source
 // is not listed whole.
 func (e *Engine) wholeList(ctx context.Context, f *sqlgen.FlatSum) (list *seriesList, ok bool, err error) {
-	source, whole := f.WholeSource()
-	if !whole {
+	if _, whole := f.WholeSource(); !whole {
 		return nil, false, nil
 	}
-	if _, refused := e.pointsRefused.get(source); refused {
+	lo, hi := f.LookupDays()
+	key := f.LookupKeyWith(nil, lo, hi)
+	// Refused by source and days, apart from the recent points' refusals:
+	// a month with many series gone does not refuse today's read.
+	refusal := "whole list " + key
+	if _, refused := e.pointsRefused.get(refusal); refused {
 		return nil, false, nil
 	}
 	sql, err := f.WholeLookupSQL(maxPointsSeries + 1)
@@ -33,14 +38,16 @@ func (e *Engine) wholeList(ctx context.Context, f *sqlgen.FlatSum) (list *series
 	}
 	all, err := e.listSeries(ctx, sql)
 	switch {
-	case err != nil && err.Error() == sqlgen.DuplicateSeries, err == nil && len(all.sids) > maxPointsSeries:
-		e.pointsRefused.putNow(source, struct{}{}, 1)
-		return nil, false, nil
-	case err != nil:
+	case err != nil && ctx.Err() != nil:
 		return nil, false, err
+	case err != nil && err.Error() != sqlgen.DuplicateSeries:
+		// The selector's own lookup, smaller, may still run.
+		return nil, false, nil
+	case err != nil, len(all.sids) > maxPointsSeries:
+		e.pointsRefused.putNow(refusal, struct{}{}, 1)
+		return nil, false, nil
 	}
-	lo, hi := f.LookupDays()
-	e.seriesLists.put(f.LookupKeyWith(nil, lo, hi), all, all.at, len(all.sids))
+	e.seriesLists.put(key, all, all.at, len(all.sids))
 	return all.filtered(f.Matchers()), true, nil
 }
 
