@@ -156,7 +156,6 @@ func (e *Engine) listSeries(ctx context.Context, sql string) (*seriesList, error
 	// The lookup leaves refusing two series of one label set to the
 	// plugin (FlatSum.LookupSQL).
 	seen := map[string]bool{}
-	var key strings.Builder
 	for rows.Next() {
 		var (
 			sid, stored uint64
@@ -169,17 +168,11 @@ func (e *Engine) listSeries(ctx context.Context, sql string) (*seriesList, error
 		if err != nil {
 			return nil, fmt.Errorf("read the series of a sum: series %d: %w", sid, err)
 		}
-		key.Reset()
-		for k := range names {
-			key.WriteString(names[k])
-			key.WriteByte(0xff) // in no UTF-8 text
-			key.WriteString(values[k])
-			key.WriteByte(0xff)
-		}
-		if seen[key.String()] {
+		key := labelSetKey(names, values)
+		if seen[key] {
 			return nil, errors.New(sqlgen.DuplicateSeries)
 		}
-		seen[key.String()] = true
+		seen[key] = true
 		list.sids = append(list.sids, sid)
 		list.stored = append(list.stored, stored)
 		list.names = append(list.names, names)
@@ -189,6 +182,19 @@ func (e *Engine) listSeries(ctx context.Context, sql string) (*seriesList, error
 		return nil, e.timeoutError(queryError(err))
 	}
 	return list, nil
+}
+
+// labelSetKey is a label set's text, one per set: names and values
+// each followed by 0xff, in no UTF-8 text.
+func labelSetKey(names, values []string) string {
+	var key strings.Builder
+	for k := range names {
+		key.WriteString(names[k])
+		key.WriteByte(0xff)
+		key.WriteString(values[k])
+		key.WriteByte(0xff)
+	}
+	return key.String()
 }
 
 // flatValues groups the listed series in Go and runs the values

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/forma3d/meshmetrics/pkg/sqlgen"
 )
@@ -28,14 +27,12 @@ func (l *seriesList) asPart(name string, buckets bool) (part *seriesList, ok boo
 	part = &seriesList{at: l.at}
 	seen := map[uint64]bool{}
 	sets := map[string]bool{}
-	var key strings.Builder
 	for k, stored := range l.stored {
 		if seen[stored] {
 			continue
 		}
 		seen[stored] = true
 		var names, values []string
-		key.Reset()
 		if buckets && countOf(l.names[k], "le") != 1 {
 			return nil, false
 		}
@@ -48,15 +45,12 @@ func (l *seriesList) asPart(name string, buckets bool) (part *seriesList, ok boo
 				v = name
 			}
 			names, values = append(names, n), append(values, v)
-			key.WriteString(n)
-			key.WriteByte(0xff) // in no UTF-8 text
-			key.WriteString(v)
-			key.WriteByte(0xff)
 		}
-		if sets[key.String()] {
+		key := labelSetKey(names, values)
+		if sets[key] {
 			return nil, false
 		}
-		sets[key.String()] = true
+		sets[key] = true
 		part.sids = append(part.sids, sqlgen.PartSid(name, stored))
 		part.stored = append(part.stored, stored)
 		part.names = append(part.names, slices.Clip(names))
