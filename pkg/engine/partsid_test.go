@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/forma3d/meshmetrics/pkg/sqlgen"
@@ -24,6 +25,26 @@ func TestPartSid(t *testing.T) {
 			}
 			if want := sqlgen.PartSid(name, stored); got != want {
 				t.Errorf("PartSid(%q, %d) = %d, ClickHouse's cityHash64 %d", name, stored, want, got)
+			}
+		}
+	}
+}
+
+// sqlgen.BucketSid computes the sid ClickHouse gives a bucket
+// (cityHash64(base, bound), a Float64 bound): every pair is asked of the
+// server.
+func TestBucketSid(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	bases := []uint64{0, 1, 1 << 32, 15048197714576382458, ^uint64(0)}
+	bounds := []float64{0, 0.005, 0.1, 0.3, 1, 1.2, 5, 2.5e-7, 1e21, -1, math.Inf(1), math.MaxFloat64}
+	for _, base := range bases {
+		for _, bound := range bounds {
+			var got uint64
+			if err := conn.QueryRow(context.Background(), "SELECT cityHash64(toUInt64(?), toFloat64(?))", base, bound).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if want := sqlgen.BucketSid(base, bound); got != want {
+				t.Errorf("BucketSid(%d, %v) = %d, ClickHouse's cityHash64 %d", base, bound, want, got)
 			}
 		}
 	}

@@ -36,6 +36,9 @@ type recentPoints struct {
 	// all lists the series of the source on the window's days: every
 	// series with points in series but those stored after it was read.
 	all *seriesList
+	// parts are a histogram's lists instead (histpoints.go): its
+	// buckets', _sum's and _count's, by sqlgen.PointsRead.Part.
+	parts map[string]*seriesList
 	// began is when the read began: an answer from it may miss rows
 	// stored since (Result.dataAt).
 	began time.Time
@@ -89,7 +92,7 @@ func (e *Engine) pointsSum(ctx context.Context, st statement, grid plan.Grid, wa
 	if err != nil || pts == nil {
 		return nil, false, err
 	}
-	list := pts.matching(f.Matchers())
+	list := pts.matching(sh.Part, f.Matchers())
 	groups, named, err := e.flatGroups(f, list)
 	if err != nil {
 		return nil, false, err
@@ -168,7 +171,11 @@ func (e *Engine) pointsOf(ctx context.Context, f *sqlgen.FlatSum, sh sqlgen.Poin
 		r.mu.Unlock()
 		close(c.done)
 	}()
-	c.pts, c.err = e.readPoints(ctx, f, sh.Source, c.loMs, c.hiMs)
+	if sh.Histogram {
+		c.pts, c.err = e.readHistogramPoints(ctx, f, sh.Source, c.loMs, c.hiMs)
+	} else {
+		c.pts, c.err = e.readPoints(ctx, f, sh.Source, c.loMs, c.hiMs)
+	}
 	if c.err == nil && c.pts != nil && e.recentPoints.ttl > 0 {
 		// Kept before the call is gone, so that no query in between
 		// reads again.
@@ -177,15 +184,24 @@ func (e *Engine) pointsOf(ctx context.Context, f *sqlgen.FlatSum, sh sqlgen.Poin
 	return c.pts, false, c.err
 }
 
-// matching lists the series of p's source that the matchers select.
-func (p *recentPoints) matching(ms []*labels.Matcher) *seriesList { return p.all.filtered(ms) }
+// matching lists the series of the read's part (sqlgen.PointsRead.Part)
+// that the matchers select.
+func (p *recentPoints) matching(part string, ms []*labels.Matcher) *seriesList {
+	if p.parts == nil {
+		return p.all.filtered(ms)
+	}
+	if l, ok := p.parts[part]; ok {
+		return l.filtered(ms)
+	}
+	return &seriesList{}
+}
 
 // summarize adds to blocks the window summaries (summaries.go) of the
 // points in (r.LoMs, r.HiMs] of the series the matchers select, stale
 // markers left out, as the summaries statement reads them: block k holds
 // (k × blockMs, (k+1) × blockMs].
-func (p *recentPoints) summarize(ms []*labels.Matcher, r sqlgen.SummaryRange, blockMs int64, blocks map[int64]map[uint64]pointSummary) {
-	for _, sid := range p.matching(ms).sids {
+func (p *recentPoints) summarize(part string, ms []*labels.Matcher, r sqlgen.SummaryRange, blockMs int64, blocks map[int64]map[uint64]pointSummary) {
+	for _, sid := range p.matching(part, ms).sids {
 		sp, ok := p.series[sid]
 		if !ok {
 			continue
@@ -213,14 +229,14 @@ func (e *Engine) pointsBlocks(ctx context.Context, f *sqlgen.FlatSum, ranges []s
 		return nil, nil
 	}
 	r := ranges[0]
-	src, ok := f.PointsSource(r.LoMs, r.HiMs)
+	read, ok := f.PointsSource(r.LoMs, r.HiMs)
 	if !ok {
 		return nil, nil
 	}
-	if pts, _, err = e.pointsOf(ctx, f, sqlgen.PointsShape{Source: src, LoMs: r.LoMs, HiMs: r.HiMs}); err != nil || pts == nil {
+	if pts, _, err = e.pointsOf(ctx, f, sqlgen.PointsShape{PointsRead: read, LoMs: r.LoMs, HiMs: r.HiMs}); err != nil || pts == nil {
 		return nil, err
 	}
-	pts.summarize(f.Matchers(), r, sqlgen.SummaryBlock.Milliseconds(), blocks)
+	pts.summarize(read.Part, f.Matchers(), r, sqlgen.SummaryBlock.Milliseconds(), blocks)
 	return pts, nil
 }
 
@@ -356,9 +372,14 @@ func decodePoints(raw string) seriesPoints {
 		p.vs[i] = math.Float64frombits(leUint64(b[8:]))
 		p.stale[i] = b[16] != 0
 	}
-	// In time order, then by value, as the summaries statement sorts
-	// them: two points of one time (a row stored twice) count the same
-	// resets either way.
+	return p.inOrder()
+}
+
+// inOrder is p in time order, then by value, as the summaries statement
+// sorts them: two points of one time (a row stored twice) count the same
+// resets either way.
+func (p seriesPoints) inOrder() seriesPoints {
+	n := len(p.ts)
 	less := func(a, b int) bool { return p.ts[a] < p.ts[b] || p.ts[a] == p.ts[b] && p.vs[a] < p.vs[b] }
 	sorted := true
 	for i := 1; i < n && sorted; i++ {

@@ -24,8 +24,16 @@ type PointsShape struct {
 	Func          string
 	Width, Offset time.Duration
 	LoMs, HiMs    int64
-	// Source names the one source the points are read from.
-	Source string
+	PointsRead
+}
+
+// PointsRead names a read of recent points: Source, what the read is
+// kept and shared under (a sum's or gauge's source, or a histogram, whose
+// one read gives its buckets, _sum and _count: HistogramPointsSQL), and
+// Part, the read's series list the sum selects from (its source).
+type PointsRead struct {
+	Source, Part string
+	Histogram    bool
 }
 
 // Points says whether the plugin can evaluate f from its source's recent
@@ -46,26 +54,33 @@ func (f *FlatSum) Points() (PointsShape, bool) {
 	sh.LoMs = f.grid.StartMs - (f.sel.Offset + f.width).Milliseconds()
 	sh.HiMs = f.grid.EndMs() - f.sel.Offset.Milliseconds()
 	var ok bool
-	sh.Source, ok = f.PointsSource(sh.LoMs, sh.HiMs)
+	sh.PointsRead, ok = f.PointsSource(sh.LoMs, sh.HiMs)
 	return sh, ok
 }
 
-// PointsSource names f's one source when the plugin may read its points
-// in (loMs, hiMs] whole: the recent tables in use and serving that
-// window, and not a histogram's parts. A row of the histogram table is
-// a series per bucket, and the dashboard's bucket panels read them
-// through sums by service and le, a few rows each: read whole, the
-// 20-service buckets (1,890 series, 150,000 points in 20 minutes) took
-// 105–135 ms, more than the statements of the panels sharing the read
-// (docs/dialect.md, "Recent points").
-func (f *FlatSum) PointsSource(loMs, hiMs int64) (string, bool) {
-	if len(f.sel.Sources) != 1 || f.sel.Sources[0].Table == plan.TableHistogram || !f.schema.SeriesTables || f.schema.RecentFromMs <= 0 {
-		return "", false
+// PointsSource names the read of f's one source when the plugin may read
+// its points in (loMs, hiMs] whole: the recent tables in use and serving
+// that window. A histogram's parts share one read of its rows
+// (HistogramPointsSQL): read a series per bucket, as the statements do,
+// the 20-service buckets (1,890 series, 150,000 points in 20 minutes)
+// took 105–135 ms, more than the statements of the panels sharing the
+// read; a row per stored series and time, the buckets expanded in the
+// plugin, take about half that (docs/dialect.md, "Recent points").
+func (f *FlatSum) PointsSource(loMs, hiMs int64) (PointsRead, bool) {
+	if len(f.sel.Sources) != 1 || !f.schema.SeriesTables || f.schema.RecentFromMs <= 0 {
+		return PointsRead{}, false
 	}
 	if loMs < f.schema.RecentFromMs || hiMs-loMs > RecentMaxSpan.Milliseconds() {
-		return "", false
+		return PointsRead{}, false
 	}
-	return fmt.Sprintf("%v", f.sel.Sources[0]), true
+	src := f.sel.Sources[0]
+	if src.Table == plan.TableHistogram {
+		if src.Name != src.Metric+"_"+string(src.Part) {
+			return PointsRead{}, false // not a part HistogramPointsSQL reads
+		}
+		return PointsRead{Source: "histogram " + quote(src.Metric), Part: fmt.Sprintf("%v", src), Histogram: true}, true
+	}
+	return PointsRead{Source: fmt.Sprintf("%v", src), Part: fmt.Sprintf("%v", src)}, true
 }
 
 // PointBytes is the size of a point in PointsSQL's pts.

@@ -10,9 +10,9 @@ import (
 )
 
 // TestPoints: which flat sums the plugin evaluates from their source's
-// recent points (rate, increase or the selector itself, of one source not
-// a histogram's, over at most RecentMaxSpan the recent tables serve), and
-// the golden SQL of the reads, over a counter and a histogram's count.
+// recent points (rate, increase or the selector itself, of one source,
+// over at most RecentMaxSpan the recent tables serve), and the golden SQL
+// of the reads, of a counter and of a histogram (its parts share one).
 func TestPoints(t *testing.T) {
 	end := time.Unix(1700003600, 0)
 	withRecent := schema
@@ -41,8 +41,9 @@ func TestPoints(t *testing.T) {
 		{"without the recent tables", `sum(rate(traefik_service_requests_total[5m]))`, instant, withoutRecent, false},
 		{"before the recent tables' reach", `sum(rate(traefik_service_requests_total[5m] offset 21h))`, instant, withRecent, false},
 		{"another function", `sum(irate(traefik_service_requests_total[5m]))`, instant, withRecent, false},
-		{"a histogram's count", `sum(rate(traefik_service_request_duration_seconds_count[5m]))`, instant, withRecent, false},
-		{"buckets", `sum by (le) (rate(traefik_service_request_duration_seconds_bucket[5m]))`, instant, withRecent, false},
+		{"a histogram's count", `sum(rate(traefik_service_request_duration_seconds_count[5m]))`, instant, withRecent, true},
+		{"buckets", `sum by (le) (rate(traefik_service_request_duration_seconds_bucket[5m]))`, instant, withRecent, true},
+		{"buckets over 25 minutes", `sum by (le) (rate(traefik_service_request_duration_seconds_bucket[25m]))`, instant, withRecent, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -67,4 +68,24 @@ func TestPoints(t *testing.T) {
 	}
 	got := "-- " + cases[0].expr + ": every series of the metric, then their points of the last 20 minutes\n" + lookup + ";\n\n" + points + "\n"
 	compareGolden(t, filepath.Join("testdata", "golden", "series", "recent_points.sql"), got)
+
+	// A histogram's parts share one read, each with its own list.
+	reads := map[string]sqlgen.PointsRead{}
+	for _, c := range cases[7:9] {
+		sh, _ := flatSumOf(t, c.expr, instant, withRecent).Points()
+		reads[c.name] = sh.PointsRead
+	}
+	count, buckets := reads["a histogram's count"], reads["buckets"]
+	if !count.Histogram || count.Source != buckets.Source || count.Part == buckets.Part {
+		t.Errorf("a histogram's count read %+v, its buckets' %+v: want one read (Source), a list each (Part)", count, buckets)
+	}
+	h, err := flatSumOf(t, cases[7].expr, instant, withRecent).HistogramPointsSQL(lo, end.UnixMilli(), 4001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Buckets.Part != buckets.Part || h.Count.Part != count.Part || h.Sum.Name != "traefik_service_request_duration_seconds_sum" {
+		t.Errorf("the read's parts %+v, %+v, %+v do not name the sums' sources", h.Buckets, h.Sum, h.Count)
+	}
+	got = "-- " + cases[7].expr + ": every bucket of the histogram, then its rows of the last 20 minutes\n" + h.Lookup + ";\n\n" + h.Points + "\n"
+	compareGolden(t, filepath.Join("testdata", "golden", "series", "recent_histogram_points.sql"), got)
 }

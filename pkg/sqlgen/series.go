@@ -200,8 +200,7 @@ func (b *builder) narrowSource(src plan.Source, value string, labelConds []strin
 	if b.schema.RecentFromMs > 0 && loMs >= b.schema.RecentFromMs && hiMs-loMs <= RecentMaxSpan.Milliseconds() {
 		samples = RecentTablePrefix + string(src.Table)
 	}
-	from := fmt.Sprintf("FROM %s.%s\nWHERE MetricName = %s\n  AND %s\n  AND %s > %d AND %s <= %d",
-		ident(b.schema.Database), ident(samples), quote(src.Metric), b.timeBounds(loMs, hiMs), t, loMs, t, hiMs)
+	from := b.samplesFrom(samples, src.Metric, loMs, hiMs)
 	if len(labelConds) > 0 {
 		from += fmt.Sprintf("\n  AND sid IN (\n    SELECT sid\n    %s\n  )", strings.ReplaceAll(seriesFrom, "\n", "\n    "))
 	}
@@ -229,6 +228,14 @@ func (b *builder) narrowSource(src plan.Source, value string, labelConds []strin
 	rows = fmt.Sprintf("SELECT %s AS sid, t, v, stale\nFROM (\n%s\n)", hash, indent(fmt.Sprintf(rows, "sid AS stored")))
 	series = fmt.Sprintf("SELECT %s AS sid, slabels, stored\nFROM (\n%s\n)", hash, indent(fmt.Sprintf(series, "sid AS stored", "", "stored")))
 	return rows, series, true, nil
+}
+
+// samplesFrom is the FROM and WHERE of a read of metric's rows in (loMs,
+// hiMs] from the series extension's table samples.
+func (b *builder) samplesFrom(samples, metric string, loMs, hiMs int64) string {
+	t := b.timeMs()
+	return fmt.Sprintf("FROM %s.%s\nWHERE MetricName = %s\n  AND %s\n  AND %s > %d AND %s <= %d",
+		ident(b.schema.Database), ident(samples), quote(metric), b.timeBounds(loMs, hiMs), t, loMs, t, hiMs)
 }
 
 // bucketBounds are a histogram row's bucket upper bounds, +Inf last (the

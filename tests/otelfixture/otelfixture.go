@@ -120,6 +120,9 @@ type HistogramPoint struct {
 	Bounds []float64
 	Counts []uint64
 	Sum    float64
+	// Stale marks OTel's "no recorded value" flag, PromQL's stale
+	// marker; its counts and bounds are what the point holds.
+	Stale bool
 }
 
 // InsertHistogram writes points of one histogram series into
@@ -137,7 +140,11 @@ func InsertHistogram(t *testing.T, conn driver.Conn, metric string, attrs map[st
 		for _, c := range p.Counts {
 			count += c
 		}
-		if err := batch.Append(res, "mesh", metric, attrs, time.Unix(0, 0), p.At, count, p.Sum, p.Counts, p.Bounds, uint32(0), int32(2)); err != nil {
+		flags := uint32(0)
+		if p.Stale {
+			flags = 1
+		}
+		if err := batch.Append(res, "mesh", metric, attrs, time.Unix(0, 0), p.At, count, p.Sum, p.Counts, p.Bounds, flags, int32(2)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,0 +1,116 @@
+package engine_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/forma3d/meshmetrics/pkg/engine"
+	"github.com/forma3d/meshmetrics/tests/clickhouse/chtest"
+	"github.com/forma3d/meshmetrics/tests/otelfixture"
+)
+
+// A histogram's recent sums (its buckets, _sum, _count) are evaluated in
+// the plugin from one read of its rows (histpoints.go): each answer
+// equals the exporter-table statement's through a bucket layout that
+// changes, a counter reset, a stale marker without counts and an le
+// matcher; the first query reads the rows and lists the buckets, the
+// others of the moment read nothing, and a series stored since the kept
+// list makes it be listed again.
+func TestRecentHistogramPoints(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	chtest.InstallSeriesTables(t, conn, "otel", false)
+	chtest.InstallRecentTables(t, conn, "otel", false)
+	insert := func(svc string, from, to int, point func(s int) otelfixture.HistogramPoint) {
+		var hs []otelfixture.HistogramPoint
+		for s := from; s <= to; s += 15 {
+			p := point(s)
+			p.At = t0.Add(time.Duration(s) * time.Second)
+			hs = append(hs, p)
+		}
+		otelfixture.InsertHistogram(t, conn, "latency_seconds", map[string]string{"service": svc}, hs)
+	}
+	// api: a third bound from 25 minutes on, and a reset at 26:40.
+	insert("api", 0, 1800, func(s int) otelfixture.HistogramPoint {
+		n := uint64(s / 15)
+		if s >= 1600 {
+			n -= 100
+		}
+		if s >= 1500 {
+			return otelfixture.HistogramPoint{Bounds: []float64{0.1, 0.5, 1}, Counts: []uint64{n, 2 * n, n, 1}, Sum: float64(n) * 0.7}
+		}
+		return otelfixture.HistogramPoint{Bounds: []float64{0.1, 1}, Counts: []uint64{n, 3 * n, 1}, Sum: float64(n) * 0.7}
+	})
+	// web: ends at 27:30 with a stale marker that holds no counts.
+	insert("web", 0, 1650, func(s int) otelfixture.HistogramPoint {
+		if s == 1650 {
+			return otelfixture.HistogramPoint{Stale: true}
+		}
+		n := uint64(s / 15 * 2)
+		return otelfixture.HistogramPoint{Bounds: []float64{0.1, 1}, Counts: []uint64{n, n / 2, 0}, Sum: float64(n) * 0.2}
+	})
+	// db: in the read's 20 minutes, not in the panels' 5.
+	insert("db", 0, 1200, func(s int) otelfixture.HistogramPoint {
+		return otelfixture.HistogramPoint{Bounds: []float64{0.1, 1}, Counts: []uint64{uint64(s), 0, 0}, Sum: float64(s)}
+	})
+	at := t0.Add(30 * time.Minute)
+	now := at
+	rec := &pointsConn{Conn: conn}
+	eng := engine.New(rec, engine.Config{Strategy: engine.StrategyNative,
+		Cache: engine.CacheConfig{TTL: 10 * time.Minute, Freshness: 10 * time.Minute, Recent: 5 * time.Second, MaxPoints: 100000, Now: func() time.Time { return now }}})
+	plain := engine.New(conn, engine.Config{Strategy: engine.StrategyNative, IgnoreSeriesTables: true})
+	ctx := context.Background()
+	cases := []struct {
+		what, expr     string
+		later, rangeOf time.Duration
+		before         func()
+		reads, lookups int
+		series         int
+	}{
+		{what: "the first: the rows and every bucket", expr: `sum by (le) (rate(latency_seconds_bucket[5m]))`, reads: 1, lookups: 1, series: 4},
+		{what: "a quantile by service", expr: `histogram_quantile(0.9, sum by (service, le) (rate(latency_seconds_bucket[5m])))`, series: 2},
+		{what: "_sum / _count", expr: `sum by (service) (rate(latency_seconds_sum[5m])) / sum by (service) (rate(latency_seconds_count[5m]))`, series: 2},
+		{what: "the newest _count, web's stale marker ends it", expr: `sum by (service) (latency_seconds_count)`, series: 1},
+		// web's marker holds no bucket: its buckets' newest points stand,
+		// in the statements as here.
+		{what: "an le matcher", expr: `sum by (service) (latency_seconds_bucket{le=~"0.5|1.0"})`, series: 2},
+		{what: "increase over a range query's 10 minutes", expr: `sum by (le) (increase(latency_seconds_bucket{service="api"}[2m]))`, rangeOf: 10 * time.Minute, series: 4},
+		{what: "a series stored since the list", expr: `sum by (service) (rate(latency_seconds_count[5m]))`, later: 6 * time.Second, reads: 1, lookups: 1, series: 3,
+			before: func() {
+				insert("new", 1500, 1800, func(s int) otelfixture.HistogramPoint {
+					return otelfixture.HistogramPoint{Bounds: []float64{1}, Counts: []uint64{uint64(s), 1}, Sum: float64(s)}
+				})
+			}},
+	}
+	for _, c := range cases {
+		now = now.Add(c.later)
+		if c.before != nil {
+			c.before()
+		}
+		var got, want *engine.Result
+		var err error
+		if c.rangeOf > 0 {
+			got, want = rangeBoth(t, c.what, eng, plain, c.expr, at.Add(-c.rangeOf), at, 30*time.Second)
+		} else {
+			if got, err = eng.InstantQuery(ctx, c.expr, at); err != nil {
+				t.Fatalf("%s: %v", c.what, err)
+			}
+			if want, err = plain.InstantQuery(ctx, c.expr, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if g, w := answerText(got), answerText(want); g != w {
+			t.Errorf("%s: got\n%s\nwant (the exporter's tables)\n%s", c.what, g, w)
+		}
+		if len(got.Series) != c.series {
+			t.Errorf("%s: %d series, want %d", c.what, len(got.Series), c.series)
+		}
+		if !strings.Contains(got.SQL, "evaluated in the plugin") {
+			t.Errorf("%s: not evaluated in the plugin:\n%.300s", c.what, got.SQL)
+		}
+		if reads, lookups := rec.take(); reads != c.reads || lookups != c.lookups {
+			t.Errorf("%s: %d reads of points and %d series lookups, want %d and %d", c.what, reads, lookups, c.reads, c.lookups)
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package sqlgen
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/forma3d/meshmetrics/pkg/plan"
+)
+
+// Histogram recent points: a dashboard's latency panels read one
+// histogram through its buckets (by service and le, by le for one
+// service, p99 beside _sum / _count), each in statements of 30–120 ms at a
+// refresh. The plugin reads the histogram's rows in the window once
+// instead, a row per stored series and time with every bucket's count in
+// it, and expands them into the buckets', _sum's and _count's points
+// itself (pkg/engine/histpoints.go), as the statements do in SQL.
+
+// HistogramPoints is the read of a histogram's recent points.
+type HistogramPoints struct {
+	// Lookup lists every bucket series of the histogram on the window's
+	// days (LookupSQL's columns, at most maxSeries rows), the whole list
+	// kept under BucketsKey (LookupKeyOf the bucket source, no matchers).
+	Lookup, BucketsKey string
+	// Points gives a row per stored series and bucket layout: base UInt64
+	// (the series' sid in the samples tables), bounds String (the
+	// layout's upper bounds as Float64, +Inf last, little-endian, as
+	// bucketBounds has them) and pts String, each row of the window as
+	// HistogramRowBytes(bounds) bytes: t Int64 (Unix ms), stale UInt8,
+	// Sum Float64, Count UInt64, then each bucket's cumulative count as
+	// UInt64, little-endian; in no particular order.
+	Points string
+	// Buckets, Sum and Count are the parts' sources (PointsRead.Part)
+	// and PromQL names.
+	Buckets, Sum, Count PartRead
+}
+
+// PartRead is one part of a histogram read: its source's name among the
+// read's lists, and its PromQL name.
+type PartRead struct{ Part, Name string }
+
+// HistogramRowBytes is the size of one row in HistogramPoints.Points
+// with buckets buckets.
+func HistogramRowBytes(buckets int) int { return 8 + 1 + 8 + 8 + 8*buckets }
+
+// HistogramPointsSQL renders the read of f's histogram in (loMs, hiMs]
+// (f one of its parts, PointsSource's Histogram), without f's matchers.
+// Bytes, not arrays, as PointsSQL's; each array element goes through
+// concat, since arrayStringConcat of a FixedString drops its trailing
+// zero bytes.
+func (f *FlatSum) HistogramPointsSQL(loMs, hiMs int64, maxSeries int) (HistogramPoints, error) {
+	src := f.sel.Sources[0]
+	if src.Table != plan.TableHistogram {
+		return HistogramPoints{}, fmt.Errorf("internal error: histogram points of %s, not a histogram's part", src.Name)
+	}
+	part := func(p plan.Part) plan.Source {
+		return plan.Source{Name: src.Metric + "_" + string(p), Table: src.Table, Metric: src.Metric, Part: p}
+	}
+	read := func(s plan.Source) PartRead { return PartRead{Part: fmt.Sprintf("%v", s), Name: s.Name} }
+	buckets := part(plan.PartBucket)
+	b := &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
+	all, err := b.samples(plan.Selector{Sources: []plan.Source{buckets}, Pos: f.sel.Pos}, loMs, hiMs, true)
+	if err != nil {
+		return HistogramPoints{}, err
+	}
+	h := HistogramPoints{
+		Lookup:     lookupOf(all.series, maxSeries),
+		BucketsKey: LookupKeyOf([]plan.Source{buckets}, nil, floorDiv(loMs, dayMs), floorDiv(hiMs, dayMs)),
+		Buckets:    read(buckets), Sum: read(part(plan.PartSum)), Count: read(part(plan.PartCount)),
+	}
+	h.Points = fmt.Sprintf(`SELECT base, bounds, arrayStringConcat(groupArray(row)) AS pts
+FROM (
+  SELECT sid AS base, arrayStringConcat(arrayMap(x -> concat(reinterpretAsFixedString(toFloat64(x)), ''), %s)) AS bounds,
+    concat(reinterpretAsFixedString(toInt64(%s)), reinterpretAsFixedString(toUInt8(bitAnd(Flags, 1))), reinterpretAsFixedString(toFloat64(Sum)), reinterpretAsFixedString(toUInt64(Count)),
+      arrayStringConcat(arrayMap(c -> concat(reinterpretAsFixedString(toUInt64(c)), ''), arrayCumSum(BucketCounts)))) AS row
+  %s
+)
+GROUP BY base, bounds
+SETTINGS allow_experimental_analyzer = 0`, bucketBounds, b.timeMs(), strings.ReplaceAll(b.samplesFrom(RecentTablePrefix+string(plan.TableHistogram), src.Metric, loMs, hiMs), "\n", "\n  "))
+	return h, nil
+}
+
+// BucketSid is the sid the statements give the bucket of bound bound of
+// the histogram series of stored sid base, cityHash64(base, bound) as
+// ClickHouse computes it (bucketSource): a Float64 argument is hashed as
+// intHash64 of its bits. Checked against the server by the engine's
+// tests, as PartSid.
+func BucketSid(base uint64, bound float64) uint64 {
+	return hash128to64(intHash64(base), intHash64(math.Float64bits(bound)))
+}
