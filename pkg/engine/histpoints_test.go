@@ -15,9 +15,9 @@ import (
 // the plugin from one read of its rows (histpoints.go): each answer
 // equals the exporter-table statement's through a bucket layout that
 // changes, a counter reset, a stale marker without counts and an le
-// matcher; the first query reads the rows and lists the buckets, the
-// others of the moment read nothing, and a series stored since the kept
-// list makes it be listed again.
+// matcher; the first query reads the rows (its list of every bucket kept
+// by a longer query's lookup), the others of the moment read nothing, and
+// a series stored since the kept list makes it be listed again.
 func TestRecentHistogramPoints(t *testing.T) {
 	_, conn := otelfixture.Start(t)
 	chtest.InstallSeriesTables(t, conn, "otel", false)
@@ -67,8 +67,12 @@ func TestRecentHistogramPoints(t *testing.T) {
 		before         func()
 		reads, lookups int
 		series         int
+		statements     bool // not evaluated in the plugin
 	}{
-		{what: "the first: the rows and every bucket", expr: `sum by (le) (rate(latency_seconds_bucket[5m]))`, reads: 1, lookups: 1, series: 4},
+		// A range query beyond the recent points lists every bucket
+		// (wholeList), which the read then uses.
+		{what: "buckets listed whole by a longer range query", expr: `sum by (le) (rate(latency_seconds_bucket{service!="none"}[5m]))`, rangeOf: 25 * time.Minute, lookups: 1, series: 4, statements: true},
+		{what: "the first read: the rows", expr: `sum by (le) (rate(latency_seconds_bucket[5m]))`, reads: 1, series: 4},
 		{what: "a quantile by service", expr: `histogram_quantile(0.9, sum by (service, le) (rate(latency_seconds_bucket[5m])))`, series: 2},
 		{what: "_sum / _count", expr: `sum by (service) (rate(latency_seconds_sum[5m])) / sum by (service) (rate(latency_seconds_count[5m]))`, series: 2},
 		{what: "the newest _count, web's stale marker ends it", expr: `sum by (service) (latency_seconds_count)`, series: 1},
@@ -106,8 +110,8 @@ func TestRecentHistogramPoints(t *testing.T) {
 		if len(got.Series) != c.series {
 			t.Errorf("%s: %d series, want %d", c.what, len(got.Series), c.series)
 		}
-		if !strings.Contains(got.SQL, "evaluated in the plugin") {
-			t.Errorf("%s: not evaluated in the plugin:\n%.300s", c.what, got.SQL)
+		if inPlugin := strings.Contains(got.SQL, "evaluated in the plugin"); inPlugin == c.statements {
+			t.Errorf("%s: evaluated in the plugin %v, want %v:\n%.300s", c.what, inPlugin, !c.statements, got.SQL)
 		}
 		if reads, lookups := rec.take(); reads != c.reads || lookups != c.lookups {
 			t.Errorf("%s: %d reads of points and %d series lookups, want %d and %d", c.what, reads, lookups, c.reads, c.lookups)

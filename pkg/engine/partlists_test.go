@@ -12,9 +12,10 @@ import (
 )
 
 // A histogram part's series list comes from a kept list of its buckets
-// or of its other part, without a lookup, and every answer equals the
-// nested statement's; a bucket list whose label sets name le twice (a
-// point attribute le) gives none.
+// (every bucket, wholeList) or of its other part, without a lookup, and
+// every answer equals the nested statement's; a list of other matchers
+// gives none, nor does a bucket list whose label sets name le twice (a
+// point attribute le).
 func TestPartLists(t *testing.T) {
 	_, conn := otelfixture.Start(t)
 	chtest.InstallSeriesTables(t, conn, "otel", false)
@@ -44,14 +45,15 @@ func TestPartLists(t *testing.T) {
 		lookups    int
 		series     int
 	}{
-		{"the buckets listed", `histogram_quantile(0.9, sum by (service, le) (rate(duration_seconds_bucket{service!="x"}[5m])))`, buckets, 1, 3},
+		{"the buckets listed whole", `histogram_quantile(0.9, sum by (service, le) (rate(duration_seconds_bucket{service!="x"}[5m])))`, buckets, 1, 3},
 		{"_sum from the buckets' list", `sum by (service) (rate(duration_seconds_sum{service!="x"}[5m]))`, buckets, 0, 3},
 		{"_count from it, one more matcher", `sum by (service) (rate(duration_seconds_count{service!="x", service!="web"}[5m]))`, buckets, 0, 2},
 		// Every label of the derived list as the part's own lookup gives it.
 		{"_sum's whole label sets", `sum by (__name__, le, job, instance, service) (last_over_time(duration_seconds_sum{service!="x"}[5m]))`, buckets, 0, 3},
-		{"not from a list of other matchers", `sum by (service) (rate(duration_seconds_sum{service=~"api|web"}[5m]))`, buckets, 1, 2},
-		{"_count listed", `sum(rate(duration_seconds_count[5m]))`, counts, 1, 1},
+		{"another matcher, from the whole list", `sum by (service) (rate(duration_seconds_sum{service=~"api|web"}[5m]))`, buckets, 0, 2},
+		{"_count listed", `sum(rate(duration_seconds_count{service=~"api|db"}[5m]))`, counts, 1, 1},
 		{"_sum from the _count list", `sum by (service) (rate(duration_seconds_sum{service=~"api|db"}[5m])) / sum by (service) (rate(duration_seconds_count{service=~"api|db"}[5m]))`, counts, 0, 2},
+		{"not from a list of other matchers", `sum by (service) (rate(duration_seconds_sum{service=~"api|web"}[5m]))`, counts, 1, 2},
 		{"buckets not from a part's list", `sum by (le) (rate(duration_seconds_bucket[5m]))`, counts, 1, 3},
 		{"a point attribute le: the buckets listed", `sum by (service, le) (rate(odd_seconds_bucket[5m]))`, odd, 1, 9},
 		{"which le is the bound is not known: _sum listed", `sum by (service, le) (rate(odd_seconds_sum[5m]))`, odd, 1, 3},

@@ -11,18 +11,24 @@ import (
 // what its own lookup does (a noise filter leaves out a few), and its
 // other selectors, with other matchers, filter that list in the plugin
 // (derivedList) where each ran a lookup of 12–40 ms; the metric's recent
-// points use it too (readPoints). A source of more than maxPointsSeries
-// series on those days, or with two series of one label set (which only
-// the selectors selecting both must refuse), is not listed whole over
-// those days for a while (pointsRefused, under its own key); a whole
-// lookup that fails otherwise leaves the selector's own to run.
+// points use it too (readPoints, readHistogramPoints). A source of more
+// than maxPointsSeries series on those days (maxPointsBuckets buckets),
+// or with two series of one label set (which only the selectors
+// selecting both must refuse), is not listed whole over those days for a
+// while (pointsRefused, under its own key); a whole lookup that fails
+// otherwise leaves the selector's own to run.
 
 // wholeList lists every series of f's source on f's days, keeps the list
 // and returns it filtered by f's matchers; ok is false when f's source
 // is not listed whole.
 func (e *Engine) wholeList(ctx context.Context, f *sqlgen.FlatSum) (list *seriesList, ok bool, err error) {
-	if _, whole := f.WholeSource(); !whole {
+	_, buckets, whole := f.WholeSource()
+	if !whole {
 		return nil, false, nil
+	}
+	most := maxPointsSeries
+	if buckets {
+		most = maxPointsBuckets
 	}
 	lo, hi := f.LookupDays()
 	key := f.LookupKeyWith(nil, lo, hi)
@@ -32,7 +38,7 @@ func (e *Engine) wholeList(ctx context.Context, f *sqlgen.FlatSum) (list *series
 	if _, refused := e.pointsRefused.get(refusal); refused {
 		return nil, false, nil
 	}
-	sql, err := f.WholeLookupSQL(maxPointsSeries + 1)
+	sql, err := f.WholeLookupSQL(most + 1)
 	if err != nil {
 		return nil, false, err
 	}
@@ -43,7 +49,7 @@ func (e *Engine) wholeList(ctx context.Context, f *sqlgen.FlatSum) (list *series
 	case err != nil && err.Error() != sqlgen.DuplicateSeries:
 		// The selector's own lookup, smaller, may still run.
 		return nil, false, nil
-	case err != nil, len(all.sids) > maxPointsSeries:
+	case err != nil, len(all.sids) > most:
 		e.pointsRefused.putNow(refusal, struct{}{}, 1)
 		return nil, false, nil
 	}

@@ -20,8 +20,11 @@ import (
 type HistogramPoints struct {
 	// Lookup lists every bucket series of the histogram on the window's
 	// days (LookupSQL's columns, at most maxSeries rows), the whole list
-	// kept under BucketsKey (LookupKeyOf the bucket source, no matchers).
-	Lookup, BucketsKey string
+	// kept under BucketsKeys[0] (LookupKeyOf the bucket source, no
+	// matchers); one kept under the others (a day more either side)
+	// holds it too.
+	Lookup      string
+	BucketsKeys []string
 	// Points gives a row per stored series and bucket layout: base UInt64
 	// (the series' sid in the samples tables), bounds String (the
 	// layout's upper bounds as Float64, +Inf last, little-endian, as
@@ -64,9 +67,12 @@ func (f *FlatSum) HistogramPointsSQL(loMs, hiMs int64, maxSeries int) (Histogram
 		return HistogramPoints{}, err
 	}
 	h := HistogramPoints{
-		Lookup:     lookupOf(all.series, maxSeries),
-		BucketsKey: LookupKeyOf([]plan.Source{buckets}, nil, floorDiv(loMs, dayMs), floorDiv(hiMs, dayMs)),
-		Buckets:    read(buckets), Sum: read(part(plan.PartSum)), Count: read(part(plan.PartCount)),
+		Lookup:  lookupOf(all.series, maxSeries),
+		Buckets: read(buckets), Sum: read(part(plan.PartSum)), Count: read(part(plan.PartCount)),
+	}
+	lo, hi := floorDiv(loMs, dayMs), floorDiv(hiMs, dayMs)
+	for wider := range int64(4) {
+		h.BucketsKeys = append(h.BucketsKeys, LookupKeyOf([]plan.Source{buckets}, nil, lo-wider&1, hi+wider>>1))
 	}
 	h.Points = fmt.Sprintf(`SELECT base, bounds, arrayStringConcat(groupArray(row)) AS pts
 FROM (

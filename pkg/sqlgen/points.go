@@ -126,14 +126,20 @@ SETTINGS allow_experimental_analyzer = 0`, indent(all.rows))
 
 // WholeSource names f's one source when its lookups may list every series
 // of it instead of its selector's: the series tables in use, and a sum or
-// gauge source (a histogram's buckets are several series per stored
-// one). A whole list serves every selector of the source, filtered by its
-// matchers in the plugin, and the source's recent points.
-func (f *FlatSum) WholeSource() (string, bool) {
-	if len(f.sel.Sources) != 1 || f.sel.Sources[0].Table == plan.TableHistogram || !f.schema.SeriesTables {
-		return "", false
+// gauge source or a histogram's buckets (whose list gives its _sum's and
+// _count's: derived lists). A whole list serves every selector of the
+// source, filtered by its matchers in the plugin, and the source's recent
+// points. buckets says which.
+func (f *FlatSum) WholeSource() (source string, buckets, ok bool) {
+	if len(f.sel.Sources) != 1 || !f.schema.SeriesTables {
+		return "", false, false
 	}
-	return fmt.Sprintf("%v", f.sel.Sources[0]), true
+	src := f.sel.Sources[0]
+	buckets = src.Table == plan.TableHistogram
+	if buckets && (src.Part != plan.PartBucket || src.Name != src.Metric+"_bucket") {
+		return "", false, false
+	}
+	return fmt.Sprintf("%v", src), buckets, true
 }
 
 // WholeLookupSQL lists every series of f's source on its lookup days
