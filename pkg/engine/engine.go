@@ -118,7 +118,9 @@ type Engine struct {
 	// the reads in flight (points.go).
 	recentPoints *kept[string, *recentPoints]
 	pointsReads  *pointsReads
-	// pointsRefused: the sources not read whole for a while (readPoints).
+	// pointsRefused: the sources not read whole (readPoints,
+	// readHistogramPoints) and the whole lists refused (wholeList), for a
+	// while.
 	pointsRefused *kept[string, struct{}]
 }
 

@@ -380,7 +380,7 @@ func (e *Engine) derivedList(f *sqlgen.FlatSum) (list *seriesList, ok bool) {
 			}
 			from, to := lo-int64(wider&1), hi+int64(wider>>1)
 			own := wider == 0 && mask == 1<<len(ms)-1 // f's own key, not kept
-			if broad, kept := e.seriesLists.get(f.LookupKeyWith(sub, from, to)); kept && !own {
+			if broad, kept := e.seriesLists.get(f.LookupKeyWith(sub, from, to)); kept && !own && broad.filters(ms) {
 				return broad.filtered(ms), true
 			}
 			for _, sib := range siblings {

@@ -16,10 +16,12 @@ import (
 // cumulative count), of _sum and of _count, under the sids the statements
 // give them (sqlgen.BucketSid, sqlgen.PartSid); the buckets' list is every
 // bucket series of the histogram, the parts' lists are derived from it
-// (asPart). A series with points that none of the lists has makes a kept
-// list be read again; a fresh one that lacks it (stored after the lookup,
-// or with no bucket on those days) refuses the read for a while, and the
-// sums run their statements.
+// (asPart). A series with points that none of the lists holds makes a kept
+// list be read again; one a fresh list lacks was stored after the lookup
+// and is left out, as flat sums do, unless its stored series has a row
+// without buckets that is not a stale marker: its _sum and _count could
+// be in no list for want of a bucket, so the read is refused for a while
+// and the sums run their statements.
 
 // maxPointsBuckets is the most bucket series a histogram may have for
 // its points to be read, or its buckets listed, whole: 200 services'
@@ -27,50 +29,70 @@ import (
 // 190,000 rows in 20 minutes) are.
 const maxPointsBuckets = 4 * maxPointsSeries
 
+// wholeRefusal is the key under which pointsRefused keeps a refused whole
+// list of key (wholeList).
+func wholeRefusal(key string) string { return "whole list " + key }
+
 // readHistogramPoints reads f's histogram's recent points in (loMs,
-// hiMs], as readPoints does a sum's or gauge's.
-func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, source string, loMs, hiMs int64) (*recentPoints, error) {
+// hiMs], as readPoints does a sum's or gauge's; key is the read's
+// (sqlgen.PointsRead.Key).
+func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key string, loMs, hiMs int64) (*recentPoints, error) {
 	began := time.Now()
 	h, err := f.HistogramPointsSQL(loMs, hiMs, maxPointsBuckets+1)
 	if err != nil {
 		return nil, err
 	}
-	if _, refused := e.pointsRefused.get("whole list " + h.BucketsKeys[0]); refused {
-		return nil, nil // its lookup is the whole list's (wholeList)
+	refuse := func() (*recentPoints, error) {
+		e.pointsRefused.putNow(key, struct{}{}, 1)
+		return nil, nil
+	}
+	if _, refused := e.pointsRefused.get(wholeRefusal(h.BucketsKeys[0])); refused {
+		// The whole bucket list over these days was refused (too many
+		// buckets, or two of one label set): this read's lookup, the
+		// same, would be.
+		return refuse()
 	}
 	var kept *seriesList
-	cached := false
-	for _, key := range h.BucketsKeys {
-		if kept, cached = e.seriesLists.get(key); cached {
+	for _, k := range h.BucketsKeys {
+		if l, ok := e.seriesLists.get(k); ok && len(l.sids) <= maxPointsBuckets {
+			kept = l
 			break
 		}
 	}
-	parts, ok, err := e.histogramLists(ctx, h, kept)
-	if err == nil && ok {
-		var series map[uint64]seriesPoints
-		if series, ok, err = e.readHistogramRows(ctx, h); err == nil && ok && !partsListAll(parts, series) {
-			ok = false
-			if cached {
-				if parts, ok, err = e.histogramLists(ctx, h, nil); err == nil && ok {
-					ok = partsListAll(parts, series)
-				}
+	lists, ok, err := e.histogramLists(ctx, h, kept)
+	if err != nil || !ok {
+		if err != nil {
+			return nil, err
+		}
+		return refuse()
+	}
+	rows, ok, err := e.readHistogramRows(ctx, h)
+	if err != nil || !ok {
+		if err != nil {
+			return nil, err
+		}
+		return refuse()
+	}
+	if kept != nil && !listsAll(rows.series, lists...) {
+		if lists, ok, err = e.histogramLists(ctx, h, nil); err != nil || !ok {
+			if err != nil {
+				return nil, err
 			}
-		}
-		if err == nil && ok {
-			return &recentPoints{loMs: loMs, hiMs: hiMs, series: series, parts: parts, began: began, sql: h.Lookup + "\n\n-- and\n" + h.Points}, nil
+			return refuse()
 		}
 	}
-	if err != nil {
-		return nil, err
+	if !rows.leaveOutUnlisted(lists) {
+		return refuse()
 	}
-	e.pointsRefused.putNow(source, struct{}{}, 1)
-	return nil, nil
+	return &recentPoints{loMs: loMs, hiMs: hiMs, series: rows.series,
+		parts: map[string]*seriesList{h.Buckets.List: lists[0], h.Sum.List: lists[1], h.Count.List: lists[2]},
+		began: began, sql: h.Lookup + "\n\n-- and\n" + h.Points}, nil
 }
 
-// histogramLists are the lists of h's read, by part: the buckets' (kept,
-// or listed and kept when kept is nil) and the parts' derived from it; ok
-// is false when the histogram is not to be read whole.
-func (e *Engine) histogramLists(ctx context.Context, h sqlgen.HistogramPoints, kept *seriesList) (parts map[string]*seriesList, ok bool, err error) {
+// histogramLists are the lists of h's read: the buckets' (kept, or listed
+// and kept when kept is nil), then _sum's and _count's, derived from it;
+// ok is false when the histogram is not to be read whole.
+func (e *Engine) histogramLists(ctx context.Context, h sqlgen.HistogramPoints, kept *seriesList) (lists []*seriesList, ok bool, err error) {
 	buckets := kept
 	if buckets == nil {
 		buckets, err = e.listSeries(ctx, h.Lookup)
@@ -92,20 +114,30 @@ func (e *Engine) histogramLists(ctx context.Context, h sqlgen.HistogramPoints, k
 	if !ok {
 		return nil, false, nil
 	}
-	return map[string]*seriesList{h.Buckets.Part: buckets, h.Sum.Part: sums, h.Count.Part: counts}, true, nil
+	return []*seriesList{buckets, sums, counts}, true, nil
 }
 
-// partsListAll says whether the lists hold every series of series.
-func partsListAll(parts map[string]*seriesList, series map[uint64]seriesPoints) bool {
-	listed := map[uint64]bool{}
-	for _, l := range parts {
-		for _, sid := range l.sids {
-			listed[sid] = true
-		}
-	}
-	for sid := range series {
-		if !listed[sid] {
+// histogramRows are a histogram read's points by sid, with what
+// leaveOutUnlisted needs: each sid's stored series, and the stored series
+// with a row without buckets that is not a stale marker.
+type histogramRows struct {
+	series     map[uint64]seriesPoints
+	baseOf     map[uint64]uint64
+	bucketless map[uint64]bool
+}
+
+// leaveOutUnlisted drops the series that no list holds (stored after
+// the lookup); ok is false when one of them could be in no list for want
+// of a bucket (its stored series has a row without buckets).
+func (r histogramRows) leaveOutUnlisted(lists []*seriesList) (ok bool) {
+	listed := listedSids(lists)
+	for sid := range r.series {
+		switch {
+		case listed[sid]:
+		case r.bucketless[r.baseOf[sid]]:
 			return false
+		default:
+			delete(r.series, sid)
 		}
 	}
 	return true
@@ -114,42 +146,47 @@ func partsListAll(parts map[string]*seriesList, series map[uint64]seriesPoints) 
 // readHistogramRows runs a histogram's points statement and expands each
 // row into its buckets', _sum's and _count's points; ok is false when
 // they are more than maxKeptPoints.
-func (e *Engine) readHistogramRows(ctx context.Context, h sqlgen.HistogramPoints) (series map[uint64]seriesPoints, ok bool, err error) {
+func (e *Engine) readHistogramRows(ctx context.Context, h sqlgen.HistogramPoints) (out histogramRows, ok bool, err error) {
 	stmtCtx, release := e.statementContext(ctx, nil)
 	defer release()
 	rows, err := e.conn.Query(stmtCtx, h.Points)
 	if err != nil {
-		return nil, false, e.timeoutError(queryError(err))
+		return out, false, e.timeoutError(queryError(err))
 	}
 	defer rows.Close()
 	building := map[uint64]*seriesPoints{}
+	out.baseOf, out.bucketless = map[uint64]uint64{}, map[uint64]bool{}
+	var (
+		base        uint64
+		bounds, pts string
+	)
 	// of is the series sid's points, made room for n more.
 	of := func(sid uint64, n int) *seriesPoints {
 		p := building[sid]
 		if p == nil {
 			p = &seriesPoints{}
 			building[sid] = p
+			out.baseOf[sid] = base
 		}
 		p.ts, p.vs, p.stale = slices.Grow(p.ts, n), slices.Grow(p.vs, n), slices.Grow(p.stale, n)
 		return p
 	}
-	var (
-		base        uint64
-		bounds, pts string
-	)
 	total := 0
 	for rows.Next() {
 		if err := rows.Scan(&base, &bounds, &pts); err != nil {
-			return nil, false, fmt.Errorf("read the recent points of a histogram: %w", err)
+			return out, false, fmt.Errorf("read the recent points of a histogram: %w", err)
+		}
+		if len(bounds)%8 != 0 {
+			return out, false, fmt.Errorf("read the recent points of a histogram: series %d has %d bytes of bounds, not a multiple of 8", base, len(bounds))
 		}
 		nb := len(bounds) / 8
 		size := sqlgen.HistogramRowBytes(nb)
-		if len(bounds)%8 != 0 || len(pts)%size != 0 {
-			return nil, false, fmt.Errorf("read the recent points of a histogram: series %d has %d bytes of bounds and %d of points, not %d-byte rows", base, len(bounds), len(pts), size)
+		if len(pts)%size != 0 {
+			return out, false, fmt.Errorf("read the recent points of a histogram: series %d has %d bytes of points, not a multiple of %d (%d buckets)", base, len(pts), size, nb)
 		}
 		n := len(pts) / size
 		if total += n * (nb + 2); total > maxKeptPoints {
-			return nil, false, nil
+			return out, false, nil
 		}
 		sum, count := of(sqlgen.PartSid(h.Sum.Name, base), n), of(sqlgen.PartSid(h.Count.Name, base), n)
 		buckets := make([]*seriesPoints, nb)
@@ -159,6 +196,9 @@ func (e *Engine) readHistogramRows(ctx context.Context, h sqlgen.HistogramPoints
 		for i := range n {
 			r := pts[i*size:]
 			t, stale := int64(leUint64(r)), r[8] != 0
+			if nb == 0 && !stale {
+				out.bucketless[base] = true
+			}
 			sum.add(t, math.Float64frombits(leUint64(r[9:])), stale)
 			count.add(t, float64(leUint64(r[17:])), stale)
 			for k, p := range buckets {
@@ -167,13 +207,13 @@ func (e *Engine) readHistogramRows(ctx context.Context, h sqlgen.HistogramPoints
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, e.timeoutError(queryError(err))
+		return out, false, e.timeoutError(queryError(err))
 	}
-	series = make(map[uint64]seriesPoints, len(building))
+	out.series = make(map[uint64]seriesPoints, len(building))
 	for sid, p := range building {
-		series[sid] = p.inOrder()
+		out.series[sid] = p.inOrder()
 	}
-	return series, true, nil
+	return out, true, nil
 }
 
 // add appends a point.

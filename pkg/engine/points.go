@@ -29,7 +29,8 @@ import (
 // miss rows stored since the read began, at most its run time plus
 // Recent.
 
-// recentPoints is every point of one source in (loMs, hiMs], by series.
+// recentPoints is every point of one source in (loMs, hiMs], by series,
+// or of a histogram's three (histpoints.go).
 type recentPoints struct {
 	loMs, hiMs int64
 	series     map[uint64]seriesPoints
@@ -37,7 +38,7 @@ type recentPoints struct {
 	// series with points in series but those stored after it was read.
 	all *seriesList
 	// parts are a histogram's lists instead (histpoints.go): its
-	// buckets', _sum's and _count's, by sqlgen.PointsRead.Part.
+	// buckets', _sum's and _count's, by sqlgen.PointsRead.List.
 	parts map[string]*seriesList
 	// began is when the read began: an answer from it may miss rows
 	// stored since (Result.dataAt).
@@ -92,7 +93,10 @@ func (e *Engine) pointsSum(ctx context.Context, st statement, grid plan.Grid, wa
 	if err != nil || pts == nil {
 		return nil, false, err
 	}
-	list := pts.matching(sh.Part, f.Matchers())
+	list, ok := pts.matching(sh.List, f.Matchers())
+	if !ok {
+		return nil, false, nil
+	}
 	groups, named, err := e.flatGroups(f, list)
 	if err != nil {
 		return nil, false, err
@@ -124,16 +128,16 @@ func (e *Engine) pointsSum(ctx context.Context, st statement, grid plan.Grid, wa
 // points, or two series of one label set).
 func (e *Engine) pointsOf(ctx context.Context, f *sqlgen.FlatSum, sh sqlgen.PointsShape) (pts *recentPoints, shared bool, err error) {
 	covers := func(lo, hi int64) bool { return lo <= sh.LoMs && sh.HiMs <= hi }
-	if _, refused := e.pointsRefused.get(sh.Source); refused {
+	if _, refused := e.pointsRefused.get(sh.Key); refused {
 		return nil, false, nil
 	}
 	r := e.pointsReads
 	for {
-		if p, ok := e.recentPoints.get(sh.Source); ok && covers(p.loMs, p.hiMs) {
+		if p, ok := e.recentPoints.get(sh.Key); ok && covers(p.loMs, p.hiMs) {
 			return p, true, nil
 		}
 		r.mu.Lock()
-		c, ok := r.calls[sh.Source]
+		c, ok := r.calls[sh.Key]
 		if !ok || !covers(c.loMs, c.hiMs) {
 			break // with r.mu held
 		}
@@ -161,47 +165,47 @@ func (e *Engine) pointsOf(ctx context.Context, f *sqlgen.FlatSum, sh sqlgen.Poin
 	// Should the read panic, its waiters get this error, not nothing.
 	c := &pointsCall{hiMs: hi, loMs: f.PointsWindow(hi), done: make(chan struct{}),
 		err: fmt.Errorf("the read of recent points this query waited for did not finish")}
-	r.calls[sh.Source] = c
+	r.calls[sh.Key] = c
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
-		if r.calls[sh.Source] == c {
-			delete(r.calls, sh.Source)
+		if r.calls[sh.Key] == c {
+			delete(r.calls, sh.Key)
 		}
 		r.mu.Unlock()
 		close(c.done)
 	}()
 	if sh.Histogram {
-		c.pts, c.err = e.readHistogramPoints(ctx, f, sh.Source, c.loMs, c.hiMs)
+		c.pts, c.err = e.readHistogramPoints(ctx, f, sh.Key, c.loMs, c.hiMs)
 	} else {
-		c.pts, c.err = e.readPoints(ctx, f, sh.Source, c.loMs, c.hiMs)
+		c.pts, c.err = e.readPoints(ctx, f, sh.Key, c.loMs, c.hiMs)
 	}
 	if c.err == nil && c.pts != nil && e.recentPoints.ttl > 0 {
 		// Kept before the call is gone, so that no query in between
 		// reads again.
-		e.recentPoints.putNow(sh.Source, c.pts, c.pts.size())
+		e.recentPoints.putNow(sh.Key, c.pts, c.pts.size())
 	}
 	return c.pts, false, c.err
 }
 
-// matching lists the series of the read's part (sqlgen.PointsRead.Part)
-// that the matchers select.
-func (p *recentPoints) matching(part string, ms []*labels.Matcher) *seriesList {
+// matching lists the series of the read's list (sqlgen.PointsRead.List)
+// that the matchers select; ok is false when the read has no such list.
+func (p *recentPoints) matching(list string, ms []*labels.Matcher) (matched *seriesList, ok bool) {
 	if p.parts == nil {
-		return p.all.filtered(ms)
+		return p.all.filtered(ms), true
 	}
-	if l, ok := p.parts[part]; ok {
-		return l.filtered(ms)
+	if l, ok := p.parts[list]; ok {
+		return l.filtered(ms), true
 	}
-	return &seriesList{}
+	return nil, false
 }
 
 // summarize adds to blocks the window summaries (summaries.go) of the
-// points in (r.LoMs, r.HiMs] of the series the matchers select, stale
+// points in (r.LoMs, r.HiMs] of list's series (matching), stale
 // markers left out, as the summaries statement reads them: block k holds
 // (k × blockMs, (k+1) × blockMs].
-func (p *recentPoints) summarize(part string, ms []*labels.Matcher, r sqlgen.SummaryRange, blockMs int64, blocks map[int64]map[uint64]pointSummary) {
-	for _, sid := range p.matching(part, ms).sids {
+func (p *recentPoints) summarize(list *seriesList, r sqlgen.SummaryRange, blockMs int64, blocks map[int64]map[uint64]pointSummary) {
+	for _, sid := range list.sids {
 		sp, ok := p.series[sid]
 		if !ok {
 			continue
@@ -236,7 +240,11 @@ func (e *Engine) pointsBlocks(ctx context.Context, f *sqlgen.FlatSum, ranges []s
 	if pts, _, err = e.pointsOf(ctx, f, sqlgen.PointsShape{PointsRead: read, LoMs: r.LoMs, HiMs: r.HiMs}); err != nil || pts == nil {
 		return nil, err
 	}
-	pts.summarize(read.Part, f.Matchers(), r, sqlgen.SummaryBlock.Milliseconds(), blocks)
+	list, ok := pts.matching(read.List, f.Matchers())
+	if !ok {
+		return nil, nil
+	}
+	pts.summarize(list, r, sqlgen.SummaryBlock.Milliseconds(), blocks)
 	return pts, nil
 }
 
@@ -302,7 +310,7 @@ func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source strin
 	if !ok {
 		return refuse()
 	}
-	if cached && !listsAll(all, series) {
+	if cached && !listsAll(series, all) {
 		if all, ok, err = list(); err != nil || !ok {
 			if err != nil {
 				return nil, err
@@ -314,17 +322,25 @@ func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source strin
 }
 
 // listsAll says whether list holds every series of series.
-func listsAll(list *seriesList, series map[uint64]seriesPoints) bool {
-	listed := make(map[uint64]bool, len(list.sids))
-	for _, sid := range list.sids {
-		listed[sid] = true
-	}
+func listsAll(series map[uint64]seriesPoints, lists ...*seriesList) bool {
+	listed := listedSids(lists)
 	for sid := range series {
 		if !listed[sid] {
 			return false
 		}
 	}
 	return true
+}
+
+// listedSids are the sids of the lists' series.
+func listedSids(lists []*seriesList) map[uint64]bool {
+	listed := map[uint64]bool{}
+	for _, l := range lists {
+		for _, sid := range l.sids {
+			listed[sid] = true
+		}
+	}
+	return listed
 }
 
 // readSeriesPoints runs a points statement (sqlgen.FlatSum.PointsSQL);

@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"slices"
+
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/forma3d/meshmetrics/pkg/sqlgen"
 )
@@ -22,7 +25,7 @@ import (
 // and returns it filtered by f's matchers; ok is false when f's source
 // is not listed whole.
 func (e *Engine) wholeList(ctx context.Context, f *sqlgen.FlatSum) (list *seriesList, ok bool, err error) {
-	_, buckets, whole := f.WholeSource()
+	buckets, whole := f.WholeSource()
 	if !whole {
 		return nil, false, nil
 	}
@@ -34,8 +37,12 @@ func (e *Engine) wholeList(ctx context.Context, f *sqlgen.FlatSum) (list *series
 	key := f.LookupKeyWith(nil, lo, hi)
 	// Refused by source and days, apart from the recent points' refusals:
 	// a month with many series gone does not refuse today's read.
-	refusal := "whole list " + key
+	refusal := wholeRefusal(key)
 	if _, refused := e.pointsRefused.get(refusal); refused {
+		return nil, false, nil
+	}
+	if all, kept := e.seriesLists.get(key); kept && !all.filters(f.Matchers()) {
+		// Listing it again would not help: f's own lookup runs.
 		return nil, false, nil
 	}
 	sql, err := f.WholeLookupSQL(most + 1)
@@ -54,7 +61,27 @@ func (e *Engine) wholeList(ctx context.Context, f *sqlgen.FlatSum) (list *series
 		return nil, false, nil
 	}
 	e.seriesLists.put(key, all, all.at, len(all.sids))
+	if !all.filters(f.Matchers()) {
+		return nil, false, nil
+	}
 	return all.filtered(f.Matchers()), true, nil
+}
+
+// filters says whether the plugin can filter l by the matchers as the
+// statements select: not when a matcher names le and a label set names
+// it twice (a point attribute le beside a bucket's bound), since the
+// statements match le against the bound alone and which one is the bound
+// is not known here.
+func (l *seriesList) filters(ms []*labels.Matcher) bool {
+	if !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return m.Name == "le" }) {
+		return true
+	}
+	for _, names := range l.names {
+		if countOf(names, "le") > 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // keptWhole is a kept whole list of f's source over the days of (loMs,

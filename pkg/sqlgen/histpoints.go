@@ -29,18 +29,18 @@ type HistogramPoints struct {
 	// (the series' sid in the samples tables), bounds String (the
 	// layout's upper bounds as Float64, +Inf last, little-endian, as
 	// bucketBounds has them) and pts String, each row of the window as
-	// HistogramRowBytes(bounds) bytes: t Int64 (Unix ms), stale UInt8,
+	// HistogramRowBytes(len(bounds)/8) bytes: t Int64 (Unix ms), stale UInt8,
 	// Sum Float64, Count UInt64, then each bucket's cumulative count as
 	// UInt64, little-endian; in no particular order.
 	Points string
-	// Buckets, Sum and Count are the parts' sources (PointsRead.Part)
-	// and PromQL names.
+	// Buckets, Sum and Count are the parts' lists (PointsRead.List) and
+	// PromQL names.
 	Buckets, Sum, Count PartRead
 }
 
-// PartRead is one part of a histogram read: its source's name among the
-// read's lists, and its PromQL name.
-type PartRead struct{ Part, Name string }
+// PartRead is one part of a histogram read: its list among the read's
+// (PointsRead.List), and its PromQL name.
+type PartRead struct{ List, Name string }
 
 // HistogramRowBytes is the size of one row in HistogramPoints.Points
 // with buckets buckets.
@@ -59,7 +59,7 @@ func (f *FlatSum) HistogramPointsSQL(loMs, hiMs int64, maxSeries int) (Histogram
 	part := func(p plan.Part) plan.Source {
 		return plan.Source{Name: src.Metric + "_" + string(p), Table: src.Table, Metric: src.Metric, Part: p}
 	}
-	read := func(s plan.Source) PartRead { return PartRead{Part: fmt.Sprintf("%v", s), Name: s.Name} }
+	read := func(s plan.Source) PartRead { return PartRead{List: fmt.Sprintf("%v", s), Name: s.Name} }
 	buckets := part(plan.PartBucket)
 	b := &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
 	all, err := b.samples(plan.Selector{Sources: []plan.Source{buckets}, Pos: f.sel.Pos}, loMs, hiMs, true)

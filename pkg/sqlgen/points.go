@@ -27,13 +27,13 @@ type PointsShape struct {
 	PointsRead
 }
 
-// PointsRead names a read of recent points: Source, what the read is
-// kept and shared under (a sum's or gauge's source, or a histogram, whose
-// one read gives its buckets, _sum and _count: HistogramPointsSQL), and
-// Part, the read's series list the sum selects from (its source).
+// PointsRead names a read of recent points: Key, what the read is kept
+// and shared under (a sum's or gauge's source, or a histogram, whose one
+// read gives its buckets, _sum and _count: HistogramPointsSQL), and List,
+// the read's series list the sum selects from (its source's).
 type PointsRead struct {
-	Source, Part string
-	Histogram    bool
+	Key, List string
+	Histogram bool
 }
 
 // Points says whether the plugin can evaluate f from its source's recent
@@ -65,7 +65,7 @@ func (f *FlatSum) Points() (PointsShape, bool) {
 // the 20-service buckets (1,890 series, 150,000 points in 20 minutes)
 // took 105–135 ms, more than the statements of the panels sharing the
 // read; a row per stored series and time, the buckets expanded in the
-// plugin, take about half that (docs/dialect.md, "Recent points").
+// plugin, take 70–100 ms (docs/dialect.md, "Recent points").
 func (f *FlatSum) PointsSource(loMs, hiMs int64) (PointsRead, bool) {
 	if len(f.sel.Sources) != 1 || !f.schema.SeriesTables || f.schema.RecentFromMs <= 0 {
 		return PointsRead{}, false
@@ -75,12 +75,12 @@ func (f *FlatSum) PointsSource(loMs, hiMs int64) (PointsRead, bool) {
 	}
 	src := f.sel.Sources[0]
 	if src.Table == plan.TableHistogram {
-		if src.Name != src.Metric+"_"+string(src.Part) {
+		if (src.Part != plan.PartBucket && src.Part != plan.PartSum && src.Part != plan.PartCount) || src.Name != src.Metric+"_"+string(src.Part) {
 			return PointsRead{}, false // not a part HistogramPointsSQL reads
 		}
-		return PointsRead{Source: "histogram " + quote(src.Metric), Part: fmt.Sprintf("%v", src), Histogram: true}, true
+		return PointsRead{Key: "histogram " + quote(src.Metric), List: fmt.Sprintf("%v", src), Histogram: true}, true
 	}
-	return PointsRead{Source: fmt.Sprintf("%v", src), Part: fmt.Sprintf("%v", src)}, true
+	return PointsRead{Key: fmt.Sprintf("%v", src), List: fmt.Sprintf("%v", src)}, true
 }
 
 // PointBytes is the size of a point in PointsSQL's pts.
@@ -124,22 +124,22 @@ SETTINGS allow_experimental_analyzer = 0`, indent(all.rows))
 	return lookupOf(all.series, maxSeries), points, nil
 }
 
-// WholeSource names f's one source when its lookups may list every series
+// WholeSource says whether f's lookups may list every series
 // of it instead of its selector's: the series tables in use, and a sum or
 // gauge source or a histogram's buckets (whose list gives its _sum's and
 // _count's: derived lists). A whole list serves every selector of the
 // source, filtered by its matchers in the plugin, and the source's recent
 // points. buckets says which.
-func (f *FlatSum) WholeSource() (source string, buckets, ok bool) {
+func (f *FlatSum) WholeSource() (buckets, ok bool) {
 	if len(f.sel.Sources) != 1 || !f.schema.SeriesTables {
-		return "", false, false
+		return false, false
 	}
 	src := f.sel.Sources[0]
 	buckets = src.Table == plan.TableHistogram
 	if buckets && (src.Part != plan.PartBucket || src.Name != src.Metric+"_bucket") {
-		return "", false, false
+		return false, false
 	}
-	return fmt.Sprintf("%v", src), buckets, true
+	return buckets, true
 }
 
 // WholeLookupSQL lists every series of f's source on its lookup days

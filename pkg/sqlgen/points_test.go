@@ -42,6 +42,7 @@ func TestPoints(t *testing.T) {
 		{"before the recent tables' reach", `sum(rate(traefik_service_requests_total[5m] offset 21h))`, instant, withRecent, false},
 		{"another function", `sum(irate(traefik_service_requests_total[5m]))`, instant, withRecent, false},
 		{"a histogram's count", `sum(rate(traefik_service_request_duration_seconds_count[5m]))`, instant, withRecent, true},
+		{"a histogram's sum", `sum by (service) (traefik_service_request_duration_seconds_sum)`, instant, withRecent, true},
 		{"buckets", `sum by (le) (rate(traefik_service_request_duration_seconds_bucket[5m]))`, instant, withRecent, true},
 		{"buckets over 25 minutes", `sum by (le) (rate(traefik_service_request_duration_seconds_bucket[25m]))`, instant, withRecent, false},
 	}
@@ -70,22 +71,36 @@ func TestPoints(t *testing.T) {
 	compareGolden(t, filepath.Join("testdata", "golden", "series", "recent_points.sql"), got)
 
 	// A histogram's parts share one read, each with its own list.
-	reads := map[string]sqlgen.PointsRead{}
-	for _, c := range cases[7:9] {
-		sh, _ := flatSumOf(t, c.expr, instant, withRecent).Points()
-		reads[c.name] = sh.PointsRead
+	exprOf := map[string]string{}
+	for _, c := range cases {
+		exprOf[c.name] = c.expr
 	}
-	count, buckets := reads["a histogram's count"], reads["buckets"]
-	if !count.Histogram || count.Source != buckets.Source || count.Part == buckets.Part {
-		t.Errorf("a histogram's count read %+v, its buckets' %+v: want one read (Source), a list each (Part)", count, buckets)
+	sumOf := func(name string) *sqlgen.FlatSum { return flatSumOf(t, exprOf[name], instant, withRecent) }
+	read := func(name string) sqlgen.PointsRead {
+		sh, _ := sumOf(name).Points()
+		return sh.PointsRead
 	}
-	h, err := flatSumOf(t, cases[7].expr, instant, withRecent).HistogramPointsSQL(lo, end.UnixMilli(), 4001)
+	count, buckets, sums := read("a histogram's count"), read("buckets"), read("a histogram's sum")
+	if !count.Histogram || count.Key != buckets.Key || count.Key != sums.Key || count.List == buckets.List || sums.List == count.List {
+		t.Errorf("a histogram's reads %+v, %+v, %+v: want one read (Key), a list each (List)", count, buckets, sums)
+	}
+	h, err := sumOf("a histogram's count").HistogramPointsSQL(lo, end.UnixMilli(), 16001)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.Buckets.Part != buckets.Part || h.Count.Part != count.Part || h.Sum.Name != "traefik_service_request_duration_seconds_sum" {
-		t.Errorf("the read's parts %+v, %+v, %+v do not name the sums' sources", h.Buckets, h.Sum, h.Count)
+	if h.Buckets.List != buckets.List || h.Count.List != count.List || h.Sum.List != sums.List || h.Sum.Name != "traefik_service_request_duration_seconds_sum" {
+		t.Errorf("the read's parts %+v, %+v, %+v do not name the sums' lists", h.Buckets, h.Sum, h.Count)
 	}
-	got = "-- " + cases[7].expr + ": every bucket of the histogram, then its rows of the last 20 minutes\n" + h.Lookup + ";\n\n" + h.Points + "\n"
+	// The read's list is the one a bucket selector's whole lookup keeps.
+	b := sumOf("buckets")
+	if lo, hi := b.LookupDays(); h.BucketsKeys[0] != b.LookupKeyWith(nil, lo, hi) {
+		t.Errorf("the read keeps its bucket list under %q, a bucket selector's whole list is %q", h.BucketsKeys[0], b.LookupKeyWith(nil, lo, hi))
+	}
+	for name, want := range map[string][2]bool{"buckets": {true, true}, "a histogram's count": {false, false}, "an instant rate": {false, true}} {
+		if buckets, ok := sumOf(name).WholeSource(); buckets != want[0] || ok != want[1] {
+			t.Errorf("%s: listed whole %v (buckets %v), want %v (%v)", name, ok, buckets, want[1], want[0])
+		}
+	}
+	got = "-- " + exprOf["a histogram's count"] + ": every bucket of the histogram, then its rows of the last 20 minutes\n" + h.Lookup + ";\n\n" + h.Points + "\n"
 	compareGolden(t, filepath.Join("testdata", "golden", "series", "recent_histogram_points.sql"), got)
 }

@@ -14,7 +14,7 @@ FROM (
   ARRAY JOIN eb AS bound
   GROUP BY sid
 )
-LIMIT 4001
+LIMIT 16001
 SETTINGS allow_experimental_analyzer = 0;
 
 SELECT base, bounds, arrayStringConcat(groupArray(row)) AS pts
