@@ -95,14 +95,8 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 func (e *Engine) histogramLists(ctx context.Context, h sqlgen.HistogramPoints, kept *seriesList) (lists []*seriesList, ok bool, err error) {
 	buckets := kept
 	if buckets == nil {
-		buckets, err = e.listSeries(ctx, h.Lookup)
-		switch {
-		case err != nil && err.Error() == sqlgen.DuplicateSeries:
-			return nil, false, nil
-		case err != nil:
+		if buckets, ok, err = e.listUpTo(ctx, h.Lookup, maxPointsBuckets); err != nil || !ok {
 			return nil, false, err
-		case len(buckets.sids) > maxPointsBuckets:
-			return nil, false, nil
 		}
 		e.seriesLists.put(h.BucketsKeys[0], buckets, buckets.at, len(buckets.sids))
 	}

@@ -278,14 +278,9 @@ func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source strin
 		return nil, nil
 	}
 	list := func() (*seriesList, bool, error) {
-		all, err := e.listSeries(ctx, lookup)
-		switch {
-		case err != nil && err.Error() == sqlgen.DuplicateSeries:
-			return nil, false, nil
-		case err != nil:
+		all, ok, err := e.listUpTo(ctx, lookup, maxPointsSeries)
+		if err != nil || !ok {
 			return nil, false, err
-		case len(all.sids) > maxPointsSeries:
-			return nil, false, nil
 		}
 		e.seriesLists.put(key, all, all.at, len(all.sids))
 		return all, true, nil
@@ -321,7 +316,21 @@ func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source strin
 	return &recentPoints{loMs: loMs, hiMs: hiMs, series: series, all: all, began: began, sql: lookup + "\n\n-- and\n" + points}, nil
 }
 
-// listsAll says whether list holds every series of series.
+// listUpTo runs a lookup that reads at most most+1 series; ok is false
+// when it lists more than most, or two series of one label set (which
+// only the selectors that select both must refuse).
+func (e *Engine) listUpTo(ctx context.Context, sql string, most int) (list *seriesList, ok bool, err error) {
+	list, err = e.listSeries(ctx, sql)
+	switch {
+	case err != nil && err.Error() == sqlgen.DuplicateSeries:
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return list, len(list.sids) <= most, nil
+}
+
+// listsAll says whether the lists hold every series of series.
 func listsAll(series map[uint64]seriesPoints, lists ...*seriesList) bool {
 	listed := listedSids(lists)
 	for sid := range series {

@@ -49,14 +49,14 @@ func (e *Engine) wholeList(ctx context.Context, f *sqlgen.FlatSum) (list *series
 	if err != nil {
 		return nil, false, err
 	}
-	all, err := e.listSeries(ctx, sql)
+	all, ok, err := e.listUpTo(ctx, sql, most)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return nil, false, err
-	case err != nil && err.Error() != sqlgen.DuplicateSeries:
+	case err != nil:
 		// The selector's own lookup, smaller, may still run.
 		return nil, false, nil
-	case err != nil, len(all.sids) > most:
+	case !ok:
 		e.pointsRefused.putNow(refusal, struct{}{}, 1)
 		return nil, false, nil
 	}
