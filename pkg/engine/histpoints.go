@@ -46,20 +46,15 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 		e.pointsRefused.putNow(key, struct{}{}, 1)
 		return nil, nil
 	}
-	if _, refused := e.pointsRefused.get(wholeRefusal(h.BucketsKeys[0])); refused {
+	key0 := h.BucketsKey(floorDiv(loMs, dayMs), floorDiv(hiMs, dayMs))
+	if _, refused := e.pointsRefused.get(wholeRefusal(key0)); refused {
 		// The whole bucket list over these days was refused (too many
 		// buckets, or two of one label set): this read's lookup, the
 		// same, would be.
 		return refuse()
 	}
-	var kept *seriesList
-	for _, k := range h.BucketsKeys {
-		if l, ok := e.seriesLists.get(k); ok && len(l.sids) <= maxPointsBuckets {
-			kept = l
-			break
-		}
-	}
-	lists, ok, err := e.histogramLists(ctx, h, kept)
+	kept, _ := e.keptOverDays(loMs, hiMs, h.BucketsKey, func(l *seriesList) bool { return len(l.sids) <= maxPointsBuckets })
+	lists, ok, err := e.histogramLists(ctx, h, key0, kept)
 	if err != nil || !ok {
 		if err != nil {
 			return nil, err
@@ -74,7 +69,7 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 		return refuse()
 	}
 	if kept != nil && !listsAll(rows.series, lists...) {
-		if lists, ok, err = e.histogramLists(ctx, h, nil); err != nil || !ok {
+		if lists, ok, err = e.histogramLists(ctx, h, key0, nil); err != nil || !ok {
 			if err != nil {
 				return nil, err
 			}
@@ -90,15 +85,15 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 }
 
 // histogramLists are the lists of h's read: the buckets' (kept, or listed
-// and kept when kept is nil), then _sum's and _count's, derived from it;
-// ok is false when the histogram is not to be read whole.
-func (e *Engine) histogramLists(ctx context.Context, h sqlgen.HistogramPoints, kept *seriesList) (lists []*seriesList, ok bool, err error) {
+// and kept under key when kept is nil), then _sum's and _count's, derived
+// from it; ok is false when the histogram is not to be read whole.
+func (e *Engine) histogramLists(ctx context.Context, h sqlgen.HistogramPoints, key string, kept *seriesList) (lists []*seriesList, ok bool, err error) {
 	buckets := kept
 	if buckets == nil {
 		if buckets, ok, err = e.listUpTo(ctx, h.Lookup, maxPointsBuckets); err != nil || !ok {
 			return nil, false, err
 		}
-		e.seriesLists.put(h.BucketsKeys[0], buckets, buckets.at, len(buckets.sids))
+		e.seriesLists.put(key, buckets, buckets.at, len(buckets.sids))
 	}
 	sums, ok := buckets.asPart(h.Sum.Name, true)
 	if !ok {

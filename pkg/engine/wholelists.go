@@ -87,9 +87,17 @@ func (l *seriesList) filters(ms []*labels.Matcher) bool {
 // keptWhole is a kept whole list of f's source over the days of (loMs,
 // hiMs], or over a day more either side; ok is false when none is kept.
 func (e *Engine) keptWhole(f *sqlgen.FlatSum, loMs, hiMs int64) (list *seriesList, ok bool) {
+	whole := func(lo, hi int64) string { return f.LookupKeyWith(nil, lo, hi) }
+	return e.keptOverDays(loMs, hiMs, whole, func(*seriesList) bool { return true })
+}
+
+// keptOverDays is a list kept under key(lo, hi) for the days lo to hi of
+// (loMs, hiMs], or a day more either side, that accept takes; ok is
+// false when none is.
+func (e *Engine) keptOverDays(loMs, hiMs int64, key func(lo, hi int64) string, accept func(*seriesList) bool) (list *seriesList, ok bool) {
 	lo, hi := floorDiv(loMs, dayMs), floorDiv(hiMs, dayMs)
 	for wider := range 4 {
-		if list, ok = e.seriesLists.get(f.LookupKeyWith(nil, lo-int64(wider&1), hi+int64(wider>>1))); ok {
+		if list, ok = e.seriesLists.get(key(lo-int64(wider&1), hi+int64(wider>>1))); ok && accept(list) {
 			return list, true
 		}
 	}

@@ -20,11 +20,9 @@ import (
 type HistogramPoints struct {
 	// Lookup lists every bucket series of the histogram on the window's
 	// days (LookupSQL's columns, at most maxSeries rows), the whole list
-	// kept under BucketsKeys[0] (LookupKeyOf the bucket source, no
-	// matchers); one kept under the others (a day more either side)
-	// holds it too.
-	Lookup      string
-	BucketsKeys []string
+	// kept under BucketsKey of those days; one kept under BucketsKey of
+	// more days holds it too.
+	Lookup string
 	// Points gives a row per stored series and bucket layout: base UInt64
 	// (the series' sid in the samples tables), bounds String (the
 	// layout's upper bounds as Float64, +Inf last, little-endian, as
@@ -36,6 +34,14 @@ type HistogramPoints struct {
 	// Buckets, Sum and Count are the parts' lists (PointsRead.List) and
 	// PromQL names.
 	Buckets, Sum, Count PartRead
+	buckets             plan.Source
+}
+
+// BucketsKey is the key (LookupKeyOf, no matchers) of the list of every
+// bucket of the histogram over the days lo to hi, as a bucket selector's
+// whole list (wholeList) is kept.
+func (h HistogramPoints) BucketsKey(lo, hi int64) string {
+	return LookupKeyOf([]plan.Source{h.buckets}, nil, lo, hi)
 }
 
 // PartRead is one part of a histogram read: its list among the read's
@@ -69,10 +75,7 @@ func (f *FlatSum) HistogramPointsSQL(loMs, hiMs int64, maxSeries int) (Histogram
 	h := HistogramPoints{
 		Lookup:  lookupOf(all.series, maxSeries),
 		Buckets: read(buckets), Sum: read(part(plan.PartSum)), Count: read(part(plan.PartCount)),
-	}
-	lo, hi := floorDiv(loMs, dayMs), floorDiv(hiMs, dayMs)
-	for wider := range int64(4) {
-		h.BucketsKeys = append(h.BucketsKeys, LookupKeyOf([]plan.Source{buckets}, nil, lo-wider&1, hi+wider>>1))
+		buckets: buckets,
 	}
 	h.Points = fmt.Sprintf(`SELECT base, bounds, arrayStringConcat(groupArray(row)) AS pts
 FROM (

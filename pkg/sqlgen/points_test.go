@@ -93,8 +93,8 @@ func TestPoints(t *testing.T) {
 	}
 	// The read's list is the one a bucket selector's whole lookup keeps.
 	b := sumOf("buckets")
-	if lo, hi := b.LookupDays(); h.BucketsKeys[0] != b.LookupKeyWith(nil, lo, hi) {
-		t.Errorf("the read keeps its bucket list under %q, a bucket selector's whole list is %q", h.BucketsKeys[0], b.LookupKeyWith(nil, lo, hi))
+	if lo, hi := b.LookupDays(); h.BucketsKey(lo, hi) != b.LookupKeyWith(nil, lo, hi) {
+		t.Errorf("the read keeps its bucket list under %q, a bucket selector's whole list is %q", h.BucketsKey(lo, hi), b.LookupKeyWith(nil, lo, hi))
 	}
 	for name, want := range map[string][2]bool{"buckets": {true, true}, "a histogram's count": {false, false}, "an instant rate": {false, true}} {
 		if buckets, ok := sumOf(name).WholeSource(); buckets != want[0] || ok != want[1] {
