@@ -151,6 +151,7 @@ func (e *cacheEntry) on(grid plan.Grid) []gridSeries {
 // or, inPlace, the series as e holds them (Result.gridded).
 func (e *cacheEntry) answer(res *Result, grid plan.Grid, inPlace bool) *Result {
 	res.scalar = e.scalar
+	res.settledAt = e.computed
 	if grid.EndMs() > e.toMs {
 		res.dataAt = e.recentAt
 	}
@@ -236,6 +237,10 @@ func (c *resultCache) cachedRange(ctx context.Context, key cacheKey, grid plan.G
 	if e == nil {
 		computed = earlier(computed, fresh.dataAt)
 	}
+	// So are evaluations from rows read before this computation: settled
+	// points (settled.go), or a cached leaf's kept evaluations (an
+	// entry's computed time, Result.settledAt, which answer sets).
+	computed = earlier(computed, fresh.settledAt)
 	// What is old enough now is kept: up to the last grid time at or
 	// before now − Freshness whose samples (up to ahead after it) are too.
 	// The rest is kept as recent, when Recent allows.

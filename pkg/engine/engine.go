@@ -118,6 +118,9 @@ type Engine struct {
 	// the reads in flight (points.go).
 	recentPoints *kept[string, *recentPoints]
 	pointsReads  *pointsReads
+	// settledPoints keeps each source's last read for the next one
+	// (settled.go); nil without a result cache.
+	settledPoints *kept[string, *recentPoints]
 	// pointsRefused: the sources not read whole (readPoints,
 	// readHistogramPoints) and the whole lists refused (wholeList), for a
 	// while.
@@ -199,6 +202,7 @@ func New(conn driver.Conn, cfg Config) *Engine {
 	if e.cache != nil {
 		e.summaries = newKept[string, *summaryStore](e.cache.cfg.TTL, maxSummaryCells, clock)
 		keepPoints = e.cache.cfg.Recent
+		e.settledPoints = newKept[string, *recentPoints](e.cache.cfg.TTL, maxKeptPoints, clock)
 	}
 	e.recentPoints = newKept[string, *recentPoints](keepPoints, maxKeptPoints, clock)
 	return e

@@ -34,13 +34,23 @@ const maxPointsBuckets = 4 * maxPointsSeries
 func wholeRefusal(key string) string { return "whole list " + key }
 
 // readHistogramPoints reads f's histogram's recent points in (loMs,
-// hiMs], as readPoints does a sum's or gauge's; key is the read's
+// hiMs], as readPoints does a sum's or gauge's, base's settled points
+// instead of reading them when base is not nil; key is the read's
 // (sqlgen.PointsRead.Key).
-func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key string, loMs, hiMs int64) (*recentPoints, error) {
+func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key string, loMs, hiMs int64, base *recentPoints) (*recentPoints, error) {
 	began := time.Now()
 	h, err := f.HistogramPointsSQL(loMs, hiMs, maxPointsBuckets+1)
 	if err != nil {
 		return nil, err
+	}
+	read := h
+	if base != nil {
+		// The same lookup and lists; the points after the settled ones.
+		newer, err := f.HistogramPointsSQL(base.settledMs, hiMs, maxPointsBuckets+1)
+		if err != nil {
+			return nil, err
+		}
+		read.Points = newer.Points
 	}
 	refuse := func() (*recentPoints, error) {
 		e.pointsRefused.putNow(key, struct{}{}, 1)
@@ -61,13 +71,14 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 		}
 		return refuse()
 	}
-	rows, ok, err := e.readHistogramRows(ctx, h)
+	rows, ok, err := e.readHistogramRows(ctx, read)
 	if err != nil || !ok {
 		if err != nil {
 			return nil, err
 		}
 		return refuse()
 	}
+	rows.series = base.before(loMs, rows.series)
 	if kept != nil && !listsAll(rows.series, lists...) {
 		if lists, ok, err = e.histogramLists(ctx, h, key0, nil); err != nil || !ok {
 			if err != nil {
@@ -76,12 +87,12 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 			return refuse()
 		}
 	}
-	if !rows.leaveOutUnlisted(lists) {
+	if !rows.unlistedLeftOut(lists) {
 		return refuse()
 	}
 	return &recentPoints{loMs: loMs, hiMs: hiMs, series: rows.series,
 		parts: map[string]*seriesList{h.Buckets.List: lists[0], h.Sum.List: lists[1], h.Count.List: lists[2]},
-		began: began, sql: h.Lookup + "\n\n-- and\n" + h.Points}, nil
+		began: began, sql: h.Lookup + "\n\n-- and\n" + read.Points}, nil
 }
 
 // histogramLists are the lists of h's read: the buckets' (kept, or listed
@@ -107,7 +118,7 @@ func (e *Engine) histogramLists(ctx context.Context, h sqlgen.HistogramPoints, k
 }
 
 // histogramRows are a histogram read's points by sid, with what
-// leaveOutUnlisted needs: each sid's stored series, and the stored series
+// unlistedLeftOut needs: each sid's stored series, and the stored series
 // with a row without buckets that is not a stale marker.
 type histogramRows struct {
 	series     map[uint64]seriesPoints
@@ -115,18 +126,16 @@ type histogramRows struct {
 	bucketless map[uint64]bool
 }
 
-// leaveOutUnlisted drops the series that no list holds (stored after
-// the lookup); ok is false when one of them could be in no list for want
-// of a bucket (its stored series has a row without buckets).
-func (r histogramRows) leaveOutUnlisted(lists []*seriesList) (ok bool) {
+// unlistedLeftOut says whether the series that no list holds (stored
+// after the lookup) may be left out of the answers, which take the lists'
+// series: not when one of them could be in no list for want of a bucket
+// (its stored series has a row without buckets). They stay in the read,
+// whose next read may take their settled points (settled.go).
+func (r histogramRows) unlistedLeftOut(lists []*seriesList) bool {
 	listed := listedSids(lists)
 	for sid := range r.series {
-		switch {
-		case listed[sid]:
-		case r.bucketless[r.baseOf[sid]]:
+		if !listed[sid] && r.bucketless[r.baseOf[sid]] {
 			return false
-		default:
-			delete(r.series, sid)
 		}
 	}
 	return true

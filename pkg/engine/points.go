@@ -43,7 +43,13 @@ type recentPoints struct {
 	// began is when the read began: an answer from it may miss rows
 	// stored since (Result.dataAt).
 	began time.Time
-	sql   string // the statements that read them, for Result.SQL
+	// settledMs: the points at or before it were older than the result
+	// cache's Freshness when read, and the next read of the source may
+	// take them from here (settled.go); settledAt is when the oldest of
+	// those were read, by the engine's clock.
+	settledMs int64
+	settledAt time.Time
+	sql       string // the statements that read them, for Result.SQL
 }
 
 // seriesPoints are one series' points in time order.
@@ -117,7 +123,7 @@ func (e *Engine) pointsSum(ctx context.Context, st statement, grid plan.Grid, wa
 	if shared {
 		res.SQL = "-- the points from a read shared with the queries of the moment (the recent points, docs/dialect.md)\n" + res.SQL
 	}
-	res.dataAt = pts.began
+	res.dataAt, res.settledAt = pts.began, pts.settledAt
 	res.Stats.Elapsed = time.Since(began)
 	return res, true, nil
 }
@@ -175,15 +181,19 @@ func (e *Engine) pointsOf(ctx context.Context, f *sqlgen.FlatSum, sh sqlgen.Poin
 		r.mu.Unlock()
 		close(c.done)
 	}()
+	base, settledMs, readAt := e.settledBase(sh.Key, c.loMs, c.hiMs)
 	if sh.Histogram {
-		c.pts, c.err = e.readHistogramPoints(ctx, f, sh.Key, c.loMs, c.hiMs)
+		c.pts, c.err = e.readHistogramPoints(ctx, f, sh.Key, c.loMs, c.hiMs, base)
 	} else {
-		c.pts, c.err = e.readPoints(ctx, f, sh.Key, c.loMs, c.hiMs)
+		c.pts, c.err = e.readPoints(ctx, f, sh.Key, c.loMs, c.hiMs, base)
 	}
-	if c.err == nil && c.pts != nil && e.recentPoints.ttl > 0 {
+	if c.err == nil && c.pts != nil {
 		// Kept before the call is gone, so that no query in between
 		// reads again.
-		e.recentPoints.putNow(sh.Key, c.pts, c.pts.size())
+		e.settle(sh.Key, c.pts, base, settledMs, readAt)
+		if e.recentPoints.ttl > 0 {
+			e.recentPoints.put(sh.Key, c.pts, e.recentFrom(c.pts), c.pts.size())
+		}
 	}
 	return c.pts, false, c.err
 }
@@ -259,18 +269,24 @@ func (p *recentPoints) size() int {
 
 // readPoints reads every series of f's source on the days of (loMs,
 // hiMs] (a kept whole list when there is one, over a day more either side
-// too: keptWhole) and every point in it. A series
+// too: keptWhole) and every point in it, base's settled points
+// (settled.go) instead of reading them when base is not nil. A series
 // with points that a kept list lacks makes the list be read again; one a
 // fresh list lacks was stored after it and is left out, as flat sums do.
 // A source of more than maxPointsSeries series or maxKeptPoints points,
 // or with two series of one label set (which only the selectors that
 // select both must refuse), is not read whole for a while
 // (pointsRefused): nil, and its sums run their statements.
-func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source string, loMs, hiMs int64) (*recentPoints, error) {
+func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source string, loMs, hiMs int64, base *recentPoints) (*recentPoints, error) {
 	began := time.Now()
 	lookup, points, err := f.PointsSQL(loMs, hiMs, maxPointsSeries+1)
 	if err != nil {
 		return nil, err
+	}
+	if base != nil {
+		if _, points, err = f.PointsSQL(base.settledMs, hiMs, maxPointsSeries+1); err != nil {
+			return nil, err
+		}
 	}
 	key := f.PointsLookupKey(loMs, hiMs)
 	refuse := func() (*recentPoints, error) {
@@ -305,6 +321,7 @@ func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source strin
 	if !ok {
 		return refuse()
 	}
+	series = base.before(loMs, series)
 	if cached && !listsAll(series, all) {
 		if all, ok, err = list(); err != nil || !ok {
 			if err != nil {

@@ -93,6 +93,11 @@ type Result struct {
 	// answer (recent points read for several queries, a cached leaf): the
 	// result cache counts their Recent from it.
 	dataAt time.Time
+	// settledAt, when set, is when the oldest rows of the answer's
+	// evaluations older than the cache's Freshness were read, by the
+	// engine's clock: settled points (settled.go), a cache entry's kept
+	// evaluations. An entry keeping them ages from then.
+	settledAt time.Time
 }
 
 // earlier is the earlier of two read times, zero meaning none.

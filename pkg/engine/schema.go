@@ -74,6 +74,7 @@ func (e *Engine) detectSchema(ctx context.Context) (sqlgen.Schema, error) {
 		e.probeAnswers.clear()
 		e.heldNames.clear()
 		e.recentPoints.clear()
+		e.settledPoints.clear()
 	}
 	if e.recentTables, e.recentInUse, err = e.detectRecentTables(ctx, s); err != nil {
 		return s, err

@@ -174,6 +174,7 @@ func (e *Engine) runSplit(ctx context.Context, expr string, c *compiled, grid pl
 		res.Stats.BytesRead += lr.Stats.BytesRead
 		res.Stats.Elapsed += lr.Stats.Elapsed
 		res.dataAt = earlier(res.dataAt, lr.dataAt)
+		res.settledAt = earlier(res.settledAt, lr.settledAt)
 		if lr.gridded != nil {
 			store.add(nil, lr.gridded)
 			continue

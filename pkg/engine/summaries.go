@@ -162,6 +162,8 @@ func (e *Engine) summarizedSum(ctx context.Context, st statement, shape sqlgen.S
 		return nil, "", false, err
 	}
 	if fromPoints != nil {
+		// Blocks summarized from settled points are as old as those.
+		store.born = earlier(store.born, fromPoints.settledAt)
 		sql = "-- the newest blocks summarized in the plugin from the recent points (pkg/engine/points.go), read by:\n" + fromPoints.sql
 	}
 	// Over many series, in slices (slices.go) by what this call reads.

@@ -1,0 +1,157 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/forma3d/meshmetrics/pkg/engine"
+	"github.com/forma3d/meshmetrics/tests/clickhouse/chtest"
+	"github.com/forma3d/meshmetrics/tests/otelfixture"
+)
+
+// A source's next read of recent points takes the points that were older
+// than the result cache's Freshness at its last read from that read, and
+// reads only the newer ones (settled.go): the answers equal the
+// exporter-table statement's, for a counter and a histogram; a late point
+// among the settled ones is hidden until the TTL after they were read and
+// seen from then, also through a range query's kept evaluations, which
+// age from the settled points behind them, not from their computation.
+func TestSettledPoints(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	chtest.InstallSeriesTables(t, conn, "otel", false)
+	chtest.InstallRecentTables(t, conn, "otel", false)
+	counter := func(metric, svc string, from, to int, value func(s int) float64) {
+		var pts []otelfixture.Point
+		for s := from; s <= to; s += 15 {
+			pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: value(s)})
+		}
+		otelfixture.Insert(t, conn, "otel_metrics_sum", metric, map[string]string{"service": svc}, pts)
+	}
+	for i, svc := range []string{"api", "web"} {
+		counter("requests_total", svc, 0, 1800, func(s int) float64 { return float64(s * (i + 1) / 15) })
+		counter("calls_total", svc, 0, 5400, func(s int) float64 { return float64(s * (i + 1) / 15) })
+		var hs []otelfixture.HistogramPoint
+		for s := 0; s <= 1800; s += 15 {
+			n := uint64(s / 15 * (i + 1))
+			hs = append(hs, otelfixture.HistogramPoint{At: t0.Add(time.Duration(s) * time.Second), Bounds: []float64{0.1, 1}, Counts: []uint64{n, 2 * n, 1}, Sum: float64(n) * 0.3})
+		}
+		otelfixture.InsertHistogram(t, conn, "duration_seconds", map[string]string{"service": svc}, hs)
+	}
+	// A late point of api between two of its points 12 minutes before
+	// the queries: a jump the increase over 15 minutes counts.
+	late := func(metric string, s int) { counter(metric, "api", s, s, func(int) float64 { return 1e6 }) }
+
+	// The queries are at one time; the engine's clock moves.
+	at := t0.Add(30 * time.Minute)
+	now := at
+	rec := &pointsConn{Conn: conn}
+	eng := engine.New(rec, engine.Config{Strategy: engine.StrategyNative,
+		Cache: engine.CacheConfig{TTL: 10 * time.Minute, Freshness: 10 * time.Minute, Recent: 5 * time.Second, MaxPoints: 100000, Now: func() time.Time { return now }}})
+	plain := engine.New(conn, engine.Config{Strategy: engine.StrategyNative, IgnoreSeriesTables: true})
+	ctx := context.Background()
+	instant := func(expr string) (got, want string, sql string) {
+		t.Helper()
+		g, err := eng.InstantQuery(ctx, expr, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := plain.InstantQuery(ctx, expr, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return answerText(g), answerText(w), g.SQL
+	}
+	// settledBefore is what the SQL of a read that took the points at or
+	// before settled from an earlier one says, and where its statement
+	// starts.
+	settledBefore := func(settled time.Time) []string {
+		return []string{"-- the points at or before " + settled.UTC().Format(time.RFC3339Nano) + " from an earlier read",
+			fmt.Sprintf("TimeUnix > toDateTime(%d)", settled.Unix())}
+	}
+	// Windows of 20 minutes: each read is of (at-20m, at], whatever the
+	// clock (a shorter one near the clock reads up to Recent after it).
+	const increase = `sum by (service) (increase(requests_total[20m]))`
+	const buckets = `sum by (le) (increase(duration_seconds_bucket[20m]))`
+	steps := []struct {
+		what    string
+		clock   time.Duration // after at
+		before  func()
+		expr    string
+		settled time.Time // zero: the read takes nothing from an earlier one
+		hidden  bool      // the answer lacks the late point
+	}{
+		{what: "the first read, whole", expr: increase},
+		{what: "the first read of the histogram", expr: buckets},
+		{what: "a minute on, the newer points only", clock: time.Minute, expr: increase, settled: at.Add(-10 * time.Minute)},
+		{what: "the histogram a minute on", clock: time.Minute, expr: buckets, settled: at.Add(-10 * time.Minute)},
+		// Each read settles what the clock's Freshness allows.
+		{what: "a late point among the settled ones is hidden", clock: time.Minute + 10*time.Second, before: func() { late("requests_total", 1087) },
+			expr: increase, settled: at.Add(-9 * time.Minute), hidden: true},
+		{what: "still within the TTL of the first read", clock: 10*time.Minute - time.Second, expr: increase, settled: at.Add(-9*time.Minute + 10*time.Second), hidden: true},
+		{what: "the TTL after the first read: read whole, the late point seen", clock: 10 * time.Minute, expr: increase},
+	}
+	var first string
+	for _, s := range steps {
+		now = at.Add(s.clock)
+		var hiddenWant string
+		if s.before != nil {
+			_, hiddenWant, _ = instant(s.expr)
+			s.before()
+		}
+		got, want, sql := instant(s.expr)
+		if s.expr == increase && first == "" {
+			first = got
+		}
+		switch {
+		case s.hidden && (got != first || got == want):
+			t.Errorf("%s: got\n%s\nwant the answer without the late point\n%s\n(with it:\n%s)", s.what, got, first, want)
+		case s.hidden && hiddenWant != "" && hiddenWant != first:
+			t.Errorf("%s: the answer before the late point changed:\n%s\nfirst:\n%s", s.what, hiddenWant, first)
+		case !s.hidden && got != want:
+			t.Errorf("%s: got\n%s\nwant (the exporter's tables)\n%s", s.what, got, want)
+		}
+		for _, say := range settledBefore(s.settled) {
+			if s.settled.IsZero() {
+				say = "from an earlier read"
+				if strings.Contains(sql, say) {
+					t.Errorf("%s: the SQL says %q:\n%.600s", s.what, say, sql)
+				}
+				break
+			}
+			if !strings.Contains(sql, say) {
+				t.Errorf("%s: the SQL does not say %q:\n%.600s", s.what, say, sql)
+			}
+		}
+		if reads, _ := rec.take(); reads != 1 {
+			t.Errorf("%s: %d reads of points, want 1", s.what, reads)
+		}
+	}
+
+	// A range query computed from settled points read 5 minutes earlier
+	// (by another query of the source) keeps its evaluations only up to
+	// the TTL after that read: a late point stored right after it is in
+	// the answers once it is that old.
+	const rate = `sum(rate(calls_total[5m]))`
+	at = t0.Add(90 * time.Minute)
+	now = at
+	rangeAt := func() (got, want string) {
+		g, w := rangeBoth(t, "calls", eng, plain, rate, at.Add(-10*time.Minute), at, 30*time.Second)
+		return answerText(g), answerText(w)
+	}
+	if _, err := eng.InstantQuery(ctx, `sum(increase(calls_total[20m]))`, at); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Second)
+	late("calls_total", 5400-12*60+7)
+	now = at.Add(5 * time.Minute)
+	if got, want := rangeAt(); got == want {
+		t.Errorf("a range query from settled points read before the late points: the answer has them:\n%s", got)
+	}
+	now = at.Add(10*time.Minute + 2*time.Second)
+	if got, want := rangeAt(); got != want {
+		t.Errorf("the TTL after the settled points were read: got\n%s\nwant\n%s", got, want)
+	}
+}
