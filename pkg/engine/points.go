@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -453,27 +454,56 @@ func leUint64(b string) uint64 {
 // has one: sh.Func of its points in each window (t-offset-width,
 // t-offset], stale markers left out, or with no Func the newest point of
 // the window unless it is a stale marker, as the statements compute them.
+// A window's summary is read off its ends and the counter resets inside
+// it (found once, not window by window), added in time order as
+// pointSummary.then adds them, so it is the same to the last bit.
 func (p seriesPoints) evaluate(sh sqlgen.PointsShape, grid plan.Grid, put func(i int, v float64)) {
 	width, off := sh.Width.Milliseconds(), sh.Offset.Milliseconds()
-	for i := range grid.N {
-		end := grid.StartMs + int64(i)*grid.StepMs - off
-		lo := sort.Search(len(p.ts), func(k int) bool { return p.ts[k] > end-width })
-		hi := sort.Search(len(p.ts), func(k int) bool { return p.ts[k] > end })
-		if sh.Func == "" {
+	if sh.Func == "" {
+		for i := range grid.N {
+			end := grid.StartMs + int64(i)*grid.StepMs - off
+			lo := sort.Search(len(p.ts), func(k int) bool { return p.ts[k] > end-width })
+			hi := sort.Search(len(p.ts), func(k int) bool { return p.ts[k] > end })
 			if hi > lo && !p.stale[hi-1] {
 				put(i, p.vs[hi-1])
 			}
+		}
+		return
+	}
+	ts, vs := p.withoutStale()
+	// resets are the indices k where a counter reset: vs[k-1] is added.
+	var resets []int
+	for k := 1; k < len(vs); k++ {
+		if vs[k] < vs[k-1] {
+			resets = append(resets, k)
+		}
+	}
+	for i := range grid.N {
+		end := grid.StartMs + int64(i)*grid.StepMs - off
+		lo := sort.Search(len(ts), func(k int) bool { return ts[k] > end-width })
+		hi := sort.Search(len(ts), func(k int) bool { return ts[k] > end })
+		if hi-lo < 2 {
 			continue
 		}
-		var s pointSummary
-		for k := lo; k < hi; k++ {
-			if p.stale[k] {
-				continue
-			}
-			s = s.then(pointSummary{n: 1, firstT: p.ts[k], lastT: p.ts[k], firstV: p.vs[k], lastV: p.vs[k]})
+		s := pointSummary{n: int64(hi - lo), firstT: ts[lo], lastT: ts[hi-1], firstV: vs[lo], lastV: vs[hi-1]}
+		for r := sort.SearchInts(resets, lo+1); r < len(resets) && resets[r] < hi; r++ {
+			s.resets += vs[resets[r]-1]
 		}
 		if v, ok := extrapolated(s, end-width, end, sh.Width, sh.Func == "rate"); ok {
 			put(i, v)
 		}
 	}
+}
+
+// withoutStale are the series' times and values but its stale markers'.
+func (p seriesPoints) withoutStale() (ts []int64, vs []float64) {
+	if !slices.Contains(p.stale, true) {
+		return p.ts, p.vs
+	}
+	for k, stale := range p.stale {
+		if !stale {
+			ts, vs = append(ts, p.ts[k]), append(vs, p.vs[k])
+		}
+	}
+	return ts, vs
 }
