@@ -17,8 +17,9 @@ import (
 // reads only the newer ones (settled.go): the answers equal the
 // exporter-table statement's, for a counter and a histogram; a late point
 // among the settled ones is hidden until the TTL after they were read and
-// seen from then, also through a range query's kept evaluations, which
-// age from the settled points behind them, not from their computation.
+// seen from then, also through a range query's kept evaluations and a
+// window summaries store's kept blocks, which age from the settled points
+// behind them, not from their computation.
 func TestSettledPoints(t *testing.T) {
 	_, conn := otelfixture.Start(t)
 	chtest.InstallSeriesTables(t, conn, "otel", false)
@@ -153,5 +154,48 @@ func TestSettledPoints(t *testing.T) {
 	now = at.Add(10*time.Minute + 2*time.Second)
 	if got, want := rangeAt(); got != want {
 		t.Errorf("the TTL after the settled points were read: got\n%s\nwant\n%s", got, want)
+	}
+
+	// So does a window summaries store a block summarized from settled
+	// points. T is a block's end: the summary at T+2m (cold, by its
+	// statement) keeps the blocks up to T-10m; the points read at T+1m
+	// settle those up to T-9m; one stored late at T-9m23s (in the block
+	// ending at T) is missed by the summary at T+3m, read at T+10m30s
+	// (the block from the settled points, then kept), and seen at T+4m,
+	// read at T+11m30s: the store is as old as those points.
+	const hits = `sum(increase(hits_total[1h]))`
+	for i, svc := range []string{"api", "web"} {
+		counter("hits_total", svc, 0, 6000, func(s int) float64 { return float64(s * (i + 1) / 15) })
+	}
+	// (After the clock of the range query above: the engine's clock does
+	// not go back.)
+	T := t0.Add(100 * time.Minute)
+	summary := func(clock, query time.Duration) (got, want, sql string) {
+		now = T.Add(clock)
+		g, err := eng.InstantQuery(ctx, hits, T.Add(query))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := plain.InstantQuery(ctx, hits, T.Add(query))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Ten digits: the summaries add resets block by block (summaries.go).
+		return renderValues(g, "%.10g"), renderValues(w, "%.10g"), g.SQL
+	}
+	now = T.Add(time.Minute)
+	if _, err := eng.InstantQuery(ctx, `sum(increase(hits_total[20m]))`, now); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Second)
+	late("hits_total", 6000-9*60-23)
+	if got, want, sql := summary(2*time.Minute, 2*time.Minute); got != want {
+		t.Errorf("the window summary, cold: got\n%s\nwant\n%s\n%s", got, want, sql)
+	}
+	if got, want, sql := summary(10*time.Minute+30*time.Second, 3*time.Minute); got == want || !strings.Contains(sql, "from an earlier read") {
+		t.Errorf("the window summary from settled points read before the late point: got\n%s\n(the exporter's tables\n%s)\n%.600s", got, want, sql)
+	}
+	if got, want, _ := summary(11*time.Minute+30*time.Second, 4*time.Minute); got != want {
+		t.Errorf("the window summary the TTL after the settled points were read: got\n%s\nwant\n%s", got, want)
 	}
 }
