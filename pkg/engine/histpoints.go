@@ -43,10 +43,15 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 	if err != nil {
 		return nil, err
 	}
+	upToMs, counted, err := e.keptUpTo(ctx, f, base)
+	if err != nil {
+		return nil, err
+	}
 	read := h
 	if base != nil {
-		// The same lookup and lists; the points after the settled ones.
-		newer, err := f.HistogramPointsSQL(base.settledMs, hiMs, maxPointsBuckets+1)
+		// The same lookup and lists; the points after those taken from
+		// base.
+		newer, err := f.HistogramPointsSQL(upToMs, hiMs, maxPointsBuckets+1)
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +83,12 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 		}
 		return refuse()
 	}
-	rows.series = base.before(loMs, rows.series)
+	rows.series = base.before(loMs, upToMs, rows.series)
+	if base != nil {
+		for sid := range base.rowSeries {
+			rows.rowSeries[sid] = true
+		}
+	}
 	if kept != nil && !listsAll(rows.series, lists...) {
 		if lists, ok, err = e.histogramLists(ctx, h, key0, nil); err != nil || !ok {
 			if err != nil {
@@ -92,7 +102,7 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 	}
 	return &recentPoints{loMs: loMs, hiMs: hiMs, series: rows.series,
 		parts: map[string]*seriesList{h.Buckets.List: lists[0], h.Sum.List: lists[1], h.Count.List: lists[2]},
-		began: began, sql: h.Lookup + "\n\n-- and\n" + read.Points}, nil
+		rowSeries: rows.rowSeries, began: began, sql: h.Lookup + "\n\n-- and\n" + counted + read.Points}, nil
 }
 
 // histogramLists are the lists of h's read: the buckets' (kept, or listed
@@ -124,6 +134,7 @@ type histogramRows struct {
 	series     map[uint64]seriesPoints
 	baseOf     map[uint64]uint64
 	bucketless map[uint64]bool
+	rowSeries  map[uint64]bool // the _sum parts: a point per row
 }
 
 // unlistedLeftOut says whether the series that no list holds (stored
@@ -153,7 +164,7 @@ func (e *Engine) readHistogramRows(ctx context.Context, h sqlgen.HistogramPoints
 	}
 	defer rows.Close()
 	building := map[uint64]*seriesPoints{}
-	out.baseOf, out.bucketless = map[uint64]uint64{}, map[uint64]bool{}
+	out.baseOf, out.bucketless, out.rowSeries = map[uint64]uint64{}, map[uint64]bool{}, map[uint64]bool{}
 	var (
 		base        uint64
 		bounds, pts string
@@ -186,7 +197,9 @@ func (e *Engine) readHistogramRows(ctx context.Context, h sqlgen.HistogramPoints
 		if total += n * (nb + 2); total > maxKeptPoints {
 			return out, false, nil
 		}
-		sum, count := of(sqlgen.PartSid(h.Sum.Name, base), n), of(sqlgen.PartSid(h.Count.Name, base), n)
+		sumSid := sqlgen.PartSid(h.Sum.Name, base)
+		out.rowSeries[sumSid] = true
+		sum, count := of(sumSid, n), of(sqlgen.PartSid(h.Count.Name, base), n)
 		buckets := make([]*seriesPoints, nb)
 		for k := range buckets {
 			buckets[k] = of(sqlgen.BucketSid(base, math.Float64frombits(leUint64(bounds[8*k:]))), n)

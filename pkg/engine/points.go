@@ -50,6 +50,13 @@ type recentPoints struct {
 	// those were read, by the engine's clock.
 	settledMs int64
 	settledAt time.Time
+	// verifyMs: the next read may take the points in (settledMs,
+	// verifyMs] from here too, when as many rows are stored there as
+	// these are points of (settled.go, verified points).
+	verifyMs int64
+	// rowSeries are the series with a point per row read (a histogram's
+	// _sum parts); nil: every series.
+	rowSeries map[uint64]bool
 	sql       string // the statements that read them, for Result.SQL
 }
 
@@ -284,8 +291,12 @@ func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source strin
 	if err != nil {
 		return nil, err
 	}
+	upToMs, counted, err := e.keptUpTo(ctx, f, base)
+	if err != nil {
+		return nil, err
+	}
 	if base != nil {
-		if _, points, err = f.PointsSQL(base.settledMs, hiMs, maxPointsSeries+1); err != nil {
+		if _, points, err = f.PointsSQL(upToMs, hiMs, maxPointsSeries+1); err != nil {
 			return nil, err
 		}
 	}
@@ -322,7 +333,7 @@ func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source strin
 	if !ok {
 		return refuse()
 	}
-	series = base.before(loMs, series)
+	series = base.before(loMs, upToMs, series)
 	if cached && !listsAll(series, all) {
 		if all, ok, err = list(); err != nil || !ok {
 			if err != nil {
@@ -331,7 +342,7 @@ func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source strin
 			return refuse()
 		}
 	}
-	return &recentPoints{loMs: loMs, hiMs: hiMs, series: series, all: all, began: began, sql: lookup + "\n\n-- and\n" + points}, nil
+	return &recentPoints{loMs: loMs, hiMs: hiMs, series: series, all: all, began: began, sql: lookup + "\n\n-- and\n" + counted + points}, nil
 }
 
 // listUpTo runs a lookup that reads at most most+1 series; ok is false

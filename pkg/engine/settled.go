@@ -1,8 +1,12 @@
 package engine
 
 import (
+	"context"
+	"fmt"
 	"sort"
 	"time"
+
+	"github.com/forma3d/meshmetrics/pkg/sqlgen"
 )
 
 // Settled points: a refresh a minute on reads a source's recent points
@@ -21,6 +25,77 @@ import (
 // Result.settledAt makes a result cache entry keeping such evaluations,
 // or a window summaries store keeping such blocks, as old as the oldest
 // settled point behind them.
+
+// Verified points: the newer half, (settledMs, hiMs], was read again all
+// the same, 11 minutes of a histogram's rows at 20 services (16,600 rows,
+// 1.1 MB, 50–110 ms), though late rows are rare. So a read first counts
+// the rows stored in (settledMs, verifyMs] of the kept read, which ends
+// verifyLag before that read's clock (rows still arriving then would
+// make the counts differ every time); as many as the kept read holds
+// points of there, it takes those too and reads only the newer ones. The
+// tables only grow, but by their TTL (days, not minutes), so equal counts
+// mean the same rows: what it takes is what a read would give, late rows
+// included, not bounded by the TTL as settled points are. The counts
+// differing, it reads from settledMs as before.
+
+// verifyLag is how long before a read's clock its points are counted
+// again by the next read rather than read again: rows reach the tables
+// seconds after their scrape (the collector's batches), and one stored
+// after the read, in the range counted, makes the next read's counts
+// differ.
+const verifyLag = time.Minute
+
+// keptUpTo returns up to when a read of a source takes base's points
+// (nothing without base): its settled points, and those up to its
+// verifyMs when the rows stored there now are as many as base holds
+// points of; counted is the count statement, for Result.SQL.
+func (e *Engine) keptUpTo(ctx context.Context, f *sqlgen.FlatSum, base *recentPoints) (upToMs int64, counted string, err error) {
+	if base == nil {
+		return 0, "", nil
+	}
+	if base.verifyMs <= base.settledMs {
+		return base.settledMs, "", nil
+	}
+	sql, err := f.RowsSQL(base.settledMs, base.verifyMs)
+	if err != nil {
+		return 0, "", err
+	}
+	stmtCtx, release := e.statementContext(ctx, nil)
+	defer release()
+	rows, err := e.conn.Query(stmtCtx, sql)
+	if err != nil {
+		return 0, "", e.timeoutError(queryError(err))
+	}
+	defer rows.Close()
+	var stored uint64
+	for rows.Next() {
+		if err := rows.Scan(&stored); err != nil {
+			return 0, "", fmt.Errorf("count the rows of recent points: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, "", e.timeoutError(queryError(err))
+	}
+	if stored != uint64(base.rowsIn(base.settledMs, base.verifyMs)) {
+		return base.settledMs, "-- rows stored since an earlier read, counted by:\n" + sql + "\n\n-- and\n", nil
+	}
+	return base.verifyMs, "-- the points up to " + time.UnixMilli(base.verifyMs).UTC().Format(time.RFC3339Nano) +
+		" from an earlier read too, as many as the rows stored there, counted by (verified points, docs/dialect.md):\n" + sql + "\n\n-- and\n", nil
+}
+
+// rowsIn is how many rows of its statements p holds points of in
+// (loMs, hiMs]: a point each, or of each row's _sum (rowSeries).
+func (p *recentPoints) rowsIn(loMs, hiMs int64) int {
+	n := 0
+	for sid, s := range p.series {
+		if p.rowSeries != nil && !p.rowSeries[sid] {
+			continue
+		}
+		n += sort.Search(len(s.ts), func(i int) bool { return s.ts[i] > hiMs }) -
+			sort.Search(len(s.ts), func(i int) bool { return s.ts[i] > loMs })
+	}
+	return n
+}
 
 // settledBase returns the kept read of key whose settled points a read
 // of (loMs, hiMs] takes instead of reading them (nil when there is none,
@@ -44,6 +119,7 @@ func (e *Engine) settledBase(key string, loMs, hiMs int64) (base *recentPoints, 
 // from base.
 func (e *Engine) settle(key string, p *recentPoints, base *recentPoints, settledMs int64, readAt time.Time) {
 	p.settledMs, p.settledAt = settledMs, readAt
+	p.verifyMs = min(p.hiMs, readAt.Add(-verifyLag).UnixMilli())
 	if base != nil {
 		p.settledAt = base.settledAt
 		p.sql = "-- the points at or before " + time.UnixMilli(base.settledMs).UTC().Format(time.RFC3339Nano) +
@@ -67,16 +143,15 @@ func (e *Engine) recentFrom(p *recentPoints) time.Time {
 	return at
 }
 
-// before puts base's points in (loMs, base.settledMs] before each
-// series' points in series, all of which are newer; series as it is
-// when base is nil.
-func (base *recentPoints) before(loMs int64, series map[uint64]seriesPoints) map[uint64]seriesPoints {
+// before puts base's points in (loMs, upToMs] before each series' points
+// in series, all of which are newer; series as it is when base is nil.
+func (base *recentPoints) before(loMs, upToMs int64, series map[uint64]seriesPoints) map[uint64]seriesPoints {
 	if base == nil {
 		return series
 	}
 	for sid, old := range base.series {
 		from := sort.Search(len(old.ts), func(i int) bool { return old.ts[i] > loMs })
-		to := sort.Search(len(old.ts), func(i int) bool { return old.ts[i] > base.settledMs })
+		to := sort.Search(len(old.ts), func(i int) bool { return old.ts[i] > upToMs })
 		if from == to {
 			continue
 		}

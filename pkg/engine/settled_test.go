@@ -82,12 +82,15 @@ func TestSettledPoints(t *testing.T) {
 		before  func()
 		expr    string
 		settled time.Time // zero: the read takes nothing from an earlier one
-		hidden  bool      // the answer lacks the late point
+		// verified: the read takes the points up to it from an earlier one
+		// too, having counted the rows stored there (zero: none).
+		verified time.Time
+		hidden   bool // the answer lacks the late point
 	}{
 		{what: "the first read, whole", expr: increase},
 		{what: "the first read of the histogram", expr: buckets},
-		{what: "a minute on, the newer points only", clock: time.Minute, expr: increase, settled: at.Add(-10 * time.Minute)},
-		{what: "the histogram a minute on", clock: time.Minute, expr: buckets, settled: at.Add(-10 * time.Minute)},
+		{what: "a minute on, the newer points only", clock: time.Minute, expr: increase, settled: at.Add(-10 * time.Minute), verified: at.Add(-time.Minute)},
+		{what: "the histogram a minute on", clock: time.Minute, expr: buckets, settled: at.Add(-10 * time.Minute), verified: at.Add(-time.Minute)},
 		// Each read settles what the clock's Freshness allows.
 		{what: "a late point among the settled ones is hidden", clock: time.Minute + 10*time.Second, before: func() { late("requests_total", 1087) },
 			expr: increase, settled: at.Add(-9 * time.Minute), hidden: true},
@@ -124,6 +127,12 @@ func TestSettledPoints(t *testing.T) {
 			}
 			if !strings.Contains(sql, say) {
 				t.Errorf("%s: the SQL does not say %q:\n%.600s", s.what, say, sql)
+			}
+		}
+		if !s.verified.IsZero() {
+			verified := verifiedUpTo(s.verified)
+			if !strings.Contains(sql, verified[0]) || !strings.Contains(sql, verified[1]) {
+				t.Errorf("%s: the SQL does not say %q:\n%s", s.what, verified, sql)
 			}
 		}
 		if reads, _ := rec.take(); reads != 1 {
@@ -197,5 +206,86 @@ func TestSettledPoints(t *testing.T) {
 	}
 	if got, want, _ := summary(11*time.Minute+30*time.Second, 4*time.Minute); got != want {
 		t.Errorf("the window summary the TTL after the settled points were read: got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// verifiedUpTo is what the SQL of a read that took the points up to upTo
+// from an earlier one, having counted the rows stored there, says, and
+// where its points statement starts.
+func verifiedUpTo(upTo time.Time) []string {
+	return []string{"-- the points up to " + upTo.UTC().Format(time.RFC3339Nano) + " from an earlier read too",
+		fmt.Sprintf("TimeUnix > toDateTime(%d)", upTo.Unix())}
+}
+
+// A read of recent points takes the kept read's points newer than its
+// settled ones too when the rows stored there are as many as it holds
+// (verified points, settled.go): a refresh a minute on reads only the
+// newest points, and a late point among those counted is seen at once,
+// not the TTL later as among settled ones.
+func TestVerifiedPoints(t *testing.T) {
+	_, conn := otelfixture.Start(t)
+	chtest.InstallSeriesTables(t, conn, "otel", false)
+	chtest.InstallRecentTables(t, conn, "otel", false)
+	counter := func(svc string, from, to int, value func(s int) float64) {
+		var pts []otelfixture.Point
+		for s := from; s <= to; s += 15 {
+			pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: value(s)})
+		}
+		otelfixture.Insert(t, conn, "otel_metrics_sum", "visits_total", map[string]string{"service": svc}, pts)
+	}
+	for i, svc := range []string{"api", "web"} {
+		counter(svc, 0, 3600, func(s int) float64 { return float64(s * (i + 1) / 15) })
+	}
+	at := t0.Add(45 * time.Minute)
+	now := at
+	rec := &pointsConn{Conn: conn}
+	eng := engine.New(rec, engine.Config{Strategy: engine.StrategyNative,
+		Cache: engine.CacheConfig{TTL: 10 * time.Minute, Freshness: 10 * time.Minute, Recent: 5 * time.Second, MaxPoints: 100000, Now: func() time.Time { return now }}})
+	plain := engine.New(conn, engine.Config{Strategy: engine.StrategyNative, IgnoreSeriesTables: true})
+	ctx := context.Background()
+	const increase = `sum by (service) (increase(visits_total[20m]))`
+	// query runs the increase at the clock, after minutes.
+	query := func(minutes int) (got, want, sql string) {
+		t.Helper()
+		now = at.Add(time.Duration(minutes) * time.Minute)
+		g, err := eng.InstantQuery(ctx, increase, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := plain.InstantQuery(ctx, increase, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reads, _ := rec.take(); reads != 1 {
+			t.Errorf("after %d minutes: %d reads of points, want 1", minutes, reads)
+		}
+		return answerText(g), answerText(w), g.SQL
+	}
+	if got, want, _ := query(0); got != want {
+		t.Fatalf("the first read: got\n%s\nwant\n%s", got, want)
+	}
+	// A minute on: the points up to a minute before the first read's
+	// clock counted, not read.
+	got, want, sql := query(1)
+	if got != want {
+		t.Errorf("a minute on: got\n%s\nwant\n%s", got, want)
+	}
+	for _, say := range verifiedUpTo(at.Add(-time.Minute)) {
+		if !strings.Contains(sql, say) {
+			t.Errorf("a minute on: the SQL does not say %q:\n%s", say, sql)
+		}
+	}
+	// A point stored late among those the next read counts (after the
+	// points settled a minute on, 9 minutes before at): the counts differ,
+	// and it reads them.
+	counter("api", 45*60-5*60+7, 45*60-5*60+7, func(int) float64 { return 1e6 })
+	got, want, sql = query(2)
+	if got != want {
+		t.Errorf("a late point among those counted: got\n%s\nwant (the exporter's tables)\n%s", got, want)
+	}
+	for _, say := range []string{"-- rows stored since an earlier read", fmt.Sprintf("TimeUnix > toDateTime(%d)", at.Add(-9*time.Minute).Unix())} {
+		if !strings.Contains(sql, say) {
+			t.Errorf("a late point among those counted: the SQL does not say %q:\n%s", say, sql)
+		}
 	}
 }

@@ -124,6 +124,27 @@ SETTINGS allow_experimental_analyzer = 0`, indent(all.rows))
 	return lookupOf(all.series, maxSeries), points, nil
 }
 
+// RowsSQL counts the rows PointsSQL, or HistogramPointsSQL for a
+// histogram's part, reads in (loMs, hiMs]: as many as an earlier read
+// holds there say that no row has been stored there since (the tables
+// only grow but by their TTL), and the plugin takes that read's points
+// instead of reading them again (pkg/engine/settled.go).
+func (f *FlatSum) RowsSQL(loMs, hiMs int64) (string, error) {
+	if len(f.sel.Sources) != 1 {
+		return "", fmt.Errorf("internal error: the rows of %d sources counted as one read's", len(f.sel.Sources))
+	}
+	b := &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
+	if src := f.sel.Sources[0]; src.Table == plan.TableHistogram {
+		return fmt.Sprintf("SELECT count()\n%s\nSETTINGS allow_experimental_analyzer = 0",
+			b.samplesFrom(RecentTablePrefix+string(plan.TableHistogram), src.Metric, loMs, hiMs)), nil
+	}
+	all, err := b.samples(plan.Selector{Sources: f.sel.Sources, Pos: f.sel.Pos}, loMs, hiMs, true)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("SELECT count()\nFROM (\n%s\n)\nSETTINGS allow_experimental_analyzer = 0", indent(all.rows)), nil
+}
+
 // WholeSource says whether f's lookups may list every series
 // of it instead of its selector's: the series tables in use, and a sum or
 // gauge source or a histogram's buckets (whose list gives its _sum's and

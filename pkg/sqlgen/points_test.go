@@ -67,7 +67,12 @@ func TestPoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := "-- " + cases[0].expr + ": every series of the metric, then their points of the last 20 minutes\n" + lookup + ";\n\n" + points + "\n"
+	rows, err := f.RowsSQL(end.Add(-10*time.Minute).UnixMilli(), end.Add(-time.Minute).UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := "-- " + cases[0].expr + ": every series of the metric, then their points of the last 20 minutes\n" + lookup + ";\n\n" + points +
+		";\n\n-- the rows of the points from 10 to 1 minutes before the end, counted\n" + rows + "\n"
 	compareGolden(t, filepath.Join("testdata", "golden", "series", "recent_points.sql"), got)
 
 	// A histogram's parts share one read, each with its own list.
@@ -101,6 +106,10 @@ func TestPoints(t *testing.T) {
 			t.Errorf("%s: listed whole %v (buckets %v), want %v (%v)", name, ok, buckets, want[1], want[0])
 		}
 	}
-	got = "-- " + exprOf["a histogram's count"] + ": every bucket of the histogram, then its rows of the last 20 minutes\n" + h.Lookup + ";\n\n" + h.Points + "\n"
+	if rows, err = sumOf("buckets").RowsSQL(end.Add(-10*time.Minute).UnixMilli(), end.Add(-time.Minute).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	got = "-- " + exprOf["a histogram's count"] + ": every bucket of the histogram, then its rows of the last 20 minutes\n" + h.Lookup + ";\n\n" + h.Points +
+		";\n\n-- its rows from 10 to 1 minutes before the end, counted (any part's read the same)\n" + rows + "\n"
 	compareGolden(t, filepath.Join("testdata", "golden", "series", "recent_histogram_points.sql"), got)
 }

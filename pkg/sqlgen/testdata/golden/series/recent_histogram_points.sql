@@ -28,4 +28,12 @@ FROM (
     AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1700002400000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
 )
 GROUP BY base, bounds
+SETTINGS allow_experimental_analyzer = 0;
+
+-- its rows from 10 to 1 minutes before the end, counted (any part's read the same)
+SELECT count()
+FROM `otel`.`meshmetrics_recent_histogram`
+WHERE MetricName = 'traefik_service_request_duration_seconds'
+  AND TimeUnix > toDateTime(1700003000) AND TimeUnix <= toDateTime(1700003540)
+  AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1700003000000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003540000
 SETTINGS allow_experimental_analyzer = 0

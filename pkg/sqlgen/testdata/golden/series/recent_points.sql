@@ -21,4 +21,15 @@ FROM (
     AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1700002400000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
 )
 GROUP BY sid
+SETTINGS allow_experimental_analyzer = 0;
+
+-- the rows of the points from 10 to 1 minutes before the end, counted
+SELECT count()
+FROM (
+  SELECT sid, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
+  FROM `otel`.`meshmetrics_recent_sum`
+  WHERE MetricName = 'traefik_service_requests_total'
+    AND TimeUnix > toDateTime(1700003000) AND TimeUnix <= toDateTime(1700003540)
+    AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1700003000000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003540000
+)
 SETTINGS allow_experimental_analyzer = 0
