@@ -101,7 +101,7 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 		return refuse()
 	}
 	return &recentPoints{loMs: loMs, hiMs: hiMs, series: rows.series,
-		parts: map[string]*seriesList{h.Buckets.List: lists[0], h.Sum.List: lists[1], h.Count.List: lists[2]},
+		parts:     map[string]*seriesList{h.Buckets.List: lists[0], h.Sum.List: lists[1], h.Count.List: lists[2]},
 		rowSeries: rows.rowSeries, began: began, sql: h.Lookup + "\n\n-- and\n" + counted + read.Points}, nil
 }
 
