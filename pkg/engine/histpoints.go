@@ -43,20 +43,6 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 	if err != nil {
 		return nil, err
 	}
-	upToMs, counted, err := e.keptUpTo(ctx, f, base)
-	if err != nil {
-		return nil, err
-	}
-	read := h
-	if base != nil {
-		// The same lookup and lists; the points after those taken from
-		// base.
-		newer, err := f.HistogramPointsSQL(upToMs, hiMs, maxPointsBuckets+1)
-		if err != nil {
-			return nil, err
-		}
-		read.Points = newer.Points
-	}
 	refuse := func() (*recentPoints, error) {
 		e.pointsRefused.putNow(key, struct{}{}, 1)
 		return nil, nil
@@ -76,7 +62,21 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 		}
 		return refuse()
 	}
-	rows, ok, err := e.readHistogramRows(ctx, read)
+	var (
+		points string
+		rows   histogramRows
+	)
+	upToMs, counted, err := e.readAfterKept(ctx, f, base, loMs, func(fromMs int64) error {
+		// The same lookup and lists; the points after those taken from
+		// base.
+		read, err := f.HistogramPointsSQL(fromMs, hiMs, maxPointsBuckets+1)
+		if err != nil {
+			return err
+		}
+		points = read.Points
+		rows, ok, err = e.readHistogramRows(ctx, read)
+		return err
+	})
 	if err != nil || !ok {
 		if err != nil {
 			return nil, err
@@ -102,7 +102,7 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 	}
 	return &recentPoints{loMs: loMs, hiMs: hiMs, series: rows.series,
 		parts:     map[string]*seriesList{h.Buckets.List: lists[0], h.Sum.List: lists[1], h.Count.List: lists[2]},
-		rowSeries: rows.rowSeries, began: began, sql: h.Lookup + "\n\n-- and\n" + counted + read.Points}, nil
+		rowSeries: rows.rowSeries, began: began, sql: h.Lookup + "\n\n-- and\n" + counted + points}, nil
 }
 
 // histogramLists are the lists of h's read: the buckets' (kept, or listed

@@ -287,18 +287,9 @@ func (p *recentPoints) size() int {
 // (pointsRefused): nil, and its sums run their statements.
 func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source string, loMs, hiMs int64, base *recentPoints) (*recentPoints, error) {
 	began := time.Now()
-	lookup, points, err := f.PointsSQL(loMs, hiMs, maxPointsSeries+1)
+	lookup, _, err := f.PointsSQL(loMs, hiMs, maxPointsSeries+1)
 	if err != nil {
 		return nil, err
-	}
-	upToMs, counted, err := e.keptUpTo(ctx, f, base)
-	if err != nil {
-		return nil, err
-	}
-	if base != nil {
-		if _, points, err = f.PointsSQL(upToMs, hiMs, maxPointsSeries+1); err != nil {
-			return nil, err
-		}
 	}
 	key := f.PointsLookupKey(loMs, hiMs)
 	refuse := func() (*recentPoints, error) {
@@ -326,7 +317,18 @@ func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source strin
 	if len(all.sids) > maxPointsSeries {
 		return refuse()
 	}
-	series, ok, err := e.readSeriesPoints(ctx, points)
+	var (
+		points string
+		series map[uint64]seriesPoints
+		ok     bool
+	)
+	upToMs, counted, err := e.readAfterKept(ctx, f, base, loMs, func(fromMs int64) (err error) {
+		if _, points, err = f.PointsSQL(fromMs, hiMs, maxPointsSeries+1); err != nil {
+			return err
+		}
+		series, ok, err = e.readSeriesPoints(ctx, points)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

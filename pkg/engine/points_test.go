@@ -130,8 +130,10 @@ func TestRecentPoints(t *testing.T) {
 		{what: "a point stored since, within Recent", expr: `sum(rate(requests_total{code="500"}[5m]))`, later: 2 * time.Second, series: 1, inPlugin: true,
 			before: func() { insert("api", "500", 1795, 1795, func(int) float64 { return 1e6 }) }},
 		{what: "after Recent, read again", expr: `sum(rate(requests_total{code="500"}[5m]))`, later: 5 * time.Second, reads: 1, series: 1, inPlugin: true},
-		// A series the kept list lacks: the list is read again.
-		{what: "a series stored since the list", expr: `sum by (service) (rate(requests_total[5m]))`, later: 6 * time.Second, reads: 1, lookups: 1, series: 3, inPlugin: true,
+		// A series the kept list lacks: the list is read again. Its rows
+		// make the count of the kept read's newer points differ: read
+		// from their end beside the count, then from the settled time.
+		{what: "a series stored since the list", expr: `sum by (service) (rate(requests_total[5m]))`, later: 6 * time.Second, reads: 2, lookups: 1, series: 3, inPlugin: true,
 			before: func() { insert("new", "200", 1500, 1800, func(s int) float64 { return float64(s) }) }},
 		// A histogram's buckets: one read of its rows and one list of
 		// every bucket (histpoints.go).

@@ -45,17 +45,11 @@ import (
 // differ.
 const verifyLag = time.Minute
 
-// keptUpTo returns up to when a read of a source takes base's points
-// (nothing without base): its settled points, and those up to its
-// verifyMs when the rows stored there now are as many as base holds
-// points of; counted is the count statement, for Result.SQL.
+// keptUpTo returns up to when a read of a source takes base's points:
+// its settled points, and those up to its verifyMs when the rows stored
+// there now are as many as base holds points of; counted is the count
+// statement, for Result.SQL.
 func (e *Engine) keptUpTo(ctx context.Context, f *sqlgen.FlatSum, base *recentPoints) (upToMs int64, counted string, err error) {
-	if base == nil {
-		return 0, "", nil
-	}
-	if base.verifyMs <= base.settledMs {
-		return base.settledMs, "", nil
-	}
 	sql, err := f.RowsSQL(base.settledMs, base.verifyMs)
 	if err != nil {
 		return 0, "", err
@@ -81,6 +75,42 @@ func (e *Engine) keptUpTo(ctx context.Context, f *sqlgen.FlatSum, base *recentPo
 	}
 	return base.verifyMs, "-- the points up to " + time.UnixMilli(base.verifyMs).UTC().Format(time.RFC3339Nano) +
 		" from an earlier read too, as many as the rows stored there, counted by (verified points, docs/dialect.md):\n" + sql + "\n\n-- and\n", nil
+}
+
+// readAfterKept calls read with the time after which a read of (loMs,
+// …] reads points itself, base's points serving up to it (loMs without
+// base): base's verifyMs while the count runs beside it (keptUpTo), and
+// again from its settled time when the counts differ. upToMs is the time
+// base's points serve up to; counted says so for Result.SQL.
+func (e *Engine) readAfterKept(ctx context.Context, f *sqlgen.FlatSum, base *recentPoints, loMs int64, read func(fromMs int64) error) (upToMs int64, counted string, err error) {
+	if base == nil {
+		return loMs, "", read(loMs)
+	}
+	if base.verifyMs <= base.settledMs {
+		return base.settledMs, "", read(base.settledMs)
+	}
+	type answer struct {
+		upToMs  int64
+		counted string
+		err     error
+	}
+	done := make(chan answer, 1) // the count never waits for the read
+	go func() {
+		var a answer
+		a.upToMs, a.counted, a.err = e.keptUpTo(ctx, f, base)
+		done <- a
+	}()
+	readErr := read(base.verifyMs)
+	a := <-done
+	switch {
+	case a.err != nil:
+		return 0, "", a.err
+	case readErr != nil:
+		return 0, "", readErr
+	case a.upToMs != base.verifyMs:
+		return a.upToMs, a.counted, read(a.upToMs)
+	}
+	return a.upToMs, a.counted, nil
 }
 
 // rowsIn is how many rows of its statements p holds points of in

@@ -97,8 +97,8 @@ func TestSharedSeriesLeaves(t *testing.T) {
 	}
 }
 
-// TestScopedLeaves: a view at one value of a variable (one namespace)
-// reads one leaf over that namespace's series: the first query starts it
+// TestScopedLeaves: a view at one value of a variable (one namespace, or
+// one service) reads one leaf over its series: the first query starts it
 // with its matchers on labels it does not group by, later ones whose
 // matchers include those read it kept; a namespace nothing was kept for
 // starts its own. Every answer is the uncached engine's.
@@ -135,6 +135,11 @@ func TestScopedLeaves(t *testing.T) {
 		{"that namespace, no filter", `sum by (code) (rate(requests_total{ns=~"shop-dev"}[5m]))`, `sum without () (rate(requests_total{ns=~"shop-dev"}[5m]))`, 1},
 		{"every matcher grouped", `sum by (ns) (rate(requests_total{ns=~"shop.*"}[5m]))`, "", 1},
 		{"without", `sum without (code) (rate(requests_total{ns=~"shop"}[5m]))`, shop, 0},
+		// One service: a leaf over it, read by the next panel over it.
+		{"one service by code", `sum by (code) (rate(requests_total{service="api"}[5m]))`, `sum without () (rate(requests_total{service="api"}[5m]))`, 1},
+		{"that service by namespace", `sum by (ns) (rate(requests_total{service="api", code!="404"}[5m]))`, `sum without () (rate(requests_total{service="api"}[5m]))`, 0},
+		{"that service grouped by it", `sum by (service) (rate(requests_total{service="api"}[5m]))`, `sum without () (rate(requests_total{service="api"}[5m]))`, 0},
+		{"another service grouped by it", `sum by (service) (rate(requests_total{service="web"}[5m]))`, "", 1},
 	}
 	for _, c := range cases {
 		got, want := rangeBoth(t, c.what, cached, plain, c.expr, from, to, step)
