@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -26,20 +25,17 @@ func (e *Engine) withRecent(s sqlgen.Schema) sqlgen.Schema {
 	return s
 }
 
-// detectRecentTables says whether the recent tables
-// (provisioning/clickhouse/003) are installed, backfilled and usable in
-// s.Database: their three tables carry the backfilled version comment and
+// recentTablesState says, from what found says of their tables and views,
+// whether the recent tables (provisioning/clickhouse/003) are installed,
+// backfilled and usable in s.Database: their three tables carry the
+// backfilled version comment and
 // the samples tables' TimeUnix type, their three views exist, and the
 // series extension they copy from is in use. The sentence is the health
 // check's; the bool says whether short windows read them.
-func (e *Engine) detectRecentTables(ctx context.Context, s sqlgen.Schema) (string, bool, error) {
+func recentTablesState(s sqlgen.Schema, found map[string]extensionTable) (string, bool) {
 	names := append(append([]string{}, sqlgen.RecentTables...), recentViews...)
-	found, err := e.extensionTables(ctx, s.Database, names)
-	if err != nil {
-		return "", false, err
-	}
 	if len(found) == 0 {
-		return "not installed (provisioning/clickhouse/003_recent_samples.up.sql): short windows read the samples tables, slower", false, nil
+		return "not installed (provisioning/clickhouse/003_recent_samples.up.sql): short windows read the samples tables, slower", false
 	}
 	var problems, unfilled []string
 	for _, n := range names {
@@ -61,11 +57,11 @@ func (e *Engine) detectRecentTables(ctx context.Context, s sqlgen.Schema) (strin
 	}
 	switch {
 	case len(problems) > 0:
-		return "incomplete or outdated (" + strings.Join(problems, "; ") + "): short windows read the samples tables, slower; run provisioning/clickhouse/003_recent_samples.up.sql and its backfill", false, nil
+		return "incomplete or outdated (" + strings.Join(problems, "; ") + "): short windows read the samples tables, slower; run provisioning/clickhouse/003_recent_samples.up.sql and its backfill", false
 	case len(unfilled) > 0:
-		return "installed, not backfilled (" + strings.Join(unfilled, ", ") + "): not read until provisioning/clickhouse/003_recent_samples.backfill.sql has run", false, nil
+		return "installed, not backfilled (" + strings.Join(unfilled, ", ") + "): not read until provisioning/clickhouse/003_recent_samples.backfill.sql has run", false
 	case !s.SeriesTables:
-		return "installed, not used (the series tables they copy are not in use)", false, nil
+		return "installed, not used (the series tables they copy are not in use)", false
 	}
-	return "installed (" + sqlgen.RecentTablesVersion + "), in use for reads of at most " + sqlgen.RecentMaxSpan.String() + " in the last " + recentReach.String(), true, nil
+	return "installed (" + sqlgen.RecentTablesVersion + "), in use for reads of at most " + sqlgen.RecentMaxSpan.String() + " in the last " + recentReach.String(), true
 }
