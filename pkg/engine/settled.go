@@ -28,15 +28,15 @@ import (
 
 // Verified points: the newer half, (settledMs, hiMs], was read again all
 // the same, 11 minutes of a histogram's rows at 20 services (16,600 rows,
-// 1.1 MB, 50–110 ms), though late rows are rare. So a read first counts
-// the rows stored in (settledMs, verifyMs] of the kept read, which ends
+// 1.1 MB, 50–110 ms), though late rows are rare. So a read counts the
+// rows stored in (settledMs, verifyMs] of the kept read, which ends
 // verifyLag before that read's clock (rows still arriving then would
-// make the counts differ every time); as many as the kept read holds
-// points of there, it takes those too and reads only the newer ones. The
-// tables only grow, but by their TTL (days, not minutes), so equal counts
-// mean the same rows: what it takes is what a read would give, late rows
-// included, not bounded by the TTL as settled points are. The counts
-// differing, it reads from settledMs as before.
+// make the counts differ every time), while it reads the newer points;
+// as many as the kept read holds points of there, it takes those from
+// it. The tables only grow, but by their TTL (days, not minutes), so
+// equal counts mean the same rows: what it takes is what a read would
+// give, late rows included, not bounded by the TTL as settled points
+// are. The counts differing, it reads again from settledMs.
 
 // verifyLag is how long before a read's clock its points are counted
 // again by the next read rather than read again: rows reach the tables
