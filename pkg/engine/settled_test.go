@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/forma3d/meshmetrics/pkg/engine"
 	"github.com/forma3d/meshmetrics/tests/clickhouse/chtest"
 	"github.com/forma3d/meshmetrics/tests/otelfixture"
@@ -21,16 +23,7 @@ import (
 // window summaries store's kept blocks, which age from the settled points
 // behind them, not from their computation.
 func TestSettledPoints(t *testing.T) {
-	_, conn := otelfixture.Start(t)
-	chtest.InstallSeriesTables(t, conn, "otel", false)
-	chtest.InstallRecentTables(t, conn, "otel", false)
-	counter := func(metric, svc string, from, to int, value func(s int) float64) {
-		var pts []otelfixture.Point
-		for s := from; s <= to; s += 15 {
-			pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: value(s)})
-		}
-		otelfixture.Insert(t, conn, "otel_metrics_sum", metric, map[string]string{"service": svc}, pts)
-	}
+	conn, counter := recentTablesWithCounters(t)
 	for i, svc := range []string{"api", "web"} {
 		counter("requests_total", svc, 0, 1800, func(s int) float64 { return float64(s * (i + 1) / 15) })
 		counter("calls_total", svc, 0, 5400, func(s int) float64 { return float64(s * (i + 1) / 15) })
@@ -48,10 +41,7 @@ func TestSettledPoints(t *testing.T) {
 	// The queries are at one time; the engine's clock moves.
 	at := t0.Add(30 * time.Minute)
 	now := at
-	rec := &pointsConn{Conn: conn}
-	eng := engine.New(rec, engine.Config{Strategy: engine.StrategyNative,
-		Cache: engine.CacheConfig{TTL: 10 * time.Minute, Freshness: 10 * time.Minute, Recent: 5 * time.Second, MaxPoints: 100000, Now: func() time.Time { return now }}})
-	plain := engine.New(conn, engine.Config{Strategy: engine.StrategyNative, IgnoreSeriesTables: true})
+	rec, eng, plain := settlingEngines(conn, &now)
 	ctx := context.Background()
 	instant := func(expr string) (got, want string, sql string) {
 		t.Helper()
@@ -223,25 +213,13 @@ func verifiedUpTo(upTo time.Time) []string {
 // newest points, and a late point among those counted is seen at once,
 // not the TTL later as among settled ones.
 func TestVerifiedPoints(t *testing.T) {
-	_, conn := otelfixture.Start(t)
-	chtest.InstallSeriesTables(t, conn, "otel", false)
-	chtest.InstallRecentTables(t, conn, "otel", false)
-	counter := func(svc string, from, to int, value func(s int) float64) {
-		var pts []otelfixture.Point
-		for s := from; s <= to; s += 15 {
-			pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: value(s)})
-		}
-		otelfixture.Insert(t, conn, "otel_metrics_sum", "visits_total", map[string]string{"service": svc}, pts)
-	}
+	conn, counter := recentTablesWithCounters(t)
 	for i, svc := range []string{"api", "web"} {
-		counter(svc, 0, 3600, func(s int) float64 { return float64(s * (i + 1) / 15) })
+		counter("visits_total", svc, 0, 3600, func(s int) float64 { return float64(s * (i + 1) / 15) })
 	}
 	at := t0.Add(45 * time.Minute)
 	now := at
-	rec := &pointsConn{Conn: conn}
-	eng := engine.New(rec, engine.Config{Strategy: engine.StrategyNative,
-		Cache: engine.CacheConfig{TTL: 10 * time.Minute, Freshness: 10 * time.Minute, Recent: 5 * time.Second, MaxPoints: 100000, Now: func() time.Time { return now }}})
-	plain := engine.New(conn, engine.Config{Strategy: engine.StrategyNative, IgnoreSeriesTables: true})
+	rec, eng, plain := settlingEngines(conn, &now)
 	ctx := context.Background()
 	const increase = `sum by (service) (increase(visits_total[20m]))`
 	// query runs the increase at the clock, after minutes.
@@ -278,7 +256,7 @@ func TestVerifiedPoints(t *testing.T) {
 	// A point stored late among those the next read counts (after the
 	// points settled a minute on, 9 minutes before at): the counts differ,
 	// and it reads them too (the newest ones were read beside the count).
-	counter("api", 45*60-5*60+7, 45*60-5*60+7, func(int) float64 { return 1e6 })
+	counter("visits_total", "api", 45*60-5*60+7, 45*60-5*60+7, func(int) float64 { return 1e6 })
 	got, want, sql = query(2, 2)
 	if got != want {
 		t.Errorf("a late point among those counted: got\n%s\nwant (the exporter's tables)\n%s", got, want)
@@ -288,4 +266,30 @@ func TestVerifiedPoints(t *testing.T) {
 			t.Errorf("a late point among those counted: the SQL does not say %q:\n%s", say, sql)
 		}
 	}
+}
+
+// recentTablesWithCounters starts the exporter's tables with the series
+// and recent extensions installed; counter inserts a counter's points
+// every 15 s from from to to seconds after t0.
+func recentTablesWithCounters(t *testing.T) (conn driver.Conn, counter func(metric, svc string, from, to int, value func(s int) float64)) {
+	_, conn = otelfixture.Start(t)
+	chtest.InstallSeriesTables(t, conn, "otel", false)
+	chtest.InstallRecentTables(t, conn, "otel", false)
+	return conn, func(metric, svc string, from, to int, value func(s int) float64) {
+		var pts []otelfixture.Point
+		for s := from; s <= to; s += 15 {
+			pts = append(pts, otelfixture.Point{At: t0.Add(time.Duration(s) * time.Second), Value: value(s)})
+		}
+		otelfixture.Insert(t, conn, "otel_metrics_sum", metric, map[string]string{"service": svc}, pts)
+	}
+}
+
+// settlingEngines are an engine whose reads of recent points rec counts,
+// with the default cache's TTL and Freshness (10 minutes) on a clock
+// reading *now, and one reading the exporter's tables.
+func settlingEngines(conn driver.Conn, now *time.Time) (rec *pointsConn, eng, plain *engine.Engine) {
+	rec = &pointsConn{Conn: conn}
+	eng = engine.New(rec, engine.Config{Strategy: engine.StrategyNative,
+		Cache: engine.CacheConfig{TTL: 10 * time.Minute, Freshness: 10 * time.Minute, Recent: 5 * time.Second, MaxPoints: 100000, Now: func() time.Time { return *now }}})
+	return rec, eng, engine.New(conn, engine.Config{Strategy: engine.StrategyNative, IgnoreSeriesTables: true})
 }
