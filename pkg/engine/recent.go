@@ -28,10 +28,10 @@ func (e *Engine) withRecent(s sqlgen.Schema) sqlgen.Schema {
 // recentTablesState says, from what found says of their tables and views,
 // whether the recent tables (provisioning/clickhouse/003) are installed,
 // backfilled and usable in s.Database: their three tables carry the
-// backfilled version comment and
-// the samples tables' TimeUnix type, their three views exist, and the
-// series extension they copy from is in use. The sentence is the health
-// check's; the bool says whether short windows read them.
+// backfilled version comment and the samples tables' TimeUnix type, their
+// three views exist, and the series extension they copy from is in use.
+// The sentence is the health check's; the bool says whether short windows
+// read them.
 func recentTablesState(s sqlgen.Schema, found map[string]extensionTable) (string, bool) {
 	names := append(append([]string{}, sqlgen.RecentTables...), recentViews...)
 	if len(found) == 0 {

@@ -36,8 +36,8 @@ import (
 // phase, so the query reads at most its newest minutes, or the query
 // starts one over its matchers on labels it does not group by (scoped
 // leaves, below); when one names one value, only a scoped leaf over such
-// matchers (oneValueLeaf). Otherwise the query keeps its own statement; a leaf
-// over more series than the max series limit makes the query run
+// matchers (oneValueLeaf). Otherwise the query keeps its own statement;
+// a leaf over more series than the max series limit makes the query run
 // unshared (run).
 
 // sharedFuncs are the range functions whose leaves are shared: those
