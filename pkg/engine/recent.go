@@ -16,6 +16,9 @@ const recentReach = 20 * time.Hour
 // recentViews are the materialized views that fill the recent tables.
 var recentViews = []string{"meshmetrics_recent_sum_mv", "meshmetrics_recent_gauge_mv", "meshmetrics_recent_histogram_mv"}
 
+// recentExtensionNames are the recent tables and their views.
+var recentExtensionNames = append(append([]string{}, sqlgen.RecentTables...), recentViews...)
+
 // withRecent sets how far back short windows may read the recent tables,
 // from the engine's clock; the schema is otherwise as detected.
 func (e *Engine) withRecent(s sqlgen.Schema) sqlgen.Schema {
@@ -25,16 +28,16 @@ func (e *Engine) withRecent(s sqlgen.Schema) sqlgen.Schema {
 	return s
 }
 
-// recentTablesState says, from what found says of their tables and views,
-// whether the recent tables (provisioning/clickhouse/003) are installed,
+// recentTablesState says, from what found says of their tables and views
+// (found may hold others), whether the recent tables (provisioning/clickhouse/003) are installed,
 // backfilled and usable in s.Database: their three tables carry the
 // backfilled version comment and the samples tables' TimeUnix type, their
 // three views exist, and the series extension they copy from is in use.
 // The sentence is the health check's; the bool says whether short windows
 // read them.
 func recentTablesState(s sqlgen.Schema, found map[string]extensionTable) (string, bool) {
-	names := append(append([]string{}, sqlgen.RecentTables...), recentViews...)
-	if len(found) == 0 {
+	names := recentExtensionNames
+	if found = only(found, names); len(found) == 0 {
 		return "not installed (provisioning/clickhouse/003_recent_samples.up.sql): short windows read the samples tables, slower", false
 	}
 	var problems, unfilled []string

@@ -31,9 +31,7 @@ func (e *Engine) detectSchema(ctx context.Context) (sqlgen.Schema, error) {
 	}
 	s := sqlgen.Schema{Database: e.cfg.Database, Sum: e.cfg.Tables.Sum, Gauge: e.cfg.Tables.Gauge, Histogram: e.cfg.Tables.Histogram}
 	exporter := []string{s.Sum, s.Gauge, s.Histogram}
-	series := append(append([]string{}, sqlgen.SeriesExtensionTables...), seriesExtensionViews...)
-	recent := append(append([]string{}, sqlgen.RecentTables...), recentViews...)
-	found, version, err := e.tablesOf(ctx, s.Database, append(append(append([]string{}, exporter...), series...), recent...))
+	found, version, err := e.tablesOf(ctx, s.Database, append(append(append([]string{}, exporter...), seriesExtensionNames...), recentExtensionNames...))
 	if err != nil {
 		return s, err
 	}
@@ -49,7 +47,7 @@ func (e *Engine) detectSchema(ctx context.Context) (sqlgen.Schema, error) {
 			return s, fmt.Errorf("table %s.%s: TimeUnix is %s, expected DateTime or DateTime64", s.Database, t, typ)
 		}
 	}
-	state := e.seriesTablesState(s, only(found, series))
+	state := e.seriesTablesState(s, found)
 	s.SeriesTables = state == seriesTablesInUse
 	e.seriesTables = state
 	if e.schema != nil && e.schema.SeriesTables != s.SeriesTables {
@@ -62,7 +60,7 @@ func (e *Engine) detectSchema(ctx context.Context) (sqlgen.Schema, error) {
 		e.recentPoints.clear()
 		e.settledPoints.clear()
 	}
-	e.recentTables, e.recentInUse = recentTablesState(s, only(found, recent))
+	e.recentTables, e.recentInUse = recentTablesState(s, found)
 	e.schema, e.schemaAt = &s, time.Now()
 	fmt.Sscanf(version, "%d.%d", &e.version[0], &e.version[1])
 	return e.withRecent(s), nil
@@ -77,15 +75,19 @@ var seriesExtensionViews = []string{
 	"meshmetrics_series_sum_mv", "meshmetrics_series_gauge_mv", "meshmetrics_series_histogram_mv",
 }
 
+// seriesExtensionNames are the series extension's tables and views.
+var seriesExtensionNames = append(append([]string{}, sqlgen.SeriesExtensionTables...), seriesExtensionViews...)
+
 // seriesTablesState says whether the series extension is installed and
-// current in s.Database, from what found says of its tables and views:
+// current in s.Database, from what found says of its tables and views
+// (found may hold others):
 // its four tables carry the version comment, its six views exist and the
 // samples tables' TimeUnix has the exporter's type. Anything else is a
 // sentence saying what is missing; queries then read the exporter's
 // tables.
 func (e *Engine) seriesTablesState(s sqlgen.Schema, found map[string]extensionTable) string {
-	names := append(append([]string{}, sqlgen.SeriesExtensionTables...), seriesExtensionViews...)
-	if len(found) == 0 {
+	names := seriesExtensionNames
+	if found = only(found, names); len(found) == 0 {
 		return "not installed (provisioning/clickhouse/002_series_tables.up.sql): queries read the exporter's tables, slower"
 	}
 	var missing, outdated []string
