@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -328,6 +329,25 @@ type seriesList struct {
 	stored        []uint64 // each series' row number in the samples tables
 	names, values [][]string
 	at            time.Time // when it was listed
+
+	// listed is sids as a set (has), made once: a kept list is not
+	// changed, and a refresh's reads of recent points ask it of every
+	// series they read.
+	listed     map[uint64]struct{}
+	listedOnce sync.Once
+	derived    derivedLists // asPart's and filtered's
+}
+
+// has says whether l lists sid.
+func (l *seriesList) has(sid uint64) bool {
+	l.listedOnce.Do(func() {
+		l.listed = make(map[uint64]struct{}, len(l.sids))
+		for _, s := range l.sids {
+			l.listed[s] = struct{}{}
+		}
+	})
+	_, ok := l.listed[sid]
+	return ok
 }
 
 // Flat sums' lookups are kept (by FlatSum.LookupKey): the panels of a
@@ -400,8 +420,8 @@ func (e *Engine) derivedList(f *sqlgen.FlatSum) (list *seriesList, ok bool) {
 	return nil, false
 }
 
-// filtered is the list of l's series that every matcher accepts.
-func (l *seriesList) filtered(ms []*labels.Matcher) *seriesList {
+// filter is filtered, derived.
+func (l *seriesList) filter(ms []*labels.Matcher) *seriesList {
 	out := &seriesList{at: l.at}
 	for k := range l.sids {
 		if matchesNamed(ms, l.names[k], l.values[k]) {

@@ -39,7 +39,7 @@ func wholeRefusal(key string) string { return "whole list " + key }
 // (sqlgen.PointsRead.Key).
 func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key string, loMs, hiMs int64, base *recentPoints) (*recentPoints, error) {
 	began := time.Now()
-	h, err := f.HistogramPointsSQL(loMs, hiMs, maxPointsBuckets+1)
+	h, err := f.HistogramPointsSQL(loMs, hiMs, maxPointsBuckets+1, sqlgen.Counted{})
 	if err != nil {
 		return nil, err
 	}
@@ -62,20 +62,16 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 		}
 		return refuse()
 	}
-	var (
-		points string
-		rows   histogramRows
-	)
-	upToMs, counted, err := e.readAfterKept(ctx, f, base, loMs, func(fromMs int64) error {
+	var rows histogramRows
+	upToMs, points, err := e.readAfterKept(base, loMs, func(fromMs int64, counted sqlgen.Counted) (string, uint64, error) {
 		// The same lookup and lists; the points after those taken from
 		// base.
-		read, err := f.HistogramPointsSQL(fromMs, hiMs, maxPointsBuckets+1)
+		read, err := f.HistogramPointsSQL(fromMs, hiMs, maxPointsBuckets+1, counted)
 		if err != nil {
-			return err
+			return "", 0, err
 		}
-		points = read.Points
-		rows, ok, err = e.readHistogramRows(ctx, read)
-		return err
+		rows, ok, err = e.readHistogramRows(ctx, read, len(lists[0].sids)+len(lists[1].sids)+len(lists[2].sids))
+		return read.Points, rows.stored, err
 	})
 	if err != nil || !ok {
 		if err != nil {
@@ -102,7 +98,7 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 	}
 	return &recentPoints{loMs: loMs, hiMs: hiMs, series: rows.series,
 		parts:     map[string]*seriesList{h.Buckets.List: lists[0], h.Sum.List: lists[1], h.Count.List: lists[2]},
-		rowSeries: rows.rowSeries, began: began, sql: h.Lookup + "\n\n-- and\n" + counted + points}, nil
+		rowSeries: rows.rowSeries, began: began, sql: h.Lookup + "\n\n-- and\n" + points}, nil
 }
 
 // histogramLists are the lists of h's read: the buckets' (kept, or listed
@@ -135,6 +131,7 @@ type histogramRows struct {
 	baseOf     map[uint64]uint64
 	bucketless map[uint64]bool
 	rowSeries  map[uint64]bool // the _sum parts: a point per row
+	stored     uint64          // the rows the read counted (sqlgen.Counted)
 }
 
 // unlistedLeftOut says whether the series that no list holds (stored
@@ -143,9 +140,8 @@ type histogramRows struct {
 // (its stored series has a row without buckets). They stay in the read,
 // whose next read may take their settled points (settled.go).
 func (r histogramRows) unlistedLeftOut(lists []*seriesList) bool {
-	listed := listedSids(lists)
 	for sid := range r.series {
-		if !listed[sid] && r.bucketless[r.baseOf[sid]] {
+		if r.bucketless[r.baseOf[sid]] && !anyLists(lists, sid) {
 			return false
 		}
 	}
@@ -153,9 +149,10 @@ func (r histogramRows) unlistedLeftOut(lists []*seriesList) bool {
 }
 
 // readHistogramRows runs a histogram's points statement and expands each
-// row into its buckets', _sum's and _count's points; ok is false when
-// they are more than maxKeptPoints.
-func (e *Engine) readHistogramRows(ctx context.Context, h sqlgen.HistogramPoints) (out histogramRows, ok bool, err error) {
+// row into its buckets', _sum's and _count's points, of about series
+// series (the lists'); ok is false when they are more than
+// maxKeptPoints.
+func (e *Engine) readHistogramRows(ctx context.Context, h sqlgen.HistogramPoints, series int) (out histogramRows, ok bool, err error) {
 	stmtCtx, release := e.statementContext(ctx, nil)
 	defer release()
 	rows, err := e.conn.Query(stmtCtx, h.Points)
@@ -163,27 +160,22 @@ func (e *Engine) readHistogramRows(ctx context.Context, h sqlgen.HistogramPoints
 		return out, false, e.timeoutError(queryError(err))
 	}
 	defer rows.Close()
-	building := map[uint64]*seriesPoints{}
-	out.baseOf, out.bucketless, out.rowSeries = map[uint64]uint64{}, map[uint64]bool{}, map[uint64]bool{}
+	// Sized up front: growing maps of thousands of series was a fifth of
+	// a refresh's read.
+	building := make(map[uint64]*seriesPoints, series)
+	out.baseOf, out.bucketless, out.rowSeries = make(map[uint64]uint64, series), map[uint64]bool{}, map[uint64]bool{}
 	var (
 		base        uint64
 		bounds, pts string
 	)
-	// of is the series sid's points, made room for n more.
-	of := func(sid uint64, n int) *seriesPoints {
-		p := building[sid]
-		if p == nil {
-			p = &seriesPoints{}
-			building[sid] = p
-			out.baseOf[sid] = base
-		}
-		p.ts, p.vs, p.stale = slices.Grow(p.ts, n), slices.Grow(p.vs, n), slices.Grow(p.stale, n)
-		return p
-	}
 	total := 0
 	for rows.Next() {
-		if err := rows.Scan(&base, &bounds, &pts); err != nil {
+		var counted uint64
+		if err := scanCounted(rows, &counted, &base, &bounds, &pts); err != nil {
 			return out, false, fmt.Errorf("read the recent points of a histogram: %w", err)
+		}
+		if out.stored += counted; pts == "" {
+			continue // the count's row
 		}
 		if len(bounds)%8 != 0 {
 			return out, false, fmt.Errorf("read the recent points of a histogram: series %d has %d bytes of bounds, not a multiple of 8", base, len(bounds))
@@ -197,24 +189,41 @@ func (e *Engine) readHistogramRows(ctx context.Context, h sqlgen.HistogramPoints
 		if total += n * (nb + 2); total > maxKeptPoints {
 			return out, false, nil
 		}
-		sumSid := sqlgen.PartSid(h.Sum.Name, base)
-		out.rowSeries[sumSid] = true
-		sum, count := of(sumSid, n), of(sqlgen.PartSid(h.Count.Name, base), n)
-		buckets := make([]*seriesPoints, nb)
-		for k := range buckets {
-			buckets[k] = of(sqlgen.BucketSid(base, math.Float64frombits(leUint64(bounds[8*k:]))), n)
-		}
+		// The row's parts share its times and stale flags (sharedTimes);
+		// values: _sum, _count, then each bucket.
+		ts, stale, values := make([]int64, n), make([]bool, n), make([]float64, n*(nb+2))
 		for i := range n {
 			r := pts[i*size:]
-			t, stale := int64(leUint64(r)), r[8] != 0
-			if nb == 0 && !stale {
+			ts[i], stale[i] = int64(leUint64(r)), r[8] != 0
+			if nb == 0 && !stale[i] {
 				out.bucketless[base] = true
 			}
-			sum.add(t, math.Float64frombits(leUint64(r[9:])), stale)
-			count.add(t, float64(leUint64(r[17:])), stale)
-			for k, p := range buckets {
-				p.add(t, float64(leUint64(r[25+8*k:])), stale)
+			values[i] = math.Float64frombits(leUint64(r[9:]))
+			values[n+i] = float64(leUint64(r[17:]))
+			for k := range nb {
+				values[(k+2)*n+i] = float64(leUint64(r[25+8*k:]))
 			}
+		}
+		sumSid := sqlgen.PartSid(h.Sum.Name, base)
+		out.rowSeries[sumSid] = true
+		for k := range nb + 2 {
+			sid := sumSid
+			switch {
+			case k == 1:
+				sid = sqlgen.PartSid(h.Count.Name, base)
+			case k > 1:
+				sid = sqlgen.BucketSid(base, math.Float64frombits(leUint64(bounds[8*(k-2):])))
+			}
+			vs := values[k*n : (k+1)*n : (k+1)*n]
+			p := building[sid]
+			if p == nil {
+				building[sid] = &seriesPoints{ts: ts, vs: vs, stale: stale}
+				out.baseOf[sid] = base
+				continue
+			}
+			// A part of rows of another bucket layout too: arrays of its
+			// own (capped, appending copies).
+			p.ts, p.vs, p.stale = append(slices.Clip(p.ts), ts...), append(slices.Clip(p.vs), vs...), append(slices.Clip(p.stale), stale...)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -225,9 +234,4 @@ func (e *Engine) readHistogramRows(ctx context.Context, h sqlgen.HistogramPoints
 		out.series[sid] = p.inOrder()
 	}
 	return out, true, nil
-}
-
-// add appends a point.
-func (p *seriesPoints) add(t int64, v float64, stale bool) {
-	p.ts, p.vs, p.stale = append(p.ts, t), append(p.vs, v), append(p.stale, stale)
 }

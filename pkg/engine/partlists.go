@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/forma3d/meshmetrics/pkg/sqlgen"
@@ -24,6 +25,17 @@ import (
 // set does not name one le (a point attribute le as well: which is the
 // bound is not known).
 func (l *seriesList) asPart(name string, buckets bool) (part *seriesList, ok bool) {
+	key := fmt.Sprintf("%s %v", name, buckets)
+	if d, kept := l.derived.get("part " + key); kept {
+		return d, d != nil
+	}
+	part, ok = l.derivePart(name, buckets)
+	l.derived.put("part "+key, part)
+	return part, ok
+}
+
+// derivePart is asPart, derived.
+func (l *seriesList) derivePart(name string, buckets bool) (part *seriesList, ok bool) {
 	part = &seriesList{at: l.at}
 	seen := map[uint64]bool{}
 	sets := map[string]bool{}

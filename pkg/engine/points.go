@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/forma3d/meshmetrics/pkg/plan"
@@ -287,7 +288,7 @@ func (p *recentPoints) size() int {
 // (pointsRefused): nil, and its sums run their statements.
 func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source string, loMs, hiMs int64, base *recentPoints) (*recentPoints, error) {
 	began := time.Now()
-	lookup, _, err := f.PointsSQL(loMs, hiMs, maxPointsSeries+1)
+	lookup, err := f.PointsLookupSQL(loMs, hiMs, maxPointsSeries+1)
 	if err != nil {
 		return nil, err
 	}
@@ -318,16 +319,15 @@ func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source strin
 		return refuse()
 	}
 	var (
-		points string
 		series map[uint64]seriesPoints
 		ok     bool
 	)
-	upToMs, counted, err := e.readAfterKept(ctx, f, base, loMs, func(fromMs int64) (err error) {
-		if _, points, err = f.PointsSQL(fromMs, hiMs, maxPointsSeries+1); err != nil {
-			return err
+	upToMs, points, err := e.readAfterKept(base, loMs, func(fromMs int64, counted sqlgen.Counted) (sql string, stored uint64, err error) {
+		if sql, err = f.PointsSQL(fromMs, hiMs, counted); err != nil {
+			return "", 0, err
 		}
-		series, ok, err = e.readSeriesPoints(ctx, points)
-		return err
+		series, stored, ok, err = e.readSeriesPoints(ctx, sql)
+		return sql, stored, err
 	})
 	if err != nil {
 		return nil, err
@@ -344,7 +344,7 @@ func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source strin
 			return refuse()
 		}
 	}
-	return &recentPoints{loMs: loMs, hiMs: hiMs, series: series, all: all, began: began, sql: lookup + "\n\n-- and\n" + counted + points}, nil
+	return &recentPoints{loMs: loMs, hiMs: hiMs, series: series, all: all, began: began, sql: lookup + "\n\n-- and\n" + points}, nil
 }
 
 // listUpTo runs a lookup that reads at most most+1 series; ok is false
@@ -363,58 +363,70 @@ func (e *Engine) listUpTo(ctx context.Context, sql string, most int) (list *seri
 
 // listsAll says whether the lists hold every series of series.
 func listsAll(series map[uint64]seriesPoints, lists ...*seriesList) bool {
-	listed := listedSids(lists)
 	for sid := range series {
-		if !listed[sid] {
+		if !anyLists(lists, sid) {
 			return false
 		}
 	}
 	return true
 }
 
-// listedSids are the sids of the lists' series.
-func listedSids(lists []*seriesList) map[uint64]bool {
-	listed := map[uint64]bool{}
+// anyLists says whether one of the lists holds sid.
+func anyLists(lists []*seriesList, sid uint64) bool {
 	for _, l := range lists {
-		for _, sid := range l.sids {
-			listed[sid] = true
+		if l.has(sid) {
+			return true
 		}
 	}
-	return listed
+	return false
 }
 
 // readSeriesPoints runs a points statement (sqlgen.FlatSum.PointsSQL);
-// ok is false when it holds more than maxKeptPoints points.
-func (e *Engine) readSeriesPoints(ctx context.Context, sql string) (series map[uint64]seriesPoints, ok bool, err error) {
+// stored is the rows it counted (sqlgen.Counted), ok false when it holds
+// more than maxKeptPoints points.
+func (e *Engine) readSeriesPoints(ctx context.Context, sql string) (series map[uint64]seriesPoints, stored uint64, ok bool, err error) {
 	stmtCtx, release := e.statementContext(ctx, nil)
 	defer release()
 	rows, err := e.conn.Query(stmtCtx, sql)
 	if err != nil {
-		return nil, false, e.timeoutError(queryError(err))
+		return nil, 0, false, e.timeoutError(queryError(err))
 	}
 	defer rows.Close()
 	series = map[uint64]seriesPoints{}
 	n := 0
 	for rows.Next() {
 		var (
-			sid uint64
-			pts string
+			sid     uint64
+			pts     string
+			counted uint64
 		)
-		if err := rows.Scan(&sid, &pts); err != nil {
-			return nil, false, fmt.Errorf("read the recent points of a sum: %w", err)
+		if err := scanCounted(rows, &counted, &sid, &pts); err != nil {
+			return nil, 0, false, fmt.Errorf("read the recent points of a sum: %w", err)
+		}
+		if stored += counted; pts == "" {
+			continue // the count's row
 		}
 		if len(pts)%sqlgen.PointBytes != 0 {
-			return nil, false, fmt.Errorf("read the recent points of a sum: series %d has %d bytes of points, not a multiple of %d", sid, len(pts), sqlgen.PointBytes)
+			return nil, 0, false, fmt.Errorf("read the recent points of a sum: series %d has %d bytes of points, not a multiple of %d", sid, len(pts), sqlgen.PointBytes)
 		}
 		if n += len(pts) / sqlgen.PointBytes; n > maxKeptPoints {
-			return nil, false, nil
+			return nil, 0, false, nil
 		}
 		series[sid] = decodePoints(pts)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, e.timeoutError(queryError(err))
+		return nil, 0, false, e.timeoutError(queryError(err))
 	}
-	return series, true, nil
+	return series, stored, true, nil
+}
+
+// scanCounted scans a row of a read of recent points into dest, and its
+// counted column, when the read has one (sqlgen.Counted), into counted.
+func scanCounted(rows driver.Rows, counted *uint64, dest ...any) error {
+	if len(rows.Columns()) > len(dest) {
+		dest = append(dest, counted)
+	}
+	return rows.Scan(dest...)
 }
 
 // decodePoints reads a series' points (sqlgen.FlatSum.PointsSQL's bytes)

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"context"
-	"fmt"
 	"sort"
 	"time"
 
@@ -31,9 +29,9 @@ import (
 // 1.1 MB, 50–110 ms), though late rows are rare. So a read counts the
 // rows stored in (settledMs, verifyMs] of the kept read, which ends
 // verifyLag before that read's clock (rows still arriving then would
-// make the counts differ every time), while it reads the newer points;
-// as many as the kept read holds points of there, it takes those from
-// it. The tables only grow, but by their TTL (days, not minutes), so
+// make the counts differ every time), in the statement that reads the
+// newer points; as many as the kept read holds points of there, it takes
+// those from it. The tables only grow, but by their TTL (days, not minutes), so
 // equal counts mean the same rows: what it takes is what a read would
 // give, late rows included, not bounded by the TTL as settled points
 // are. The counts differing, it reads again from settledMs.
@@ -45,72 +43,32 @@ import (
 // differ.
 const verifyLag = time.Minute
 
-// keptUpTo returns up to when a read of a source takes base's points:
-// its settled points, and those up to its verifyMs when the rows stored
-// there now are as many as base holds points of; counted is the count
-// statement, for Result.SQL.
-func (e *Engine) keptUpTo(ctx context.Context, f *sqlgen.FlatSum, base *recentPoints) (upToMs int64, counted string, err error) {
-	sql, err := f.RowsSQL(base.settledMs, base.verifyMs)
+// readAfterKept reads a source's points after loMs with read, from when
+// base's points serve up to (loMs without base): base's verifyMs when the
+// rows stored in (base's settledMs, verifyMs], counted by the same
+// statement (sqlgen.Counted), are as many as base holds points of there,
+// else its settled time, read again. upToMs is the time base's points
+// serve up to; sql is what read, for Result.SQL.
+func (e *Engine) readAfterKept(base *recentPoints, loMs int64, read func(fromMs int64, counted sqlgen.Counted) (sql string, stored uint64, err error)) (upToMs int64, sql string, err error) {
+	if base == nil {
+		sql, _, err = read(loMs, sqlgen.Counted{})
+		return loMs, sql, err
+	}
+	if base.verifyMs <= base.settledMs {
+		sql, _, err = read(base.settledMs, sqlgen.Counted{})
+		return base.settledMs, sql, err
+	}
+	counted := sqlgen.Counted{LoMs: base.settledMs, HiMs: base.verifyMs}
+	sql, stored, err := read(base.verifyMs, counted)
 	if err != nil {
 		return 0, "", err
 	}
-	stmtCtx, release := e.statementContext(ctx, nil)
-	defer release()
-	rows, err := e.conn.Query(stmtCtx, sql)
-	if err != nil {
-		return 0, "", e.timeoutError(queryError(err))
+	if stored == uint64(base.rowsIn(counted.LoMs, counted.HiMs)) {
+		return base.verifyMs, "-- the points up to " + time.UnixMilli(base.verifyMs).UTC().Format(time.RFC3339Nano) +
+			" from an earlier read too, as many as the rows stored there, counted by the read of the newer ones (verified points, docs/dialect.md):\n" + sql, nil
 	}
-	defer rows.Close()
-	var stored uint64
-	for rows.Next() {
-		if err := rows.Scan(&stored); err != nil {
-			return 0, "", fmt.Errorf("count the rows of recent points: %w", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return 0, "", e.timeoutError(queryError(err))
-	}
-	if stored != uint64(base.rowsIn(base.settledMs, base.verifyMs)) {
-		return base.settledMs, "-- rows stored since an earlier read, counted by:\n" + sql + "\n\n-- and\n", nil
-	}
-	return base.verifyMs, "-- the points up to " + time.UnixMilli(base.verifyMs).UTC().Format(time.RFC3339Nano) +
-		" from an earlier read too, as many as the rows stored there, counted by (verified points, docs/dialect.md):\n" + sql + "\n\n-- and\n", nil
-}
-
-// readAfterKept calls read with the time after which a read of (loMs,
-// …] reads points itself, base's points serving up to it (loMs without
-// base): base's verifyMs while the count runs beside it (keptUpTo), and
-// again from its settled time when the counts differ. upToMs is the time
-// base's points serve up to; counted says so for Result.SQL.
-func (e *Engine) readAfterKept(ctx context.Context, f *sqlgen.FlatSum, base *recentPoints, loMs int64, read func(fromMs int64) error) (upToMs int64, counted string, err error) {
-	if base == nil {
-		return loMs, "", read(loMs)
-	}
-	if base.verifyMs <= base.settledMs {
-		return base.settledMs, "", read(base.settledMs)
-	}
-	type answer struct {
-		upToMs  int64
-		counted string
-		err     error
-	}
-	done := make(chan answer, 1) // the count never waits for the read
-	go func() {
-		var a answer
-		a.upToMs, a.counted, a.err = e.keptUpTo(ctx, f, base)
-		done <- a
-	}()
-	readErr := read(base.verifyMs)
-	a := <-done
-	switch {
-	case a.err != nil:
-		return 0, "", a.err
-	case readErr != nil:
-		return 0, "", readErr
-	case a.upToMs != base.verifyMs:
-		return a.upToMs, a.counted, read(a.upToMs)
-	}
-	return a.upToMs, a.counted, nil
+	again, _, err := read(base.settledMs, sqlgen.Counted{})
+	return base.settledMs, "-- rows stored since an earlier read, counted by:\n" + sql + "\n\n-- so read again by:\n" + again, err
 }
 
 // rowsIn is how many rows of its statements p holds points of in
@@ -175,10 +133,23 @@ func (e *Engine) recentFrom(p *recentPoints) time.Time {
 
 // before puts base's points in (loMs, upToMs] before each series' points
 // in series, all of which are newer; series as it is when base is nil.
+// The merged points share three arrays, each series' capped at its
+// length, and series that shared their times and stale flags (a
+// histogram's parts, readHistogramRows) share them merged too: a
+// refresh's merged histogram points (2,646 series at 20 services) were 4
+// MB of fresh memory, and 13 ms.
 func (base *recentPoints) before(loMs, upToMs int64, series map[uint64]seriesPoints) map[uint64]seriesPoints {
 	if base == nil {
 		return series
 	}
+	type merge struct {
+		sid      uint64
+		from, to int
+		times    timesKey
+	}
+	merges := make([]merge, 0, len(base.series))
+	values, times := 0, 0
+	spans := map[timesKey][2]int{} // each merged times' place in ts and stale
 	for sid, old := range base.series {
 		from := sort.Search(len(old.ts), func(i int) bool { return old.ts[i] > loMs })
 		to := sort.Search(len(old.ts), func(i int) bool { return old.ts[i] > upToMs })
@@ -186,12 +157,47 @@ func (base *recentPoints) before(loMs, upToMs int64, series map[uint64]seriesPoi
 			continue
 		}
 		newer := series[sid]
+		k := timesKeyOf(old, from, to, newer)
+		merges = append(merges, merge{sid, from, to, k})
 		n := to - from + len(newer.ts)
-		series[sid] = seriesPoints{
-			ts:    append(append(make([]int64, 0, n), old.ts[from:to]...), newer.ts...),
-			vs:    append(append(make([]float64, 0, n), old.vs[from:to]...), newer.vs...),
-			stale: append(append(make([]bool, 0, n), old.stale[from:to]...), newer.stale...),
+		values += n
+		if _, ok := spans[k]; !ok {
+			spans[k] = [2]int{-1, -1}
+			times += n
 		}
 	}
+	ts, stale, vs := make([]int64, 0, times), make([]bool, 0, times), make([]float64, 0, values)
+	for _, m := range merges {
+		old, newer := base.series[m.sid], series[m.sid]
+		at := len(vs)
+		vs = append(append(vs, old.vs[m.from:m.to]...), newer.vs...)
+		span := spans[m.times]
+		if span[0] < 0 {
+			span[0] = len(ts)
+			ts = append(append(ts, old.ts[m.from:m.to]...), newer.ts...)
+			stale = append(append(stale, old.stale[m.from:m.to]...), newer.stale...)
+			span[1] = len(ts)
+			spans[m.times] = span
+		}
+		series[m.sid] = seriesPoints{ts: ts[span[0]:span[1]:span[1]], vs: vs[at:len(vs):len(vs)], stale: stale[span[0]:span[1]:span[1]]}
+	}
 	return series
+}
+
+// timesKey names the times and stale flags of a merge by the memory
+// they are in, so that equal keys are equal points: old's from its
+// first, n of them, then newer's.
+type timesKey struct {
+	oldTs, newTs       *int64
+	oldStale, newStale *bool
+	oldLen, newLen     int
+}
+
+// timesKeyOf is the timesKey of old's points from to to before newer's.
+func timesKeyOf(old seriesPoints, from, to int, newer seriesPoints) timesKey {
+	k := timesKey{oldTs: &old.ts[from], oldStale: &old.stale[from], oldLen: to - from, newLen: len(newer.ts)}
+	if len(newer.ts) > 0 {
+		k.newTs, k.newStale = &newer.ts[0], &newer.stale[0]
+	}
+	return k
 }

@@ -255,7 +255,7 @@ func TestVerifiedPoints(t *testing.T) {
 	}
 	// A point stored late among those the next read counts (after the
 	// points settled a minute on, 9 minutes before at): the counts differ,
-	// and it reads them too (the newest ones were read beside the count).
+	// and it reads them again (the newest ones were read with the count).
 	counter("visits_total", "api", 45*60-5*60+7, 45*60-5*60+7, func(int) float64 { return 1e6 })
 	got, want, sql = query(2, 2)
 	if got != want {

@@ -29,7 +29,8 @@ type HistogramPoints struct {
 	// bucketBounds has them) and pts String, each row of the window as
 	// HistogramRowBytes(len(bounds)/8) bytes: t Int64 (Unix ms), stale UInt8,
 	// Sum Float64, Count UInt64, then each bucket's cumulative count as
-	// UInt64, little-endian; in no particular order.
+	// UInt64, little-endian; in no particular order. With a Counted, a
+	// counted column too (Counted).
 	Points string
 	// Buckets, Sum and Count are the parts' lists (PointsRead.List) and
 	// PromQL names.
@@ -53,11 +54,11 @@ type PartRead struct{ List, Name string }
 func HistogramRowBytes(buckets int) int { return 8 + 1 + 8 + 8 + 8*buckets }
 
 // HistogramPointsSQL renders the read of f's histogram in (loMs, hiMs]
-// (f one of its parts, PointsSource's Histogram), without f's matchers.
-// Bytes, not arrays, as PointsSQL's; each array element goes through
-// concat, since arrayStringConcat of a FixedString drops its trailing
-// zero bytes.
-func (f *FlatSum) HistogramPointsSQL(loMs, hiMs int64, maxSeries int) (HistogramPoints, error) {
+// (f one of its parts, PointsSource's Histogram), without f's matchers,
+// counting the rows in counted's window too. Bytes, not arrays, as
+// PointsSQL's; each array element goes through concat, since
+// arrayStringConcat of a FixedString drops its trailing zero bytes.
+func (f *FlatSum) HistogramPointsSQL(loMs, hiMs int64, maxSeries int, counted Counted) (HistogramPoints, error) {
 	src := f.sel.Sources[0]
 	if src.Table != plan.TableHistogram {
 		return HistogramPoints{}, fmt.Errorf("internal error: histogram points of %s, not a histogram's part", src.Name)
@@ -77,15 +78,19 @@ func (f *FlatSum) HistogramPointsSQL(loMs, hiMs int64, maxSeries int) (Histogram
 		Buckets: read(buckets), Sum: read(part(plan.PartSum)), Count: read(part(plan.PartCount)),
 		buckets: buckets,
 	}
-	h.Points = fmt.Sprintf(`SELECT base, bounds, arrayStringConcat(groupArray(row)) AS pts
+	column, count, err := f.countedParts(b, counted, "0, '', ''")
+	if err != nil {
+		return HistogramPoints{}, err
+	}
+	h.Points = fmt.Sprintf(`SELECT base, bounds, arrayStringConcat(groupArray(row)) AS pts%s
 FROM (
   SELECT sid AS base, arrayStringConcat(arrayMap(x -> concat(reinterpretAsFixedString(toFloat64(x)), ''), %s)) AS bounds,
     concat(reinterpretAsFixedString(toInt64(%s)), reinterpretAsFixedString(toUInt8(bitAnd(Flags, 1))), reinterpretAsFixedString(toFloat64(Sum)), reinterpretAsFixedString(toUInt64(Count)),
       arrayStringConcat(arrayMap(c -> concat(reinterpretAsFixedString(toUInt64(c)), ''), arrayCumSum(BucketCounts)))) AS row
   %s
 )
-GROUP BY base, bounds
-SETTINGS allow_experimental_analyzer = 0`, bucketBounds, b.timeMs(), strings.ReplaceAll(b.samplesFrom(RecentTablePrefix+string(plan.TableHistogram), src.Metric, loMs, hiMs), "\n", "\n  "))
+GROUP BY base, bounds%s
+SETTINGS allow_experimental_analyzer = 0`, column, bucketBounds, b.timeMs(), strings.ReplaceAll(b.samplesFrom(RecentTablePrefix+string(plan.TableHistogram), src.Metric, loMs, hiMs), "\n", "\n  "), count)
 	return h, nil
 }
 

@@ -98,51 +98,83 @@ func (f *FlatSum) PointsLookupKey(loMs, hiMs int64) string {
 	return f.LookupKeyWith(nil, floorDiv(loMs, dayMs), floorDiv(hiMs, dayMs))
 }
 
-// PointsSQL renders the reads of f's source in (loMs, hiMs], without
-// f's matchers: lookup lists every series as LookupSQL does, at most
-// maxSeries of them; points gives
-// each series' points, a row per series: sid UInt64 and pts String, each
-// point PointBytes bytes in no particular order (the recent tables are
-// ordered by time, so mostly in order): t Int64 (Unix ms), v Float64,
-// stale UInt8, little-endian. Bytes, not arrays: the client library
-// reads an array element by element through reflection, 120 of 300 ms of
-// a refresh's samples; and one value per point, since ClickHouse 26.5
-// puts a groupArray of a sparse column (the stale flag is 0 on almost
-// every row) out of row order, so separate arrays would not line up.
-func (f *FlatSum) PointsSQL(loMs, hiMs int64, maxSeries int) (lookup, points string, err error) {
+// PointsLookupSQL lists every series of f's source on the days of
+// (loMs, hiMs], without f's matchers, at most maxSeries of them, as
+// LookupSQL does: the list a read of its points (PointsSQL) selects from.
+func (f *FlatSum) PointsLookupSQL(loMs, hiMs int64, maxSeries int) (string, error) {
 	b := &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
-	all, err := b.samples(plan.Selector{Sources: f.sel.Sources, Pos: f.sel.Pos}, loMs, hiMs, true)
-	if err != nil {
-		return "", "", err
-	}
-	points = fmt.Sprintf(`SELECT sid, arrayStringConcat(groupArray(concat(reinterpretAsFixedString(toInt64(t)), reinterpretAsFixedString(toFloat64(v)), reinterpretAsFixedString(toUInt8(stale))))) AS pts
-FROM (
-%s
-)
-GROUP BY sid
-SETTINGS allow_experimental_analyzer = 0`, indent(all.rows))
-	return lookupOf(all.series, maxSeries), points, nil
-}
-
-// RowsSQL counts the rows PointsSQL, or HistogramPointsSQL for a
-// histogram's part, reads in (loMs, hiMs]: as many as an earlier read
-// holds there say that no row has been stored there since (the tables
-// only grow but by their TTL), and the plugin takes that read's points
-// instead of reading them again (pkg/engine/settled.go).
-func (f *FlatSum) RowsSQL(loMs, hiMs int64) (string, error) {
-	if len(f.sel.Sources) != 1 {
-		return "", fmt.Errorf("internal error: the rows of %d sources counted as one read's", len(f.sel.Sources))
-	}
-	b := &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
-	if src := f.sel.Sources[0]; src.Table == plan.TableHistogram {
-		return fmt.Sprintf("SELECT count()\n%s\nSETTINGS allow_experimental_analyzer = 0",
-			b.samplesFrom(RecentTablePrefix+string(plan.TableHistogram), src.Metric, loMs, hiMs)), nil
-	}
 	all, err := b.samples(plan.Selector{Sources: f.sel.Sources, Pos: f.sel.Pos}, loMs, hiMs, true)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("SELECT count()\nFROM (\n%s\n)\nSETTINGS allow_experimental_analyzer = 0", indent(all.rows)), nil
+	return lookupOf(all.series, maxSeries), nil
+}
+
+// PointsSQL renders the read of f's source in (loMs, hiMs], without f's
+// matchers: each series' points, a row per series: sid UInt64 and pts
+// String, each point PointBytes bytes in no particular order (the recent
+// tables are ordered by time, so mostly in order): t Int64 (Unix ms), v
+// Float64, stale UInt8, little-endian. Bytes, not arrays: the client
+// library reads an array element by element through reflection, 120 of
+// 300 ms of a refresh's samples; and one value per point, since
+// ClickHouse 26.5 puts a groupArray of a sparse column (the stale flag is
+// 0 on almost every row) out of row order, so separate arrays would not
+// line up. With counted, the rows stored in its window are counted too
+// (Counted).
+func (f *FlatSum) PointsSQL(loMs, hiMs int64, counted Counted) (string, error) {
+	b := &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
+	all, err := b.samples(plan.Selector{Sources: f.sel.Sources, Pos: f.sel.Pos}, loMs, hiMs, true)
+	if err != nil {
+		return "", err
+	}
+	column, count, err := f.countedParts(b, counted, "0, ''")
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`SELECT sid, arrayStringConcat(groupArray(concat(reinterpretAsFixedString(toInt64(t)), reinterpretAsFixedString(toFloat64(v)), reinterpretAsFixedString(toUInt8(stale))))) AS pts%s
+FROM (
+%s
+)
+GROUP BY sid%s
+SETTINGS allow_experimental_analyzer = 0`, column, indent(all.rows), count), nil
+}
+
+// Counted is a window (LoMs, HiMs] in which a read of recent points
+// (PointsSQL, HistogramPointsSQL) counts the rows stored, beside reading
+// its points: as many as an earlier read holds there say that no row has
+// been stored there since (the tables only grow but by their TTL), and
+// the plugin takes that read's points instead of reading them again
+// (pkg/engine/settled.go). The read then has a column more, counted
+// UInt64: 0 on each series' row, and the count on a row of its own whose
+// points are empty. In one statement, not a count beside the read: a
+// statement's own cost (7–10 ms for the count) is most of a refresh's
+// read. The zero Counted counts nothing and adds no column.
+type Counted struct{ LoMs, HiMs int64 }
+
+// Counts says whether c counts any rows.
+func (c Counted) Counts() bool { return c.HiMs > c.LoMs }
+
+// countedParts are what a read of f's source (PointsSQL, or
+// HistogramPointsSQL for a histogram's part) adds to count the rows it
+// reads in c's window: its counted column, and the row of the count
+// after its GROUP BY, whose columns before counted are empty; none
+// when c counts nothing.
+func (f *FlatSum) countedParts(b *builder, c Counted, empty string) (column, row string, err error) {
+	if !c.Counts() {
+		return "", "", nil
+	}
+	if len(f.sel.Sources) != 1 {
+		return "", "", fmt.Errorf("internal error: the rows of %d sources counted as one read's", len(f.sel.Sources))
+	}
+	column, row = ", toUInt64(0) AS counted", "\nUNION ALL\nSELECT "+empty+", count()\n"
+	if src := f.sel.Sources[0]; src.Table == plan.TableHistogram {
+		return column, row + b.samplesFrom(RecentTablePrefix+string(plan.TableHistogram), src.Metric, c.LoMs, c.HiMs), nil
+	}
+	all, err := b.samples(plan.Selector{Sources: f.sel.Sources, Pos: f.sel.Pos}, c.LoMs, c.HiMs, true)
+	if err != nil {
+		return "", "", err
+	}
+	return column, row + "FROM (\n" + indent(all.rows) + "\n)", nil
 }
 
 // WholeSource says whether f's lookups may list every series

@@ -63,16 +63,21 @@ func TestPoints(t *testing.T) {
 	if want := end.Add(-sqlgen.RecentMaxSpan).UnixMilli(); lo != want {
 		t.Errorf("window from %d, want %d (RecentMaxSpan before its end)", lo, want)
 	}
-	lookup, points, err := f.PointsSQL(lo, end.UnixMilli(), 4001)
+	lookup, err := f.PointsLookupSQL(lo, end.UnixMilli(), 4001)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := f.RowsSQL(end.Add(-10*time.Minute).UnixMilli(), end.Add(-time.Minute).UnixMilli())
+	points, err := f.PointsSQL(lo, end.UnixMilli(), sqlgen.Counted{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := sqlgen.Counted{LoMs: end.Add(-10 * time.Minute).UnixMilli(), HiMs: end.Add(-time.Minute).UnixMilli()}
+	newest, err := f.PointsSQL(counted.HiMs, end.UnixMilli(), counted)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := "-- " + cases[0].expr + ": every series of the metric, then their points of the last 20 minutes\n" + lookup + ";\n\n" + points +
-		";\n\n-- the rows of the points from 10 to 1 minutes before the end, counted\n" + rows + "\n"
+		";\n\n-- the points of the last minute, the rows of those from 10 to 1 minutes before the end counted\n" + newest + "\n"
 	compareGolden(t, filepath.Join("testdata", "golden", "series", "recent_points.sql"), got)
 
 	// A histogram's parts share one read, each with its own list.
@@ -89,7 +94,7 @@ func TestPoints(t *testing.T) {
 	if !count.Histogram || count.Key != buckets.Key || count.Key != sums.Key || count.List == buckets.List || sums.List == count.List {
 		t.Errorf("a histogram's reads %+v, %+v, %+v: want one read (Key), a list each (List)", count, buckets, sums)
 	}
-	h, err := sumOf("a histogram's count").HistogramPointsSQL(lo, end.UnixMilli(), 16001)
+	h, err := sumOf("a histogram's count").HistogramPointsSQL(lo, end.UnixMilli(), 16001, sqlgen.Counted{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,10 +111,11 @@ func TestPoints(t *testing.T) {
 			t.Errorf("%s: listed whole %v (buckets %v), want %v (%v)", name, ok, buckets, want[1], want[0])
 		}
 	}
-	if rows, err = sumOf("buckets").RowsSQL(end.Add(-10*time.Minute).UnixMilli(), end.Add(-time.Minute).UnixMilli()); err != nil {
+	hNewest, err := sumOf("buckets").HistogramPointsSQL(counted.HiMs, end.UnixMilli(), 16001, counted)
+	if err != nil {
 		t.Fatal(err)
 	}
 	got = "-- " + exprOf["a histogram's count"] + ": every bucket of the histogram, then its rows of the last 20 minutes\n" + h.Lookup + ";\n\n" + h.Points +
-		";\n\n-- its rows from 10 to 1 minutes before the end, counted (any part's read the same)\n" + rows + "\n"
+		";\n\n-- its rows of the last minute, those from 10 to 1 minutes before the end counted (any part's read the same)\n" + hNewest.Points + "\n"
 	compareGolden(t, filepath.Join("testdata", "golden", "series", "recent_histogram_points.sql"), got)
 }

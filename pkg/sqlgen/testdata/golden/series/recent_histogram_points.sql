@@ -30,8 +30,20 @@ FROM (
 GROUP BY base, bounds
 SETTINGS allow_experimental_analyzer = 0;
 
--- its rows from 10 to 1 minutes before the end, counted (any part's read the same)
-SELECT count()
+-- its rows of the last minute, those from 10 to 1 minutes before the end counted (any part's read the same)
+SELECT base, bounds, arrayStringConcat(groupArray(row)) AS pts, toUInt64(0) AS counted
+FROM (
+  SELECT sid AS base, arrayStringConcat(arrayMap(x -> concat(reinterpretAsFixedString(toFloat64(x)), ''), arrayMap(k -> if(k <= length(ExplicitBounds), ExplicitBounds[k], inf), arrayEnumerate(BucketCounts)))) AS bounds,
+    concat(reinterpretAsFixedString(toInt64(toInt64(toUnixTimestamp(TimeUnix)) * 1000)), reinterpretAsFixedString(toUInt8(bitAnd(Flags, 1))), reinterpretAsFixedString(toFloat64(Sum)), reinterpretAsFixedString(toUInt64(Count)),
+      arrayStringConcat(arrayMap(c -> concat(reinterpretAsFixedString(toUInt64(c)), ''), arrayCumSum(BucketCounts)))) AS row
+  FROM `otel`.`meshmetrics_recent_histogram`
+  WHERE MetricName = 'traefik_service_request_duration_seconds'
+    AND TimeUnix > toDateTime(1700003540) AND TimeUnix <= toDateTime(1700003600)
+    AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1700003540000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+)
+GROUP BY base, bounds
+UNION ALL
+SELECT 0, '', '', count()
 FROM `otel`.`meshmetrics_recent_histogram`
 WHERE MetricName = 'traefik_service_request_duration_seconds'
   AND TimeUnix > toDateTime(1700003000) AND TimeUnix <= toDateTime(1700003540)

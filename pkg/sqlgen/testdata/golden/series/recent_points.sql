@@ -23,8 +23,18 @@ FROM (
 GROUP BY sid
 SETTINGS allow_experimental_analyzer = 0;
 
--- the rows of the points from 10 to 1 minutes before the end, counted
-SELECT count()
+-- the points of the last minute, the rows of those from 10 to 1 minutes before the end counted
+SELECT sid, arrayStringConcat(groupArray(concat(reinterpretAsFixedString(toInt64(t)), reinterpretAsFixedString(toFloat64(v)), reinterpretAsFixedString(toUInt8(stale))))) AS pts, toUInt64(0) AS counted
+FROM (
+  SELECT sid, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
+  FROM `otel`.`meshmetrics_recent_sum`
+  WHERE MetricName = 'traefik_service_requests_total'
+    AND TimeUnix > toDateTime(1700003540) AND TimeUnix <= toDateTime(1700003600)
+    AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 > 1700003540000 AND toInt64(toUnixTimestamp(TimeUnix)) * 1000 <= 1700003600000
+)
+GROUP BY sid
+UNION ALL
+SELECT 0, '', count()
 FROM (
   SELECT sid, toInt64(toUnixTimestamp(TimeUnix)) * 1000 AS t, Value AS v, bitAnd(Flags, 1) = 1 AS stale
   FROM `otel`.`meshmetrics_recent_sum`
