@@ -13,14 +13,16 @@ import (
 // those (filtered): 2,520 buckets' label sets walked and their parts'
 // hashed, 5–10 ms of a 20-service refresh's histogram read. A kept list
 // is not changed, so what it derives is kept on it, as long as it is
-// kept, at most maxDerivedLists of them (other derivations are made each
-// time).
+// kept: at most maxDerivedLists lists holding at most twice its series
+// (its memory is what the kept lists are bounded by, seriesLists); other
+// derivations are made each time.
 const maxDerivedLists = 64
 
 // derivedLists are the lists a list derived, by what derived them.
 type derivedLists struct {
-	mu   sync.Mutex
-	kept map[string]*seriesList
+	mu     sync.Mutex
+	kept   map[string]*seriesList
+	series int // the kept lists' series
 }
 
 // get returns the list derived by key (nil when the derivation refused),
@@ -32,16 +34,22 @@ func (d *derivedLists) get(key string) (*seriesList, bool) {
 	return l, ok
 }
 
-// put keeps l as derived by key, unless maxDerivedLists are kept.
-func (d *derivedLists) put(key string, l *seriesList) {
+// put keeps l (nil: refused) as derived by key from a list of of
+// series, within the bounds above.
+func (d *derivedLists) put(key string, l *seriesList, of int) {
+	n := 0
+	if l != nil {
+		n = len(l.sids)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if _, ok := d.kept[key]; ok || len(d.kept) >= maxDerivedLists || d.series+n > 2*of {
+		return
+	}
 	if d.kept == nil {
 		d.kept = map[string]*seriesList{}
 	}
-	if len(d.kept) < maxDerivedLists {
-		d.kept[key] = l
-	}
+	d.kept[key], d.series = l, d.series+n
 }
 
 // filtered is the list of l's series that every matcher accepts.
@@ -58,6 +66,6 @@ func (l *seriesList) filtered(ms []*labels.Matcher) *seriesList {
 		return d
 	}
 	out := l.filter(ms)
-	l.derived.put(key.String(), out)
+	l.derived.put(key.String(), out, len(l.sids))
 	return out
 }

@@ -9,7 +9,8 @@ import (
 
 // What a list derives is kept on it (derived.go): the same matchers or
 // part give the same list, a refused part is refused again, other
-// matchers give their own, and no more than maxDerivedLists are kept.
+// matchers give their own, and no more than maxDerivedLists, of at most
+// twice the list's series, are kept.
 func TestDerivedLists(t *testing.T) {
 	buckets := &seriesList{}
 	for i, svc := range []string{"api", "api", "web", "web"} {
@@ -41,6 +42,19 @@ func TestDerivedLists(t *testing.T) {
 	for range 2 {
 		if part, ok := twins.asPart("d_sum", true); ok || part != nil {
 			t.Errorf("two series of one label set as d_sum: %v, want refused", part)
+		}
+	}
+	// At most twice the list's series: two lists of all four kept, not a
+	// third.
+	whole := &seriesList{sids: buckets.sids, stored: buckets.stored, names: buckets.names, values: buckets.values}
+	for i, m := range []*labels.Matcher{
+		labels.MustNewMatcher(labels.MatchNotEqual, "service", "db"),
+		labels.MustNewMatcher(labels.MatchRegexp, "service", "api|web"),
+		labels.MustNewMatcher(labels.MatchRegexp, "le", ".+"),
+	} {
+		all := whole.filtered([]*labels.Matcher{m})
+		if kept := whole.filtered([]*labels.Matcher{m}) == all; len(all.sids) != 4 || kept != (i < 2) {
+			t.Errorf("%v: %d series, kept %v, want 4, kept %v", m, len(all.sids), kept, i < 2)
 		}
 	}
 	for i := range maxDerivedLists + 10 {

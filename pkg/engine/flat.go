@@ -404,7 +404,7 @@ func (e *Engine) derivedList(f *sqlgen.FlatSum) (list *seriesList, ok bool) {
 				return broad.filtered(ms), true
 			}
 			for _, sib := range siblings {
-				if sib.Part == plan.PartBucket && slices.ContainsFunc(sub, func(m *labels.Matcher) bool { return m.Name == "le" }) {
+				if sib.Part == plan.PartBucket && namesLe(sub) {
 					continue // le picks bounds among buckets, not series
 				}
 				broad, kept := e.seriesLists.get(sqlgen.LookupKeyOf([]plan.Source{sib}, sub, from, to))

@@ -63,7 +63,7 @@ func (e *Engine) readHistogramPoints(ctx context.Context, f *sqlgen.FlatSum, key
 		return refuse()
 	}
 	var rows histogramRows
-	upToMs, points, err := e.readAfterKept(base, loMs, func(fromMs int64, counted sqlgen.Counted) (string, uint64, error) {
+	upToMs, points, err := readAfterKept(base, loMs, func(fromMs int64, counted sqlgen.Counted) (string, uint64, error) {
 		// The same lookup and lists; the points after those taken from
 		// base.
 		read, err := f.HistogramPointsSQL(fromMs, hiMs, maxPointsBuckets+1, counted)
@@ -160,8 +160,8 @@ func (e *Engine) readHistogramRows(ctx context.Context, h sqlgen.HistogramPoints
 		return out, false, e.timeoutError(queryError(err))
 	}
 	defer rows.Close()
-	// Sized up front: growing maps of thousands of series was a fifth of
-	// a refresh's read.
+	// Sized up front from the lists: thousands of series, whose maps
+	// would otherwise be rehashed as they grow.
 	building := make(map[uint64]*seriesPoints, series)
 	out.baseOf, out.bucketless, out.rowSeries = make(map[uint64]uint64, series), map[uint64]bool{}, map[uint64]bool{}
 	var (
@@ -189,8 +189,9 @@ func (e *Engine) readHistogramRows(ctx context.Context, h sqlgen.HistogramPoints
 		if total += n * (nb + 2); total > maxKeptPoints {
 			return out, false, nil
 		}
-		// The row's parts share its times and stale flags (sharedTimes);
-		// values: _sum, _count, then each bucket.
+		// The row's parts share its times and stale flags, and so do
+		// their merged points (recentPoints.before); values: _sum,
+		// _count, then each bucket.
 		ts, stale, values := make([]int64, n), make([]bool, n), make([]float64, n*(nb+2))
 		for i := range n {
 			r := pts[i*size:]

@@ -30,7 +30,7 @@ func (l *seriesList) asPart(name string, buckets bool) (part *seriesList, ok boo
 		return d, d != nil
 	}
 	part, ok = l.derivePart(name, buckets)
-	l.derived.put("part "+key, part)
+	l.derived.put("part "+key, part, len(l.sids))
 	return part, ok
 }
 

@@ -322,7 +322,7 @@ func (e *Engine) readPoints(ctx context.Context, f *sqlgen.FlatSum, source strin
 		series map[uint64]seriesPoints
 		ok     bool
 	)
-	upToMs, points, err := e.readAfterKept(base, loMs, func(fromMs int64, counted sqlgen.Counted) (sql string, stored uint64, err error) {
+	upToMs, points, err := readAfterKept(base, loMs, func(fromMs int64, counted sqlgen.Counted) (sql string, stored uint64, err error) {
 		if sql, err = f.PointsSQL(fromMs, hiMs, counted); err != nil {
 			return "", 0, err
 		}

@@ -30,11 +30,12 @@ import (
 // rows stored in (settledMs, verifyMs] of the kept read, which ends
 // verifyLag before that read's clock (rows still arriving then would
 // make the counts differ every time), in the statement that reads the
-// newer points; as many as the kept read holds points of there, it takes
-// those from it. The tables only grow, but by their TTL (days, not minutes), so
-// equal counts mean the same rows: what it takes is what a read would
-// give, late rows included, not bounded by the TTL as settled points
-// are. The counts differing, it reads again from settledMs.
+// newer points; as many as the kept read holds points of there, it
+// takes those from it. The tables only grow, but by their TTL (days, not
+// minutes), so equal counts mean the same rows: what it takes is what a
+// read would give, late rows included, not bounded by the TTL as
+// settled points are. The counts differing, it reads again from
+// settledMs.
 
 // verifyLag is how long before a read's clock its points are counted
 // again by the next read rather than read again: rows reach the tables
@@ -49,7 +50,7 @@ const verifyLag = time.Minute
 // statement (sqlgen.Counted), are as many as base holds points of there,
 // else its settled time, read again. upToMs is the time base's points
 // serve up to; sql is what read, for Result.SQL.
-func (e *Engine) readAfterKept(base *recentPoints, loMs int64, read func(fromMs int64, counted sqlgen.Counted) (sql string, stored uint64, err error)) (upToMs int64, sql string, err error) {
+func readAfterKept(base *recentPoints, loMs int64, read func(fromMs int64, counted sqlgen.Counted) (sql string, stored uint64, err error)) (upToMs int64, sql string, err error) {
 	if base == nil {
 		sql, _, err = read(loMs, sqlgen.Counted{})
 		return loMs, sql, err

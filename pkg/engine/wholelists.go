@@ -67,13 +67,19 @@ func (e *Engine) wholeList(ctx context.Context, f *sqlgen.FlatSum) (list *series
 	return all.filtered(f.Matchers()), true, nil
 }
 
+// namesLe says whether a matcher names le: a bucket's bound, or a
+// point attribute of that name.
+func namesLe(ms []*labels.Matcher) bool {
+	return slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return m.Name == "le" })
+}
+
 // filters says whether the plugin can filter l by the matchers as the
 // statements select: not when a matcher names le and a label set names
 // it twice (a point attribute le beside a bucket's bound), since the
 // statements match le against the bound alone and which one is the bound
 // is not known here.
 func (l *seriesList) filters(ms []*labels.Matcher) bool {
-	if !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return m.Name == "le" }) {
+	if !namesLe(ms) {
 		return true
 	}
 	for _, names := range l.names {

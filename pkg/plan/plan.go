@@ -93,6 +93,19 @@ type Source struct {
 	Part   Part
 }
 
+// AsPart is the source of part p of s's histogram, under the part's
+// PromQL name (<metric>_<part>).
+func (s Source) AsPart(p Part) Source {
+	return Source{Name: s.Metric + "_" + string(p), Table: s.Table, Metric: s.Metric, Part: p}
+}
+
+// NamedPart says whether s is a histogram's bucket, _sum or _count under
+// its own PromQL name, the name its part's series lists and sids are
+// derived under.
+func (s Source) NamedPart() bool {
+	return s.Table == TableHistogram && s.Part != PartValue && s == s.AsPart(s.Part)
+}
+
 // Selector reads the samples of the metrics its name matcher resolved to:
 // their sources, the matchers on the other labels, and an offset. A
 // selector without sources selects nothing.

@@ -122,17 +122,14 @@ func (f *FlatSum) PartSiblings() (name string, siblings []plan.Source) {
 		return "", nil
 	}
 	src := f.sel.Sources[0]
-	if src.Table != plan.TableHistogram || (src.Part != plan.PartCount && src.Part != plan.PartSum) || src.Name != src.Metric+"_"+string(src.Part) {
+	if !src.NamedPart() || src.Part == plan.PartBucket {
 		return "", nil
 	}
 	other := plan.PartSum
 	if src.Part == plan.PartSum {
 		other = plan.PartCount
 	}
-	sibling := func(p plan.Part) plan.Source {
-		return plan.Source{Name: src.Metric + "_" + string(p), Table: src.Table, Metric: src.Metric, Part: p}
-	}
-	return src.Name, []plan.Source{sibling(plan.PartBucket), sibling(other)}
+	return src.Name, []plan.Source{src.AsPart(plan.PartBucket), src.AsPart(other)}
 }
 
 // Matchers are the selector's label matchers, those of its metric name

@@ -63,11 +63,8 @@ func (f *FlatSum) HistogramPointsSQL(loMs, hiMs int64, maxSeries int, counted Co
 	if src.Table != plan.TableHistogram {
 		return HistogramPoints{}, fmt.Errorf("internal error: histogram points of %s, not a histogram's part", src.Name)
 	}
-	part := func(p plan.Part) plan.Source {
-		return plan.Source{Name: src.Metric + "_" + string(p), Table: src.Table, Metric: src.Metric, Part: p}
-	}
 	read := func(s plan.Source) PartRead { return PartRead{List: fmt.Sprintf("%v", s), Name: s.Name} }
-	buckets := part(plan.PartBucket)
+	buckets := src.AsPart(plan.PartBucket)
 	b := &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
 	all, err := b.samples(plan.Selector{Sources: []plan.Source{buckets}, Pos: f.sel.Pos}, loMs, hiMs, true)
 	if err != nil {
@@ -75,7 +72,7 @@ func (f *FlatSum) HistogramPointsSQL(loMs, hiMs int64, maxSeries int, counted Co
 	}
 	h := HistogramPoints{
 		Lookup:  lookupOf(all.series, maxSeries),
-		Buckets: read(buckets), Sum: read(part(plan.PartSum)), Count: read(part(plan.PartCount)),
+		Buckets: read(buckets), Sum: read(src.AsPart(plan.PartSum)), Count: read(src.AsPart(plan.PartCount)),
 		buckets: buckets,
 	}
 	column, count, err := f.countedParts(b, counted, "0, '', ''")
