@@ -25,12 +25,12 @@ import (
 // set does not name one le (a point attribute le as well: which is the
 // bound is not known).
 func (l *seriesList) asPart(name string, buckets bool) (part *seriesList, ok bool) {
-	key := fmt.Sprintf("%s %v", name, buckets)
-	if d, kept := l.derived.get("part " + key); kept {
+	key := fmt.Sprintf("part %s %v", name, buckets)
+	if d, kept := l.derived.get(key); kept {
 		return d, d != nil
 	}
 	part, ok = l.derivePart(name, buckets)
-	l.derived.put("part "+key, part, len(l.sids))
+	l.derived.put(key, part, len(l.sids))
 	return part, ok
 }
 

@@ -65,8 +65,7 @@ func (f *FlatSum) HistogramPointsSQL(loMs, hiMs int64, maxSeries int, counted Co
 	}
 	read := func(s plan.Source) PartRead { return PartRead{List: fmt.Sprintf("%v", s), Name: s.Name} }
 	buckets := src.AsPart(plan.PartBucket)
-	b := &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
-	all, err := b.samples(plan.Selector{Sources: []plan.Source{buckets}, Pos: f.sel.Pos}, loMs, hiMs, true)
+	b, all, err := f.wholeSamples([]plan.Source{buckets}, loMs, hiMs)
 	if err != nil {
 		return HistogramPoints{}, err
 	}
@@ -75,7 +74,7 @@ func (f *FlatSum) HistogramPointsSQL(loMs, hiMs int64, maxSeries int, counted Co
 		Buckets: read(buckets), Sum: read(src.AsPart(plan.PartSum)), Count: read(src.AsPart(plan.PartCount)),
 		buckets: buckets,
 	}
-	column, count, err := f.countedParts(b, counted, "0, '', ''")
+	column, count, err := f.countedParts(counted, "0, '', ''")
 	if err != nil {
 		return HistogramPoints{}, err
 	}

@@ -102,12 +102,20 @@ func (f *FlatSum) PointsLookupKey(loMs, hiMs int64) string {
 // (loMs, hiMs], without f's matchers, at most maxSeries of them, as
 // LookupSQL does: the list a read of its points (PointsSQL) selects from.
 func (f *FlatSum) PointsLookupSQL(loMs, hiMs int64, maxSeries int) (string, error) {
-	b := &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
-	all, err := b.samples(plan.Selector{Sources: f.sel.Sources, Pos: f.sel.Pos}, loMs, hiMs, true)
+	_, all, err := f.wholeSamples(f.sel.Sources, loMs, hiMs)
 	if err != nil {
 		return "", err
 	}
 	return lookupOf(all.series, maxSeries), nil
+}
+
+// wholeSamples renders the samples of sources in (loMs, hiMs] without
+// f's matchers, stale markers kept: what whole lookups and reads of
+// recent points read; b renders the rest of their statements.
+func (f *FlatSum) wholeSamples(sources []plan.Source, loMs, hiMs int64) (b *builder, all selectorSQL, err error) {
+	b = &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
+	all, err = b.samples(plan.Selector{Sources: sources, Pos: f.sel.Pos}, loMs, hiMs, true)
+	return b, all, err
 }
 
 // PointsSQL renders the read of f's source in (loMs, hiMs], without f's
@@ -122,12 +130,11 @@ func (f *FlatSum) PointsLookupSQL(loMs, hiMs int64, maxSeries int) (string, erro
 // line up. With counted, the rows stored in its window are counted too
 // (Counted).
 func (f *FlatSum) PointsSQL(loMs, hiMs int64, counted Counted) (string, error) {
-	b := &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
-	all, err := b.samples(plan.Selector{Sources: f.sel.Sources, Pos: f.sel.Pos}, loMs, hiMs, true)
+	_, all, err := f.wholeSamples(f.sel.Sources, loMs, hiMs)
 	if err != nil {
 		return "", err
 	}
-	column, count, err := f.countedParts(b, counted, "0, ''")
+	column, count, err := f.countedParts(counted, "0, ''")
 	if err != nil {
 		return "", err
 	}
@@ -160,7 +167,7 @@ func (c Counted) Counts() bool { return c.HiMs > c.LoMs }
 // reads in c's window: its counted column, and the row of the count
 // after its GROUP BY, whose columns before counted are empty; none
 // when c counts nothing.
-func (f *FlatSum) countedParts(b *builder, c Counted, empty string) (column, row string, err error) {
+func (f *FlatSum) countedParts(c Counted, empty string) (column, row string, err error) {
 	if !c.Counts() {
 		return "", "", nil
 	}
@@ -168,12 +175,12 @@ func (f *FlatSum) countedParts(b *builder, c Counted, empty string) (column, row
 		return "", "", fmt.Errorf("internal error: the rows of %d sources counted as one read's", len(f.sel.Sources))
 	}
 	column, row = ", toUInt64(0) AS counted", "\nUNION ALL\nSELECT "+empty+", count()\n"
-	if src := f.sel.Sources[0]; src.Table == plan.TableHistogram {
-		return column, row + b.samplesFrom(RecentTablePrefix+string(plan.TableHistogram), src.Metric, c.LoMs, c.HiMs), nil
-	}
-	all, err := b.samples(plan.Selector{Sources: f.sel.Sources, Pos: f.sel.Pos}, c.LoMs, c.HiMs, true)
+	b, all, err := f.wholeSamples(f.sel.Sources, c.LoMs, c.HiMs)
 	if err != nil {
 		return "", "", err
+	}
+	if src := f.sel.Sources[0]; src.Table == plan.TableHistogram {
+		return column, row + b.samplesFrom(RecentTablePrefix+string(plan.TableHistogram), src.Metric, c.LoMs, c.HiMs), nil
 	}
 	return column, row + "FROM (\n" + indent(all.rows) + "\n)", nil
 }
@@ -200,11 +207,5 @@ func (f *FlatSum) WholeSource() (buckets, ok bool) {
 // (LookupDays), at most maxSeries, as LookupSQL does without the
 // selector's matchers: the list kept under LookupKeyWith(nil, days).
 func (f *FlatSum) WholeLookupSQL(maxSeries int) (string, error) {
-	b := &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
-	loMs, hiMs := f.grid.StartMs-(f.sel.Offset+f.width).Milliseconds(), f.grid.EndMs()-f.sel.Offset.Milliseconds()
-	all, err := b.samples(plan.Selector{Sources: f.sel.Sources, Pos: f.sel.Pos}, loMs, hiMs, true)
-	if err != nil {
-		return "", err
-	}
-	return lookupOf(all.series, maxSeries), nil
+	return f.PointsLookupSQL(f.grid.StartMs-(f.sel.Offset+f.width).Milliseconds(), f.grid.EndMs()-f.sel.Offset.Milliseconds(), maxSeries)
 }
