@@ -113,9 +113,15 @@ func (f *FlatSum) PointsLookupSQL(loMs, hiMs int64, maxSeries int) (string, erro
 // f's matchers, stale markers kept: what whole lookups and reads of
 // recent points read; b renders the rest of their statements.
 func (f *FlatSum) wholeSamples(sources []plan.Source, loMs, hiMs int64) (b *builder, all selectorSQL, err error) {
-	b = &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
+	b = f.wholeBuilder()
 	all, err = b.samples(plan.Selector{Sources: sources, Pos: f.sel.Pos}, loMs, hiMs, true)
 	return b, all, err
+}
+
+// wholeBuilder renders the statements of whole lookups and reads of
+// recent points.
+func (f *FlatSum) wholeBuilder() *builder {
+	return &builder{schema: f.schema, grid: f.grid, native: true, overAt: -1}
 }
 
 // PointsSQL renders the read of f's source in (loMs, hiMs], without f's
@@ -175,12 +181,14 @@ func (f *FlatSum) countedParts(c Counted, empty string) (column, row string, err
 		return "", "", fmt.Errorf("internal error: the rows of %d sources counted as one read's", len(f.sel.Sources))
 	}
 	column, row = ", toUInt64(0) AS counted", "\nUNION ALL\nSELECT "+empty+", count()\n"
-	b, all, err := f.wholeSamples(f.sel.Sources, c.LoMs, c.HiMs)
+	if src := f.sel.Sources[0]; src.Table == plan.TableHistogram {
+		// The histogram's rows themselves, one per stored series and
+		// time: no samples to render.
+		return column, row + f.wholeBuilder().samplesFrom(RecentTablePrefix+string(plan.TableHistogram), src.Metric, c.LoMs, c.HiMs), nil
+	}
+	_, all, err := f.wholeSamples(f.sel.Sources, c.LoMs, c.HiMs)
 	if err != nil {
 		return "", "", err
-	}
-	if src := f.sel.Sources[0]; src.Table == plan.TableHistogram {
-		return column, row + b.samplesFrom(RecentTablePrefix+string(plan.TableHistogram), src.Metric, c.LoMs, c.HiMs), nil
 	}
 	return column, row + "FROM (\n" + indent(all.rows) + "\n)", nil
 }
